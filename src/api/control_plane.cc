@@ -1,0 +1,275 @@
+#include "api/control_plane.h"
+
+#include <boost/json.hpp>
+#include <charconv>
+
+#include "api/errors.h"
+#include "codec/json_codec.h"
+#include "common/logging.h"
+#include "common/text.h"
+
+namespace iotjobs::api {
+namespace json = boost::json;
+namespace {
+
+std::shared_ptr<spdlog::logger> Log() {
+  static auto l = Logger("api");
+  return l;
+}
+
+double EpochSeconds(Instant t) { return static_cast<double>(ToEpochMillis(t)) / 1000.0; }
+
+http::Response Ok(const json::object& body) {
+  http::Response r;
+  r.body = json::serialize(body);
+  return r;
+}
+
+http::Response OkEmpty() {
+  http::Response r;
+  r.body = "{}";
+  return r;
+}
+
+http::Response Error(const Status& st) { return ErrorResponse(st, Plane::kControl); }
+
+// Splits a raw path into decoded segments; nullopt on a malformed escape.
+std::optional<std::vector<std::string>> Segments(std::string_view path) {
+  std::vector<std::string> out;
+  size_t start = 1;
+  if (path.empty() || path[0] != '/') return std::nullopt;
+  while (start <= path.size()) {
+    size_t slash = path.find('/', start);
+    std::string_view seg = path.substr(
+        start, slash == std::string_view::npos ? std::string_view::npos : slash - start);
+    auto d = UriDecode(seg);
+    if (!d) return std::nullopt;
+    if (!d->empty() || slash != std::string_view::npos) out.push_back(std::move(*d));
+    if (slash == std::string_view::npos) break;
+    start = slash + 1;
+  }
+  if (!out.empty() && out.back().empty()) out.pop_back();
+  return out;
+}
+
+// The decoded value of query parameter `name`, if present.
+std::optional<std::string> QueryParam(std::string_view query, std::string_view name) {
+  size_t start = 0;
+  while (start <= query.size()) {
+    size_t amp = query.find('&', start);
+    std::string_view pair =
+        query.substr(start, amp == std::string_view::npos ? std::string_view::npos : amp - start);
+    size_t eq = pair.find('=');
+    auto k = UriDecode(pair.substr(0, eq), true);
+    if (k && *k == name) {
+      auto v = UriDecode(eq == std::string_view::npos ? "" : pair.substr(eq + 1), true);
+      return v ? *v : std::string();
+    }
+    if (amp == std::string_view::npos) break;
+    start = amp + 1;
+  }
+  return std::nullopt;
+}
+
+Result<int> IntParam(std::string_view query, std::string_view name) {
+  auto v = QueryParam(query, name);
+  if (!v) return 0;
+  int n = 0;
+  auto [p, ec] = std::from_chars(v->data(), v->data() + v->size(), n);
+  if (ec != std::errc() || p != v->data() + v->size()) {
+    return Status::InvalidRequest(std::string(name) + " must be an integer, got '" + *v + "'");
+  }
+  return n;
+}
+
+Result<json::object> ParseBody(const http::Request& req) {
+  if (req.body.empty()) return json::object();
+  boost::system::error_code ec;
+  json::value v = json::parse(req.body, ec);
+  if (ec) return Status::InvalidRequest("request body is not valid JSON: " + ec.message());
+  if (!v.is_object()) return Status::InvalidRequest("request body must be a JSON object");
+  return std::move(v.get_object());
+}
+
+Status OptString(const json::object& o, const char* field, std::optional<std::string>* out) {
+  std::string s;
+  bool found;
+  IOTJOBS_RETURN_IF_ERROR(codec::GetString(o, field, "", &s, &found));
+  if (found) *out = std::move(s);
+  return Status::Ok();
+}
+
+json::object TemplateToJson(const jobs::JobTemplate& t, const std::string& arn) {
+  json::object o;
+  o["jobTemplateArn"] = arn;
+  o["jobTemplateId"] = t.id;
+  if (t.description) o["description"] = *t.description;
+  if (t.document_source) {
+    o["documentSource"] = *t.document_source;
+  } else if (t.document) {
+    o["document"] = *t.document;
+  }
+  o["createdAt"] = EpochSeconds(t.created_at);
+  codec::EncodeConfigs(t.configs, &o);
+  return o;
+}
+
+}  // namespace
+
+ControlPlane::ControlPlane(ApiConfig config, service::TemplateService* templates,
+                           const s3::SigV4Verifier* verifier, const Clock* wall_clock)
+    : config_(std::move(config)),
+      templates_(templates),
+      verifier_(verifier),
+      wall_clock_(wall_clock) {}
+
+Result<std::string> ControlPlane::Authenticate(const http::Request& req) {
+  s3::SigV4Request sr{req.method, req.path, req.query, req.headers, req.body};
+  if (!verifier_) {
+    // --no-auth: take the region from an (unverified) credential scope when there is one.
+    std::string auth = req.Header("authorization");
+    size_t c = auth.find("Credential=");
+    if (c != std::string::npos) {
+      std::string_view cred = std::string_view(auth).substr(c + 11);
+      cred = cred.substr(0, cred.find(','));
+      size_t a = cred.find('/'), b = a == std::string_view::npos ? a : cred.find('/', a + 1);
+      size_t e = b == std::string_view::npos ? b : cred.find('/', b + 1);
+      if (e != std::string_view::npos) return std::string(cred.substr(b + 1, e - b - 1));
+    }
+    return config_.default_region;
+  }
+  auto id = verifier_->Verify(sr, wall_clock_->Now());
+  if (!id.ok()) return id.status();
+  if (id->service != "iot") {
+    return Status(Code::kSignatureInvalid,
+                  "Credential should be scoped to correct service: 'iot' "
+                  "(this is the control-plane endpoint; got '" +
+                      id->service + "')");
+  }
+  return id->region;
+}
+
+http::Response ControlPlane::Handle(http::Request& req) {
+  auto region = Authenticate(req);
+  if (!region.ok()) {
+    Log()->info("rejected {} {}: {}", req.method, req.path, region.status().message());
+    return Error(region.status());
+  }
+  return Route(req, *region);
+}
+
+http::Response ControlPlane::Route(http::Request& req, const std::string& region) {
+  auto segs = Segments(req.path);
+  if (!segs) return Error(Status::InvalidRequest("the request path has a malformed %-escape"));
+  const auto& s = *segs;
+  const std::string& m = req.method;
+
+  // --- /job-templates ---
+  if (!s.empty() && s[0] == "job-templates") {
+    if (s.size() == 1 && m == "GET") {
+      auto max = IntParam(req.query, "maxResults");
+      if (!max.ok()) return Error(max.status());
+      if (QueryParam(req.query, "maxResults") && *max == 0) {
+        return Error(Status::InvalidRequest("maxResults must be between 1 and 250, got 0"));
+      }
+      auto page = templates_->ListJobTemplates(
+          region, QueryParam(req.query, "nextToken").value_or(""), *max);
+      if (!page.ok()) return Error(page.status());
+      json::array items;
+      for (const auto& t : page->items) {
+        json::object o{{"jobTemplateArn", templates_->TemplateArn(region, t.id)},
+                       {"jobTemplateId", t.id}};
+        if (t.description) o["description"] = *t.description;
+        o["createdAt"] = EpochSeconds(t.created_at);
+        items.push_back(std::move(o));
+      }
+      json::object out{{"jobTemplates", std::move(items)}};
+      if (!page->next_token.empty()) out["nextToken"] = page->next_token;
+      return Ok(out);
+    }
+    if (s.size() == 2 && m == "PUT") {
+      auto body = ParseBody(req);
+      if (!body.ok()) return Error(body.status());
+      service::CreateJobTemplateInput in;
+      in.region = region;
+      in.id = s[1];
+      Status st = OptString(*body, "description", &in.description);
+      if (st.ok()) st = OptString(*body, "document", &in.document);
+      if (st.ok()) st = OptString(*body, "documentSource", &in.document_source);
+      if (st.ok()) st = OptString(*body, "jobArn", &in.job_arn);
+      if (st.ok()) st = codec::DecodeConfigs(*body, &in.configs);
+      if (st.ok()) {
+        if (auto it = body->find("tags"); it != body->end() && !it->value().is_null()) {
+          st = codec::DecodeTags(it->value(), "tags", &in.tags);
+        }
+      }
+      if (!st.ok()) return Error(st);
+      auto created = templates_->CreateJobTemplate(std::move(in));
+      if (!created.ok()) return Error(created.status());
+      return Ok({{"jobTemplateArn", created->arn}, {"jobTemplateId", created->id}});
+    }
+    if (s.size() == 2 && m == "GET") {
+      auto t = templates_->DescribeJobTemplate(region, s[1]);
+      if (!t.ok()) return Error(t.status());
+      return Ok(TemplateToJson(*t, templates_->TemplateArn(region, t->id)));
+    }
+    if (s.size() == 2 && m == "DELETE") {
+      Status st = templates_->DeleteJobTemplate(region, s[1]);
+      return st.ok() ? OkEmpty() : Error(st);
+    }
+  }
+
+  // --- tags ---
+  if (s.size() == 1 && s[0] == "tags" && m == "POST") {
+    auto body = ParseBody(req);
+    if (!body.ok()) return Error(body.status());
+    std::optional<std::string> arn;
+    Status st = OptString(*body, "resourceArn", &arn);
+    if (st.ok() && !arn) st = Status::InvalidRequest("resourceArn is required");
+    std::vector<jobs::Tag> tags;
+    if (st.ok()) {
+      auto it = body->find("tags");
+      st = it == body->end() ? Status::InvalidRequest("tags is required")
+                             : codec::DecodeTags(it->value(), "tags", &tags);
+    }
+    if (st.ok()) st = templates_->TagResource(*arn, tags);
+    return st.ok() ? OkEmpty() : Error(st);
+  }
+  if (s.size() == 1 && s[0] == "untag" && m == "POST") {
+    auto body = ParseBody(req);
+    if (!body.ok()) return Error(body.status());
+    std::optional<std::string> arn;
+    Status st = OptString(*body, "resourceArn", &arn);
+    if (st.ok() && !arn) st = Status::InvalidRequest("resourceArn is required");
+    std::vector<std::string> keys;
+    if (st.ok()) {
+      auto it = body->find("tagKeys");
+      if (it == body->end() || !it->value().is_array()) {
+        st = Status::InvalidRequest("tagKeys is required and must be a list of strings");
+      } else {
+        for (const auto& k : it->value().get_array()) {
+          if (!k.is_string()) {
+            st = Status::InvalidRequest("tagKeys must be a list of strings");
+            break;
+          }
+          keys.emplace_back(k.get_string());
+        }
+      }
+    }
+    if (st.ok()) st = templates_->UntagResource(*arn, keys);
+    return st.ok() ? OkEmpty() : Error(st);
+  }
+  if (s.size() == 1 && s[0] == "tags" && m == "GET") {
+    auto arn = QueryParam(req.query, "resourceArn");
+    if (!arn) return Error(Status::InvalidRequest("resourceArn is required"));
+    auto page =
+        templates_->ListTagsForResource(*arn, QueryParam(req.query, "nextToken").value_or(""));
+    if (!page.ok()) return Error(page.status());
+    json::object out{{"tags", codec::EncodeTags(page->items)}};
+    if (!page->next_token.empty()) out["nextToken"] = page->next_token;
+    return Ok(out);
+  }
+  return UnknownOperation(req);
+}
+
+}  // namespace iotjobs::api

@@ -1,0 +1,43 @@
+// ControlPlane: the AWS IoT control-plane REST bindings (service `iot`, restJson1): routes a
+// request to its operation, checks SigV4, decodes and validates the JSON input, calls the service
+// and encodes the output with the model's member names.
+//
+// Thread-safe; Handle() blocks (it calls the service) and runs on http worker threads.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "common/clock.h"
+#include "http/server.h"
+#include "s3/sigv4.h"
+#include "service/template_service.h"
+
+namespace iotjobs::api {
+
+struct ApiConfig {
+  std::string default_region = "us-east-1";  // for unsigned requests under --no-auth
+  std::string account_id = "123456789012";
+};
+
+class ControlPlane {
+ public:
+  // `verifier` null means --no-auth: requests are served unsigned.
+  ControlPlane(ApiConfig config, service::TemplateService* templates,
+               const s3::SigV4Verifier* verifier, const Clock* wall_clock);
+
+  http::Response Handle(http::Request& req);
+
+ private:
+  struct Ctx;
+  Result<std::string> Authenticate(const http::Request& req);
+  http::Response Route(http::Request& req, const std::string& region);
+
+  ApiConfig config_;
+  service::TemplateService* templates_;
+  const s3::SigV4Verifier* verifier_;
+  const Clock* wall_clock_;
+};
+
+}  // namespace iotjobs::api

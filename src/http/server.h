@@ -1,0 +1,68 @@
+// http::Server: an HTTP/1.1 keep-alive listener (Boost.Beast) with no domain knowledge.
+//
+// Threading: `io_threads` threads run the sockets (accept, parse, write) and never block. Each
+// parsed request is handed to `handler` on one of `worker_threads` worker threads, where blocking
+// work (database, S3) is allowed; the response is written back on the connection's strand.
+// Requests on one connection are answered in order (one in flight per connection).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "common/status.h"
+
+namespace iotjobs::http {
+
+struct Request {
+  std::string method;  // "GET", "PUT", ...
+  std::string path;    // raw, percent-encoded, without the query
+  std::string query;   // raw, without '?'
+  std::vector<std::pair<std::string, std::string>> headers;  // names as received
+  std::string body;
+  // The first header named `name` (case-insensitive), or empty.
+  std::string Header(std::string_view name) const;
+};
+
+struct Response {
+  int status = 200;
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::string body;
+  std::string content_type = "application/json";
+};
+
+using Handler = std::function<Response(Request&)>;
+
+struct ServerOptions {
+  std::string host = "127.0.0.1";
+  uint16_t port = 0;  // 0: pick a free port (see Server::port())
+  int io_threads = 1;
+  int worker_threads = 32;          // blocking handlers; also the group-commit batch ceiling
+  size_t max_body_bytes = 1 << 20;  // larger bodies get 413
+  std::string name = "http";        // for logs
+};
+
+class Server {
+ public:
+  Server(ServerOptions options, Handler handler);
+  ~Server();
+
+  // Binds and starts serving. InvalidRequest when the address cannot be bound.
+  Status Start();
+  // The bound port (after Start).
+  uint16_t port() const;
+  // Stops accepting, waits up to `grace` for requests in flight to be answered, then closes
+  // everything. Idempotent.
+  void Stop(std::chrono::milliseconds grace = std::chrono::milliseconds(10000));
+
+  struct Impl;  // public so the connection type in server.cc can name it
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace iotjobs::http

@@ -1,0 +1,30 @@
+// Validation of identifiers and configurations against the AWS model's constraints and the tighter
+// limits the service documents (spec §1.6, §6). Pure functions; messages name the field and the
+// rule, e.g. "jobExecutionsRolloutConfig.maximumPerMinute must be between 1 and 1000, got 0".
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/status.h"
+#include "jobs/configs.h"
+
+namespace iotjobs::jobs {
+
+inline constexpr size_t kMaxDocumentBytes = 32768;
+inline constexpr size_t kMaxDescription = 2028;
+inline constexpr size_t kMaxDocumentSource = 1350;
+inline constexpr int kMaxTagsPerResource = 50;
+
+// jobId / jobTemplateId: 1..64 of [a-zA-Z0-9_-].
+Status ValidateId(std::string_view field, std::string_view id);
+// description / comment: <= 2028 characters, no category-C code points.
+Status ValidateDescription(std::string_view field, std::string_view text);
+Status ValidateDocument(std::string_view document);
+Status ValidateDocumentSource(std::string_view url);
+Status ValidateConfigs(const JobConfigs& c);
+Status ValidateTags(std::string_view field, const std::vector<Tag>& tags);
+Status ValidateTagKey(std::string_view field, std::string_view key);
+
+}  // namespace iotjobs::jobs

@@ -1,0 +1,52 @@
+// ServerConfig: every iotjobsd flag, each also read from IOTJOBS_<NAME>; validated at start-up so a
+// bad value fails fast with one clear line.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "common/status.h"
+
+namespace iotjobs::server {
+
+struct HostPort {
+  std::string host;
+  uint16_t port = 0;
+};
+
+struct MqttUrl {
+  std::string user, password, host;
+  uint16_t port = 1883;
+};
+
+struct ServerConfig {
+  std::string data_dir = "./data";                // SQLite database and generated files
+  std::string store;                              // sqlite:PATH (default: <data-dir>/iotjobs.db)
+  std::string control_listen = "127.0.0.1:9080";  // control plane (aws iot ...)
+  std::string jobs_listen = "127.0.0.1:9081";     // jobs data plane (iot-jobs-data)
+  std::string mqtt = "none";                      // mqtt://[user:pass@]host:port or none
+  std::string s3_endpoint;                        // S3-compatible endpoint for documentSource
+  std::string s3_region;                          // signing region for S3 (default: --region)
+  std::string region = "us-east-1";               // default region for unsigned requests
+  std::string account_id = "123456789012";        // in every ARN
+  std::string credentials;  // shared-credentials file (default <data-dir>/credentials)
+  bool no_auth = false;     // serve unsigned requests (local experiments only)
+  double time_scale = 1.0;  // the service clock runs this many times faster
+  std::string log_level = "info";
+  int io_threads = 1;         // socket threads per listener
+  int worker_threads = 64;    // blocking request threads
+  long s3_timeout_ms = 5000;  // bound on one documentSource fetch
+
+  // Derived by Validate():
+  HostPort control, jobs;
+  std::optional<MqttUrl> mqtt_url;
+  std::string sqlite_path;
+};
+
+// Checks every field and fills the derived ones. InvalidRequest names the flag.
+Status Validate(ServerConfig* c);
+Result<HostPort> ParseHostPort(const std::string& flag, const std::string& value);
+Result<std::optional<MqttUrl>> ParseMqttUrl(const std::string& value);
+
+}  // namespace iotjobs::server

@@ -1,0 +1,147 @@
+// iotjobsd: one process serving the AWS IoT Jobs control plane over SQLite.
+#include <CLI/CLI.hpp>
+#include <csignal>
+#include <filesystem>
+#include <iostream>
+
+#include "api/control_plane.h"
+#include "common/credentials.h"
+#include "common/logging.h"
+#include "http/server.h"
+#include "s3/s3_client.h"
+#include "server/config.h"
+#include "service/template_service.h"
+#include "store/sqlite/sqlite_store.h"
+
+namespace iotjobs::server {
+namespace {
+
+int Fail(const std::string& message) {
+  std::cerr << "iotjobsd: " << message << "\n";
+  return 2;
+}
+
+int Run(ServerConfig cfg) {
+  if (!SetLogLevel(cfg.log_level))
+    return Fail("--log-level: unknown level '" + cfg.log_level + "'");
+  auto log = Logger("server");
+
+  // Block the stop signals in every thread; the main thread waits for them below.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+
+  std::error_code ec;
+  std::filesystem::create_directories(cfg.data_dir, ec);
+  if (ec) return Fail("--data-dir: cannot create " + cfg.data_dir + ": " + ec.message());
+  if (auto parent = std::filesystem::path(cfg.sqlite_path).parent_path(); !parent.empty()) {
+    std::filesystem::create_directories(parent, ec);
+  }
+
+  std::optional<CredentialSet> keys;
+  if (!cfg.no_auth || std::filesystem::exists(cfg.credentials)) {
+    auto loaded = LoadCredentialsFile(cfg.credentials);
+    if (!loaded.ok()) {
+      return Fail(
+          loaded.status().message() +
+          (cfg.no_auth ? "" : "; pass --credentials FILE, or --no-auth for local experiments"));
+    }
+    keys = std::move(loaded).value();
+  }
+  if (cfg.no_auth) {
+    log->warn(
+        "--no-auth: requests are NOT authenticated; anyone who reaches the listeners can "
+        "change every job template. Use it for local experiments only.");
+  }
+
+  auto store = store::SqliteStore::Open({.path = cfg.sqlite_path});
+  if (!store.ok()) return Fail("--store: " + store.status().message());
+
+  SystemClock clock(cfg.time_scale);
+  SystemClock wall_clock(1.0);  // SigV4 dates are wall-clock time whatever the time scale
+  s3::S3Client s3({.endpoint = cfg.s3_endpoint,
+                   .region = cfg.s3_region,
+                   .credentials = keys ? keys->primary : Credentials{},
+                   .total_timeout_ms = cfg.s3_timeout_ms});
+  service::TemplateService templates({.account_id = cfg.account_id, .s3_endpoint = cfg.s3_endpoint},
+                                     store->get(), &s3, &clock);
+  std::optional<s3::SigV4Verifier> verifier;
+  if (!cfg.no_auth) verifier.emplace(*keys);
+  api::ControlPlane control({.default_region = cfg.region, .account_id = cfg.account_id},
+                            &templates, verifier ? &*verifier : nullptr, &wall_clock);
+
+  http::Server control_server({.host = cfg.control.host,
+                               .port = cfg.control.port,
+                               .io_threads = cfg.io_threads,
+                               .worker_threads = cfg.worker_threads,
+                               .name = "control"},
+                              [&](http::Request& r) { return control.Handle(r); });
+  if (Status st = control_server.Start(); !st.ok())
+    return Fail("--control-listen: " + st.message());
+
+  if (cfg.mqtt_url) {
+    log->info("MQTT broker {}:{} configured; the MQTT device plane is not part of this build yet",
+              cfg.mqtt_url->host, cfg.mqtt_url->port);
+  }
+  log->info("jobs data plane ({}) is not part of this build yet", cfg.jobs_listen);
+  if (cfg.time_scale != 1.0)
+    log->info("service clock runs {}x faster than wall time", cfg.time_scale);
+  log->info("store sqlite:{} (schema v{})", cfg.sqlite_path, store::SqliteStore::SchemaVersion());
+  std::cout << "iotjobsd ready control=http://" << cfg.control.host << ":" << control_server.port()
+            << " region=" << cfg.region << " account=" << cfg.account_id << std::endl;
+
+  int sig = 0;
+  sigwait(&stop_signals, &sig);
+  log->info("signal {} received: finishing requests in flight, then stopping", sig);
+  control_server.Stop();
+  store->reset();  // drains queued writes and closes the database
+  log->info("stopped");
+  return 0;
+}
+
+}  // namespace
+}  // namespace iotjobs::server
+
+int main(int argc, char** argv) {
+  using iotjobs::server::ServerConfig;
+  ServerConfig cfg;
+  CLI::App app{"iotjobsd: a self-hosted AWS IoT Jobs service", "iotjobsd"};
+  auto flag = [&](const char* name, auto* target, const char* env, const char* help) {
+    return app.add_option(name, *target, help)->envname(env)->capture_default_str();
+  };
+  flag("--data-dir", &cfg.data_dir, "IOTJOBS_DATA_DIR", "directory for the database and state");
+  flag("--store", &cfg.store, "IOTJOBS_STORE", "sqlite:PATH (default: <data-dir>/iotjobs.db)");
+  flag("--control-listen", &cfg.control_listen, "IOTJOBS_CONTROL_LISTEN",
+       "control plane HOST:PORT");
+  flag("--jobs-listen", &cfg.jobs_listen, "IOTJOBS_JOBS_LISTEN", "jobs data plane HOST:PORT");
+  flag("--mqtt", &cfg.mqtt, "IOTJOBS_MQTT", "mqtt://[user:pass@]host:port or none");
+  flag("--s3-endpoint", &cfg.s3_endpoint, "IOTJOBS_S3_ENDPOINT", "S3-compatible endpoint URL");
+  flag("--s3-region", &cfg.s3_region, "IOTJOBS_S3_REGION", "S3 signing region (default --region)");
+  flag("--s3-timeout-ms", &cfg.s3_timeout_ms, "IOTJOBS_S3_TIMEOUT_MS", "bound on one S3 fetch");
+  flag("--region", &cfg.region, "IOTJOBS_REGION", "default region");
+  flag("--account-id", &cfg.account_id, "IOTJOBS_ACCOUNT_ID", "account id in ARNs");
+  flag("--credentials", &cfg.credentials, "IOTJOBS_CREDENTIALS",
+       "AWS shared-credentials file; every key pair is accepted (default <data-dir>/credentials)");
+  app.add_flag("--no-auth", cfg.no_auth, "serve unsigned requests (local experiments only)")
+      ->envname("IOTJOBS_NO_AUTH");
+  flag("--time-scale", &cfg.time_scale, "IOTJOBS_TIME_SCALE",
+       "run the service clock N times faster");
+  flag("--log-level", &cfg.log_level, "IOTJOBS_LOG_LEVEL", "trace|debug|info|warn|error|off");
+  flag("--io-threads", &cfg.io_threads, "IOTJOBS_IO_THREADS", "socket threads per listener");
+  flag("--worker-threads", &cfg.worker_threads, "IOTJOBS_WORKER_THREADS",
+       "blocking request threads");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    if (e.get_exit_code() == 0) return app.exit(e);
+    std::cerr << "iotjobsd: " << e.what() << " (see iotjobsd --help)\n";
+    return 2;
+  }
+  if (auto st = iotjobs::server::Validate(&cfg); !st.ok()) {
+    std::cerr << "iotjobsd: " << st.message() << "\n";
+    return 2;
+  }
+  return iotjobs::server::Run(std::move(cfg));
+}

@@ -1,0 +1,176 @@
+#include "service/template_service.h"
+
+#include "codec/json_codec.h"
+#include "common/logging.h"
+#include "common/text.h"
+#include "jobs/validation.h"
+
+namespace iotjobs::service {
+namespace {
+
+constexpr std::string_view kTokenPrefix = "v1:";
+
+std::shared_ptr<spdlog::logger> Log() {
+  static auto l = Logger("service");
+  return l;
+}
+
+struct ParsedArn {
+  std::string region, account, type, id;
+};
+
+// arn:aws:iot:<region>:<account>:<type>/<id>
+std::optional<ParsedArn> ParseIotArn(const std::string& arn) {
+  std::vector<std::string> parts;
+  size_t start = 0;
+  for (int i = 0; i < 5; ++i) {
+    size_t c = arn.find(':', start);
+    if (c == std::string::npos) return std::nullopt;
+    parts.push_back(arn.substr(start, c - start));
+    start = c + 1;
+  }
+  std::string resource = arn.substr(start);
+  size_t slash = resource.find('/');
+  if (parts[0] != "arn" || parts[2] != "iot" || slash == std::string::npos) return std::nullopt;
+  return ParsedArn{parts[3], parts[4], resource.substr(0, slash), resource.substr(slash + 1)};
+}
+
+}  // namespace
+
+std::string EncodePageToken(const std::string& after) {
+  return Base64UrlEncode(std::string(kTokenPrefix) + after);
+}
+
+Result<std::string> DecodePageToken(const std::string& token) {
+  if (token.empty()) return std::string();
+  auto raw = Base64UrlDecode(token);
+  if (!raw || raw->substr(0, kTokenPrefix.size()) != kTokenPrefix) {
+    return Status::InvalidRequest("nextToken is invalid: pass the nextToken of a previous page");
+  }
+  return raw->substr(kTokenPrefix.size());
+}
+
+Result<CreatedResource> TemplateService::CreateJobTemplate(CreateJobTemplateInput in) {
+  IOTJOBS_RETURN_IF_ERROR(jobs::ValidateId("jobTemplateId", in.id));
+  if (in.description)
+    IOTJOBS_RETURN_IF_ERROR(jobs::ValidateDescription("description", *in.description));
+  int sources = (in.document ? 1 : 0) + (in.document_source ? 1 : 0) + (in.job_arn ? 1 : 0);
+  if (sources != 1) {
+    return Status::InvalidRequest(
+        sources == 0 ? "a job template needs exactly one of document, documentSource or jobArn; "
+                       "none was given"
+                     : "a job template takes exactly one of document, documentSource or jobArn; " +
+                           std::to_string(sources) + " were given");
+  }
+  IOTJOBS_RETURN_IF_ERROR(jobs::ValidateConfigs(in.configs));
+  IOTJOBS_RETURN_IF_ERROR(jobs::ValidateTags("tags", in.tags));
+
+  if (in.job_arn) {
+    // Jobs are created by the jobs API (a later milestone); until then no job ARN can resolve.
+    return Status::NotFound("job " + *in.job_arn + " does not exist");
+  }
+  if (in.document) {
+    IOTJOBS_RETURN_IF_ERROR(jobs::ValidateDocument(*in.document));
+    IOTJOBS_RETURN_IF_ERROR(codec::ValidateJsonDocument("document", *in.document));
+  } else {
+    IOTJOBS_RETURN_IF_ERROR(jobs::ValidateDocumentSource(*in.document_source));
+    auto loc = s3::ParseS3Url(*in.document_source, config_.s3_endpoint);
+    if (!loc.ok()) return loc.status();
+    // Fetch now and keep the text: later changes to the object must not change the template.
+    auto text = documents_->Fetch(*loc);
+    if (!text.ok()) return text.status();
+    IOTJOBS_RETURN_IF_ERROR(jobs::ValidateDocument(*text));
+    IOTJOBS_RETURN_IF_ERROR(codec::ValidateJsonDocument(
+        "the document at documentSource " + *in.document_source, *text));
+    in.document = std::move(text).value();
+  }
+
+  jobs::JobTemplate t;
+  t.region = in.region;
+  t.id = in.id;
+  t.description = std::move(in.description);
+  t.document = std::move(in.document);
+  t.document_source = std::move(in.document_source);
+  t.configs = std::move(in.configs);
+  t.created_at = clock_->Now();
+  const std::string arn = TemplateArn(in.region, in.id);
+  Status st = store_->CreateJobTemplate(t, arn, in.tags);
+  if (st.code() == Code::kConflict) {
+    return Status::Conflict("a job template with id " + in.id + " already exists");
+  }
+  IOTJOBS_RETURN_IF_ERROR(st);
+  Log()->debug("created template={} region={}", in.id, in.region);
+  return CreatedResource{arn, in.id};
+}
+
+Result<jobs::JobTemplate> TemplateService::DescribeJobTemplate(const std::string& region,
+                                                               const std::string& id) {
+  IOTJOBS_RETURN_IF_ERROR(jobs::ValidateId("jobTemplateId", id));
+  return store_->GetJobTemplate(region, id);
+}
+
+Result<ListPage<jobs::JobTemplate>> TemplateService::ListJobTemplates(const std::string& region,
+                                                                      const std::string& next_token,
+                                                                      int max_results) {
+  if (max_results == 0) max_results = 50;
+  if (max_results < 1 || max_results > 250) {
+    return Status::InvalidRequest("maxResults must be between 1 and 250, got " +
+                                  std::to_string(max_results));
+  }
+  auto after = DecodePageToken(next_token);
+  if (!after.ok()) return after.status();
+  auto page = store_->ListJobTemplates(region, *after, max_results);
+  if (!page.ok()) return page.status();
+  ListPage<jobs::JobTemplate> out;
+  out.items = std::move(page->items);
+  if (!page->next_after.empty()) out.next_token = EncodePageToken(page->next_after);
+  return out;
+}
+
+Status TemplateService::DeleteJobTemplate(const std::string& region, const std::string& id) {
+  IOTJOBS_RETURN_IF_ERROR(jobs::ValidateId("jobTemplateId", id));
+  return store_->DeleteJobTemplate(region, id, TemplateArn(region, id));
+}
+
+Status TemplateService::CheckTaggable(const std::string& arn) {
+  auto p = ParseIotArn(arn);
+  if (!p) return Status::InvalidRequest("resourceArn '" + arn + "' is not an AWS IoT ARN");
+  if (p->account != config_.account_id) {
+    return Status::NotFound("resource " + arn + " does not exist in account " + config_.account_id);
+  }
+  if (p->type == "jobtemplate") {
+    auto t = store_->GetJobTemplate(p->region, p->id);
+    return t.ok() ? Status::Ok() : t.status();
+  }
+  return Status::NotFound("resource " + arn + " does not exist");
+}
+
+Status TemplateService::TagResource(const std::string& arn, const std::vector<jobs::Tag>& tags) {
+  IOTJOBS_RETURN_IF_ERROR(jobs::ValidateTags("tags", tags));
+  IOTJOBS_RETURN_IF_ERROR(CheckTaggable(arn));
+  return store_->TagResource(arn, tags, config_.max_tags);
+}
+
+Status TemplateService::UntagResource(const std::string& arn,
+                                      const std::vector<std::string>& keys) {
+  for (size_t i = 0; i < keys.size(); ++i) {
+    IOTJOBS_RETURN_IF_ERROR(jobs::ValidateTagKey("tagKeys[" + std::to_string(i) + "]", keys[i]));
+  }
+  IOTJOBS_RETURN_IF_ERROR(CheckTaggable(arn));
+  return store_->UntagResource(arn, keys);
+}
+
+Result<ListPage<jobs::Tag>> TemplateService::ListTagsForResource(const std::string& arn,
+                                                                 const std::string& next_token) {
+  IOTJOBS_RETURN_IF_ERROR(CheckTaggable(arn));
+  auto after = DecodePageToken(next_token);
+  if (!after.ok()) return after.status();
+  auto page = store_->ListTags(arn, *after, 250);
+  if (!page.ok()) return page.status();
+  ListPage<jobs::Tag> out;
+  out.items = std::move(page->items);
+  if (!page->next_after.empty()) out.next_token = EncodePageToken(page->next_after);
+  return out;
+}
+
+}  // namespace iotjobs::service

@@ -1,0 +1,108 @@
+#include "store/sqlite/sqlite_db.h"
+
+namespace iotjobs::store {
+
+Stmt::~Stmt() {
+  sqlite3_reset(s_);
+  sqlite3_clear_bindings(s_);
+}
+
+Stmt& Stmt::Bind(int i, std::string_view v) {
+  sqlite3_bind_text(s_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
+  return *this;
+}
+Stmt& Stmt::Bind(int i, int64_t v) {
+  sqlite3_bind_int64(s_, i, v);
+  return *this;
+}
+Stmt& Stmt::Bind(int i, const std::optional<std::string>& v) {
+  return v ? Bind(i, std::string_view(*v)) : BindNull(i);
+}
+Stmt& Stmt::BindNull(int i) {
+  sqlite3_bind_null(s_, i);
+  return *this;
+}
+
+bool Stmt::Step(Status* st) {
+  int rc = sqlite3_step(s_);
+  if (rc == SQLITE_ROW) return true;
+  if (rc != SQLITE_DONE) *st = db_->Error("step");
+  return false;
+}
+
+Status Stmt::Run() {
+  Status st;
+  while (Step(&st)) {
+  }
+  return st;
+}
+
+std::string Stmt::Text(int col) const {
+  auto p = reinterpret_cast<const char*>(sqlite3_column_text(s_, col));
+  return p ? std::string(p, sqlite3_column_bytes(s_, col)) : std::string();
+}
+std::optional<std::string> Stmt::OptText(int col) const {
+  if (sqlite3_column_type(s_, col) == SQLITE_NULL) return std::nullopt;
+  return Text(col);
+}
+int64_t Stmt::Int(int col) const { return sqlite3_column_int64(s_, col); }
+
+Result<std::unique_ptr<SqliteDb>> SqliteDb::Open(const std::string& path, bool read_only,
+                                                 bool synchronous_full) {
+  sqlite3* raw = nullptr;
+  int flags = SQLITE_OPEN_NOMUTEX |
+              (read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
+  int rc = sqlite3_open_v2(path.c_str(), &raw, flags, nullptr);
+  std::unique_ptr<SqliteDb> db(new SqliteDb(raw));
+  if (rc != SQLITE_OK) {
+    return Status::Unavailable("sqlite: cannot open " + path + ": " +
+                               (raw ? sqlite3_errmsg(raw) : sqlite3_errstr(rc)));
+  }
+  sqlite3_busy_timeout(raw, 10000);
+  if (!read_only) {
+    IOTJOBS_RETURN_IF_ERROR(db->Exec("PRAGMA journal_mode=WAL"));
+  }
+  // FULL: each commit is fsynced, so an acknowledged write survives power loss, not only kill -9.
+  // Group commit amortises the fsync over every write waiting at that moment.
+  IOTJOBS_RETURN_IF_ERROR(
+      db->Exec(synchronous_full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL"));
+  IOTJOBS_RETURN_IF_ERROR(db->Exec("PRAGMA foreign_keys=ON"));
+  return db;
+}
+
+SqliteDb::~SqliteDb() {
+  for (auto& [sql, s] : cache_) sqlite3_finalize(s);
+  sqlite3_close_v2(db_);
+}
+
+Status SqliteDb::Exec(const char* sql) {
+  char* err = nullptr;
+  if (sqlite3_exec(db_, sql, nullptr, nullptr, &err) != SQLITE_OK) {
+    std::string m = err ? err : "unknown error";
+    sqlite3_free(err);
+    return Status::Unavailable(std::string("sqlite: ") + m +
+                               " in: " + std::string(sql).substr(0, 80));
+  }
+  return Status::Ok();
+}
+
+Result<std::unique_ptr<Stmt>> SqliteDb::Prepare(const char* sql) {
+  auto it = cache_.find(sql);
+  if (it == cache_.end()) {
+    sqlite3_stmt* s = nullptr;
+    if (sqlite3_prepare_v3(db_, sql, -1, SQLITE_PREPARE_PERSISTENT, &s, nullptr) != SQLITE_OK) {
+      return Error("prepare");
+    }
+    it = cache_.emplace(sql, s).first;
+  }
+  return std::make_unique<Stmt>(this, it->second);
+}
+
+Status SqliteDb::Error(const char* what) const {
+  int code = sqlite3_extended_errcode(db_);
+  std::string m = std::string("sqlite ") + what + ": " + sqlite3_errmsg(db_);
+  if ((code & 0xFF) == SQLITE_CONSTRAINT) return Status::Conflict(m);
+  return Status::Unavailable(m);
+}
+
+}  // namespace iotjobs::store

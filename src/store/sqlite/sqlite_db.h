@@ -1,0 +1,70 @@
+// Thin RAII over one sqlite3 connection with a cache of prepared statements. Not thread-safe: a
+// connection is used by one thread at a time (SqliteStore hands them out from a pool).
+#pragma once
+
+#include <sqlite3.h>
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+#include "common/status.h"
+
+namespace iotjobs::store {
+
+class SqliteDb;
+
+// A prepared statement borrowed from the connection's cache; reset and unbound on destruction.
+class Stmt {
+ public:
+  Stmt(SqliteDb* db, sqlite3_stmt* s) : db_(db), s_(s) {}
+  Stmt(const Stmt&) = delete;
+  Stmt& operator=(const Stmt&) = delete;
+  ~Stmt();
+
+  Stmt& Bind(int i, std::string_view v);
+  Stmt& Bind(int i, const std::string& v) { return Bind(i, std::string_view(v)); }
+  Stmt& Bind(int i, const char* v) { return Bind(i, std::string_view(v)); }
+  Stmt& Bind(int i, int64_t v);
+  Stmt& Bind(int i, const std::optional<std::string>& v);
+  Stmt& BindNull(int i);
+
+  // Steps once. Returns true when a row is available, false when done; error in *st.
+  bool Step(Status* st);
+  // Runs to completion (for writes).
+  Status Run();
+
+  std::string Text(int col) const;
+  std::optional<std::string> OptText(int col) const;
+  int64_t Int(int col) const;
+
+ private:
+  SqliteDb* db_;
+  sqlite3_stmt* s_;
+};
+
+class SqliteDb {
+ public:
+  // Opens `path` (created when `create`), WAL mode, busy timeout. read_only connections refuse
+  // writes.
+  static Result<std::unique_ptr<SqliteDb>> Open(const std::string& path, bool read_only,
+                                                bool synchronous_full);
+  ~SqliteDb();
+
+  Status Exec(const char* sql);
+  // `sql` must be a string literal (its address keys the cache).
+  Result<std::unique_ptr<Stmt>> Prepare(const char* sql);
+  Status Error(const char* what) const;
+  int Changes() const { return sqlite3_changes(db_); }
+  sqlite3* raw() { return db_; }
+
+ private:
+  explicit SqliteDb(sqlite3* db) : db_(db) {}
+  sqlite3* db_;
+  std::unordered_map<const char*, sqlite3_stmt*> cache_;
+};
+
+}  // namespace iotjobs::store

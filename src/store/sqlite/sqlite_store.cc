@@ -1,0 +1,317 @@
+#include "store/sqlite/sqlite_store.h"
+
+#include "codec/json_codec.h"
+#include "common/logging.h"
+
+namespace iotjobs::store {
+namespace {
+
+// Versioned schema: migration i takes the database from user_version i to i + 1. Never edit a
+// released migration; append a new one. SQL stays portable to PostgreSQL where it can.
+const char* const kMigrations[] = {
+    // 1: job templates and tags.
+    R"sql(
+CREATE TABLE job_templates (
+  region TEXT NOT NULL,
+  id TEXT NOT NULL,
+  description TEXT,
+  document TEXT,
+  document_source TEXT,
+  configs TEXT NOT NULL,
+  created_at_ms INTEGER NOT NULL,
+  PRIMARY KEY (region, id)
+) WITHOUT ROWID;
+CREATE TABLE tags (
+  arn TEXT NOT NULL,
+  key TEXT NOT NULL,
+  value TEXT NOT NULL,
+  PRIMARY KEY (arn, key)
+) WITHOUT ROWID;
+)sql",
+};
+
+std::shared_ptr<spdlog::logger> Log() {
+  static auto l = Logger("store");
+  return l;
+}
+
+Status InsertTags(SqliteDb& db, const std::string& arn, const std::vector<jobs::Tag>& tags) {
+  for (const auto& t : tags) {
+    auto s = db.Prepare(
+        "INSERT INTO tags(arn, key, value) VALUES (?1, ?2, ?3) "
+        "ON CONFLICT (arn, key) DO UPDATE SET value = excluded.value");
+    if (!s.ok()) return s.status();
+    IOTJOBS_RETURN_IF_ERROR((*s)->Bind(1, arn).Bind(2, t.key).Bind(3, t.value).Run());
+  }
+  return Status::Ok();
+}
+
+Status DeleteAllTags(SqliteDb& db, const std::string& arn) {
+  auto s = db.Prepare("DELETE FROM tags WHERE arn = ?1");
+  if (!s.ok()) return s.status();
+  return (*s)->Bind(1, arn).Run();
+}
+
+Result<jobs::JobTemplate> TemplateFromRow(const Stmt& s) {
+  jobs::JobTemplate t;
+  t.region = s.Text(0);
+  t.id = s.Text(1);
+  t.description = s.OptText(2);
+  t.document = s.OptText(3);
+  t.document_source = s.OptText(4);
+  auto configs = codec::ConfigsFromJson(s.Text(5));
+  if (!configs.ok()) return configs.status();
+  t.configs = std::move(configs).value();
+  t.created_at = FromEpochMillis(s.Int(6));
+  return t;
+}
+
+}  // namespace
+
+int SqliteStore::SchemaVersion() { return static_cast<int>(std::size(kMigrations)); }
+
+Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(const Options& options) {
+  std::unique_ptr<SqliteStore> store(new SqliteStore(options));
+  auto db = SqliteDb::Open(options.path, /*read_only=*/false, options.synchronous_full);
+  if (!db.ok()) return db.status();
+  store->writer_db_ = std::move(db).value();
+  IOTJOBS_RETURN_IF_ERROR(store->Migrate());
+  store->writer_ = std::thread([s = store.get()] { s->WriterLoop(); });
+  return store;
+}
+
+SqliteStore::~SqliteStore() {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  if (writer_.joinable()) writer_.join();
+}
+
+Status SqliteStore::Migrate() {
+  auto s = writer_db_->Prepare("PRAGMA user_version");
+  if (!s.ok()) return s.status();
+  Status st;
+  int version = (*s)->Step(&st) ? static_cast<int>((*s)->Int(0)) : 0;
+  IOTJOBS_RETURN_IF_ERROR(st);
+  s = Result<std::unique_ptr<Stmt>>(Status::Internal("released"));
+  const int target = SchemaVersion();
+  if (version > target) {
+    return Status::InvalidRequest("database schema version " + std::to_string(version) +
+                                  " is newer than this iotjobsd understands (" +
+                                  std::to_string(target) + ")");
+  }
+  for (int v = version; v < target; ++v) {
+    IOTJOBS_RETURN_IF_ERROR(writer_db_->Exec("BEGIN IMMEDIATE"));
+    Status m = writer_db_->Exec(kMigrations[v]);
+    if (m.ok()) {
+      m = writer_db_->Exec(("PRAGMA user_version = " + std::to_string(v + 1)).c_str());
+    }
+    if (!m.ok()) {
+      (void)writer_db_->Exec("ROLLBACK");
+      return m;
+    }
+    IOTJOBS_RETURN_IF_ERROR(writer_db_->Exec("COMMIT"));
+    Log()->info("schema migrated to version {}", v + 1);
+  }
+  return Status::Ok();
+}
+
+Status SqliteStore::Write(WriteFn fn) {
+  std::future<Status> f;
+  {
+    std::lock_guard lock(mu_);
+    if (stopping_) return Status::Unavailable("store is shutting down");
+    queue_.push_back(PendingWrite{std::move(fn), {}});
+    f = queue_.back().done.get_future();
+  }
+  cv_.notify_one();
+  return f.get();
+}
+
+void SqliteStore::WriterLoop() {
+  std::vector<PendingWrite> batch;
+  std::vector<Status> results;
+  for (;;) {
+    {
+      std::unique_lock lock(mu_);
+      cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+      if (queue_.empty()) return;  // stopping and drained
+      while (!queue_.empty() && static_cast<int>(batch.size()) < options_.max_batch) {
+        batch.push_back(std::move(queue_.front()));
+        queue_.pop_front();
+      }
+    }
+    results.assign(batch.size(), Status::Ok());
+    Status txn = writer_db_->Exec("BEGIN IMMEDIATE");
+    if (txn.ok()) {
+      for (size_t i = 0; i < batch.size(); ++i) {
+        Status sp = writer_db_->Exec("SAVEPOINT w");
+        if (!sp.ok()) {
+          results[i] = sp;
+          continue;
+        }
+        results[i] = batch[i].fn(*writer_db_);
+        if (!results[i].ok()) (void)writer_db_->Exec("ROLLBACK TO w");
+        (void)writer_db_->Exec("RELEASE w");
+      }
+      txn = writer_db_->Exec("COMMIT");
+      if (!txn.ok()) (void)writer_db_->Exec("ROLLBACK");
+    }
+    for (size_t i = 0; i < batch.size(); ++i) {
+      batch[i].done.set_value(txn.ok() ? results[i] : txn);
+    }
+    if (!txn.ok())
+      Log()->error("group commit of {} writes failed: {}", batch.size(), txn.message());
+    batch.clear();
+  }
+}
+
+template <typename T, typename F>
+Result<T> SqliteStore::Read(F&& fn) {
+  std::unique_ptr<SqliteDb> db;
+  {
+    std::lock_guard lock(pool_mu_);
+    if (!readers_.empty()) {
+      db = std::move(readers_.back());
+      readers_.pop_back();
+    }
+  }
+  if (!db) {
+    auto opened = SqliteDb::Open(options_.path, /*read_only=*/true, options_.synchronous_full);
+    if (!opened.ok()) return opened.status();
+    db = std::move(opened).value();
+  }
+  Result<T> r = fn(*db);
+  std::lock_guard lock(pool_mu_);
+  readers_.push_back(std::move(db));
+  return r;
+}
+
+Status SqliteStore::CreateJobTemplate(const jobs::JobTemplate& t, const std::string& arn,
+                                      const std::vector<jobs::Tag>& tags) {
+  std::string configs = codec::ConfigsToJson(t.configs);
+  return Write([&](SqliteDb& db) -> Status {
+    auto s = db.Prepare(
+        "INSERT INTO job_templates(region, id, description, document, document_source, configs, "
+        "created_at_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT DO NOTHING");
+    if (!s.ok()) return s.status();
+    IOTJOBS_RETURN_IF_ERROR((*s)->Bind(1, t.region)
+                                .Bind(2, t.id)
+                                .Bind(3, t.description)
+                                .Bind(4, t.document)
+                                .Bind(5, t.document_source)
+                                .Bind(6, configs)
+                                .Bind(7, ToEpochMillis(t.created_at))
+                                .Run());
+    if (db.Changes() == 0) return Status::Conflict("job template " + t.id + " already exists");
+    return InsertTags(db, arn, tags);
+  });
+}
+
+Result<jobs::JobTemplate> SqliteStore::GetJobTemplate(const std::string& region,
+                                                      const std::string& id) {
+  return Read<jobs::JobTemplate>([&](SqliteDb& db) -> Result<jobs::JobTemplate> {
+    auto s = db.Prepare(
+        "SELECT region, id, description, document, document_source, configs, created_at_ms "
+        "FROM job_templates WHERE region = ?1 AND id = ?2");
+    if (!s.ok()) return s.status();
+    (*s)->Bind(1, region).Bind(2, id);
+    Status st;
+    if (!(*s)->Step(&st)) {
+      if (!st.ok()) return st;
+      return Status::NotFound("job template " + id + " does not exist");
+    }
+    return TemplateFromRow(**s);
+  });
+}
+
+Result<Page<jobs::JobTemplate>> SqliteStore::ListJobTemplates(const std::string& region,
+                                                              const std::string& after, int limit) {
+  using P = Page<jobs::JobTemplate>;
+  return Read<P>([&](SqliteDb& db) -> Result<P> {
+    auto s = db.Prepare(
+        "SELECT region, id, description, document, document_source, configs, created_at_ms "
+        "FROM job_templates WHERE region = ?1 AND id > ?2 ORDER BY id LIMIT ?3");
+    if (!s.ok()) return s.status();
+    (*s)->Bind(1, region).Bind(2, after).Bind(3, static_cast<int64_t>(limit) + 1);
+    P page;
+    Status st;
+    while ((*s)->Step(&st)) {
+      if (static_cast<int>(page.items.size()) == limit) {
+        page.next_after = page.items.back().id;
+        break;
+      }
+      auto t = TemplateFromRow(**s);
+      if (!t.ok()) return t.status();
+      page.items.push_back(std::move(t).value());
+    }
+    if (!st.ok()) return st;
+    return page;
+  });
+}
+
+Status SqliteStore::DeleteJobTemplate(const std::string& region, const std::string& id,
+                                      const std::string& arn) {
+  return Write([&](SqliteDb& db) -> Status {
+    auto s = db.Prepare("DELETE FROM job_templates WHERE region = ?1 AND id = ?2");
+    if (!s.ok()) return s.status();
+    IOTJOBS_RETURN_IF_ERROR((*s)->Bind(1, region).Bind(2, id).Run());
+    if (db.Changes() == 0) return Status::NotFound("job template " + id + " does not exist");
+    return DeleteAllTags(db, arn);
+  });
+}
+
+Status SqliteStore::TagResource(const std::string& arn, const std::vector<jobs::Tag>& tags,
+                                int max_tags) {
+  return Write([&](SqliteDb& db) -> Status {
+    IOTJOBS_RETURN_IF_ERROR(InsertTags(db, arn, tags));
+    auto s = db.Prepare("SELECT COUNT(*) FROM tags WHERE arn = ?1");
+    if (!s.ok()) return s.status();
+    (*s)->Bind(1, arn);
+    Status st;
+    int64_t n = (*s)->Step(&st) ? (*s)->Int(0) : 0;
+    IOTJOBS_RETURN_IF_ERROR(st);
+    if (n > max_tags) {
+      return Status::LimitExceeded("a resource can have at most " + std::to_string(max_tags) +
+                                   " tags; this request would give it " + std::to_string(n));
+    }
+    return Status::Ok();
+  });
+}
+
+Status SqliteStore::UntagResource(const std::string& arn, const std::vector<std::string>& keys) {
+  return Write([&](SqliteDb& db) -> Status {
+    for (const auto& k : keys) {
+      auto s = db.Prepare("DELETE FROM tags WHERE arn = ?1 AND key = ?2");
+      if (!s.ok()) return s.status();
+      IOTJOBS_RETURN_IF_ERROR((*s)->Bind(1, arn).Bind(2, k).Run());
+    }
+    return Status::Ok();
+  });
+}
+
+Result<Page<jobs::Tag>> SqliteStore::ListTags(const std::string& arn, const std::string& after,
+                                              int limit) {
+  using P = Page<jobs::Tag>;
+  return Read<P>([&](SqliteDb& db) -> Result<P> {
+    auto s =
+        db.Prepare("SELECT key, value FROM tags WHERE arn = ?1 AND key > ?2 ORDER BY key LIMIT ?3");
+    if (!s.ok()) return s.status();
+    (*s)->Bind(1, arn).Bind(2, after).Bind(3, static_cast<int64_t>(limit) + 1);
+    P page;
+    Status st;
+    while ((*s)->Step(&st)) {
+      if (static_cast<int>(page.items.size()) == limit) {
+        page.next_after = page.items.back().key;
+        break;
+      }
+      page.items.push_back({(*s)->Text(0), (*s)->Text(1)});
+    }
+    if (!st.ok()) return st;
+    return page;
+  });
+}
+
+}  // namespace iotjobs::store

@@ -1,0 +1,82 @@
+// SqliteStore: the default backend. One SQLite database in WAL mode under the data directory.
+//
+// Threading: reads run on the calling thread with a connection from a pool (WAL lets them proceed
+// while a write commits). Writes are queued to one writer thread, which applies every write waiting
+// at that moment in one transaction (each inside its own SAVEPOINT, so one failing write does not
+// undo the others) and commits once: group commit, one fsync for the whole batch. The caller blocks
+// until its write is durable.
+#pragma once
+
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <future>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "store/sqlite/sqlite_db.h"
+#include "store/store.h"
+
+namespace iotjobs::store {
+
+class SqliteStore final : public Store {
+ public:
+  struct Options {
+    std::string path;              // database file; created when missing
+    bool synchronous_full = true;  // fsync every commit (durable across power loss)
+    int max_batch = 512;           // writes per group commit at most
+  };
+
+  // Opens the database and applies pending schema migrations (PRAGMA user_version).
+  static Result<std::unique_ptr<SqliteStore>> Open(const Options& options);
+  // Drains queued writes, then stops the writer thread.
+  ~SqliteStore() override;
+
+  // Schema version after migrations (the number of migrations applied in total).
+  static int SchemaVersion();
+
+  Status CreateJobTemplate(const jobs::JobTemplate& t, const std::string& arn,
+                           const std::vector<jobs::Tag>& tags) override;
+  Result<jobs::JobTemplate> GetJobTemplate(const std::string& region,
+                                           const std::string& id) override;
+  Result<Page<jobs::JobTemplate>> ListJobTemplates(const std::string& region,
+                                                   const std::string& after, int limit) override;
+  Status DeleteJobTemplate(const std::string& region, const std::string& id,
+                           const std::string& arn) override;
+  Status TagResource(const std::string& arn, const std::vector<jobs::Tag>& tags,
+                     int max_tags) override;
+  Status UntagResource(const std::string& arn, const std::vector<std::string>& keys) override;
+  Result<Page<jobs::Tag>> ListTags(const std::string& arn, const std::string& after,
+                                   int limit) override;
+
+ private:
+  using WriteFn = std::function<Status(SqliteDb&)>;
+  struct PendingWrite {
+    WriteFn fn;
+    std::promise<Status> done;
+  };
+
+  explicit SqliteStore(Options options) : options_(std::move(options)) {}
+  Status Migrate();
+  Status Write(WriteFn fn);
+  void WriterLoop();
+
+  // Runs `fn` with a read connection from the pool.
+  template <typename T, typename F>
+  Result<T> Read(F&& fn);
+
+  Options options_;
+  std::unique_ptr<SqliteDb> writer_db_;
+  std::thread writer_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<PendingWrite> queue_;
+  bool stopping_ = false;
+
+  std::mutex pool_mu_;
+  std::vector<std::unique_ptr<SqliteDb>> readers_;
+};
+
+}  // namespace iotjobs::store
