@@ -1,9 +1,9 @@
 #include "api/control_plane.h"
 
 #include <boost/json.hpp>
-#include <charconv>
 
 #include "api/errors.h"
+#include "api/wire.h"
 #include "codec/json_codec.h"
 #include "common/logging.h"
 #include "common/text.h"
@@ -15,88 +15,6 @@ namespace {
 std::shared_ptr<spdlog::logger> Log() {
   static auto l = Logger("api");
   return l;
-}
-
-double EpochSeconds(Instant t) { return static_cast<double>(ToEpochMillis(t)) / 1000.0; }
-
-http::Response Ok(const json::object& body) {
-  http::Response r;
-  r.body = json::serialize(body);
-  return r;
-}
-
-http::Response OkEmpty() {
-  http::Response r;
-  r.body = "{}";
-  return r;
-}
-
-http::Response Error(const Status& st) { return ErrorResponse(st, Plane::kControl); }
-
-// Splits a raw path into decoded segments; nullopt on a malformed escape.
-std::optional<std::vector<std::string>> Segments(std::string_view path) {
-  std::vector<std::string> out;
-  size_t start = 1;
-  if (path.empty() || path[0] != '/') return std::nullopt;
-  while (start <= path.size()) {
-    size_t slash = path.find('/', start);
-    std::string_view seg = path.substr(
-        start, slash == std::string_view::npos ? std::string_view::npos : slash - start);
-    auto d = UriDecode(seg);
-    if (!d) return std::nullopt;
-    if (!d->empty() || slash != std::string_view::npos) out.push_back(std::move(*d));
-    if (slash == std::string_view::npos) break;
-    start = slash + 1;
-  }
-  if (!out.empty() && out.back().empty()) out.pop_back();
-  return out;
-}
-
-// The decoded value of query parameter `name`, if present.
-std::optional<std::string> QueryParam(std::string_view query, std::string_view name) {
-  size_t start = 0;
-  while (start <= query.size()) {
-    size_t amp = query.find('&', start);
-    std::string_view pair =
-        query.substr(start, amp == std::string_view::npos ? std::string_view::npos : amp - start);
-    size_t eq = pair.find('=');
-    auto k = UriDecode(pair.substr(0, eq), true);
-    if (k && *k == name) {
-      auto v = UriDecode(eq == std::string_view::npos ? "" : pair.substr(eq + 1), true);
-      return v ? *v : std::string();
-    }
-    if (amp == std::string_view::npos) break;
-    start = amp + 1;
-  }
-  return std::nullopt;
-}
-
-Result<int> IntParam(std::string_view query, std::string_view name) {
-  auto v = QueryParam(query, name);
-  if (!v) return 0;
-  int n = 0;
-  auto [p, ec] = std::from_chars(v->data(), v->data() + v->size(), n);
-  if (ec != std::errc() || p != v->data() + v->size()) {
-    return Status::InvalidRequest(std::string(name) + " must be an integer, got '" + *v + "'");
-  }
-  return n;
-}
-
-Result<json::object> ParseBody(const http::Request& req) {
-  if (req.body.empty()) return json::object();
-  boost::system::error_code ec;
-  json::value v = json::parse(req.body, ec);
-  if (ec) return Status::InvalidRequest("request body is not valid JSON: " + ec.message());
-  if (!v.is_object()) return Status::InvalidRequest("request body must be a JSON object");
-  return std::move(v.get_object());
-}
-
-Status OptString(const json::object& o, const char* field, std::optional<std::string>* out) {
-  std::string s;
-  bool found;
-  IOTJOBS_RETURN_IF_ERROR(codec::GetString(o, field, "", &s, &found));
-  if (found) *out = std::move(s);
-  return Status::Ok();
 }
 
 json::object TemplateToJson(const jobs::JobTemplate& t, const std::string& arn) {
@@ -117,9 +35,11 @@ json::object TemplateToJson(const jobs::JobTemplate& t, const std::string& arn) 
 }  // namespace
 
 ControlPlane::ControlPlane(ApiConfig config, service::TemplateService* templates,
-                           const s3::SigV4Verifier* verifier, const Clock* wall_clock)
+                           service::RegistryService* registry, const s3::SigV4Verifier* verifier,
+                           const Clock* wall_clock)
     : config_(std::move(config)),
       templates_(templates),
+      registry_(registry),
       verifier_(verifier),
       wall_clock_(wall_clock) {}
 
@@ -167,11 +87,8 @@ http::Response ControlPlane::Route(http::Request& req, const std::string& region
   // --- /job-templates ---
   if (!s.empty() && s[0] == "job-templates") {
     if (s.size() == 1 && m == "GET") {
-      auto max = IntParam(req.query, "maxResults");
+      auto max = MaxResults(req.query);
       if (!max.ok()) return Error(max.status());
-      if (QueryParam(req.query, "maxResults") && *max == 0) {
-        return Error(Status::InvalidRequest("maxResults must be between 1 and 250, got 0"));
-      }
       auto page = templates_->ListJobTemplates(
           region, QueryParam(req.query, "nextToken").value_or(""), *max);
       if (!page.ok()) return Error(page.status());
@@ -268,6 +185,9 @@ http::Response ControlPlane::Route(http::Request& req, const std::string& region
     json::object out{{"tags", codec::EncodeTags(page->items)}};
     if (!page->next_token.empty()) out["nextToken"] = page->next_token;
     return Ok(out);
+  }
+  if (!s.empty() && (s[0] == "things" || s[0] == "thing-groups")) {
+    return RouteRegistry(req, s, region);
   }
   return UnknownOperation(req);
 }

@@ -12,6 +12,7 @@
 #include "common/clock.h"
 #include "http/server.h"
 #include "s3/sigv4.h"
+#include "service/registry_service.h"
 #include "service/template_service.h"
 
 namespace iotjobs::api {
@@ -25,7 +26,8 @@ class ControlPlane {
  public:
   // `verifier` null means --no-auth: requests are served unsigned.
   ControlPlane(ApiConfig config, service::TemplateService* templates,
-               const s3::SigV4Verifier* verifier, const Clock* wall_clock);
+               service::RegistryService* registry, const s3::SigV4Verifier* verifier,
+               const Clock* wall_clock);
 
   http::Response Handle(http::Request& req);
 
@@ -33,9 +35,13 @@ class ControlPlane {
   struct Ctx;
   Result<std::string> Authenticate(const http::Request& req);
   http::Response Route(http::Request& req, const std::string& region);
+  // /things..., /thing-groups... (registry_routes.cc)
+  http::Response RouteRegistry(http::Request& req, const std::vector<std::string>& segments,
+                               const std::string& region);
 
   ApiConfig config_;
   service::TemplateService* templates_;
+  service::RegistryService* registry_;
   const s3::SigV4Verifier* verifier_;
   const Clock* wall_clock_;
 };

@@ -10,6 +10,7 @@
 #include "http/server.h"
 #include "s3/s3_client.h"
 #include "server/config.h"
+#include "service/registry_service.h"
 #include "service/template_service.h"
 #include "store/sqlite/sqlite_store.h"
 
@@ -65,12 +66,14 @@ int Run(ServerConfig cfg) {
                    .region = cfg.s3_region,
                    .credentials = keys ? keys->primary : Credentials{},
                    .total_timeout_ms = cfg.s3_timeout_ms});
-  service::TemplateService templates({.account_id = cfg.account_id, .s3_endpoint = cfg.s3_endpoint},
-                                     store->get(), &s3, &clock);
+  const service::ServiceConfig service_config{
+      .account_id = cfg.account_id, .s3_endpoint = cfg.s3_endpoint, .max_tags = 50};
+  service::TemplateService templates(service_config, store->get(), &s3, &clock);
+  service::RegistryService registry(service_config, store->get(), &clock);
   std::optional<s3::SigV4Verifier> verifier;
   if (!cfg.no_auth) verifier.emplace(*keys);
   api::ControlPlane control({.default_region = cfg.region, .account_id = cfg.account_id},
-                            &templates, verifier ? &*verifier : nullptr, &wall_clock);
+                            &templates, &registry, verifier ? &*verifier : nullptr, &wall_clock);
 
   http::Server control_server({.host = cfg.control.host,
                                .port = cfg.control.port,

@@ -142,6 +142,10 @@ Status TemplateService::CheckTaggable(const std::string& arn) {
     auto t = store_->GetJobTemplate(p->region, p->id);
     return t.ok() ? Status::Ok() : t.status();
   }
+  if (p->type == "thinggroup") {
+    auto g = store_->GetThingGroup(p->region, p->id);
+    return g.ok() ? Status::Ok() : g.status();
+  }
   return Status::NotFound("resource " + arn + " does not exist");
 }
 

@@ -13,6 +13,7 @@
 #include "common/status.h"
 #include "jobs/configs.h"
 #include "jobs/job_template.h"
+#include "jobs/registry.h"
 
 namespace iotjobs::store {
 
@@ -49,6 +50,66 @@ class Store {
   // Tags ordered by key, starting after key `after`.
   virtual Result<Page<jobs::Tag>> ListTags(const std::string& arn, const std::string& after,
                                            int limit) = 0;
+
+  // --- Things (keyed by region + name) ---
+  // Conflict when the name is taken.
+  virtual Status CreateThing(const jobs::Thing& t) = 0;
+  virtual Result<jobs::Thing> GetThing(const std::string& region, const std::string& name) = 0;
+  struct ThingFilter {
+    std::string attribute_name, attribute_value;  // both set to filter by attribute
+    bool prefix_value = false;                    // attribute_value is a prefix
+    std::string thing_type_name;                  // set to filter by type
+  };
+  // Things of `region` ordered by name, after name `after`.
+  virtual Result<Page<jobs::Thing>> ListThings(const std::string& region, const ThingFilter& filter,
+                                               const std::string& after, int limit) = 0;
+  // Replaces the stored thing (matched by region + name) with `t`, whose version must be
+  // expected_version + 1. VersionConflict when the stored version is not expected_version;
+  // NotFound when absent.
+  virtual Status UpdateThing(const jobs::Thing& t, int64_t expected_version) = 0;
+  // Deletes the thing and its group memberships. NotFound when absent; VersionConflict when
+  // expected_version >= 0 and differs.
+  virtual Status DeleteThing(const std::string& region, const std::string& name,
+                             int64_t expected_version) = 0;
+
+  // --- Thing groups ---
+  // Conflict when the name is taken; NotFound when the parent is missing; InvalidRequest when the
+  // hierarchy would be deeper than jobs::kMaxGroupDepth. Fills nothing back: read it with Get.
+  virtual Status CreateThingGroup(const jobs::ThingGroup& g, const std::string& arn,
+                                  const std::vector<jobs::Tag>& tags) = 0;
+  virtual Result<jobs::ThingGroup> GetThingGroup(const std::string& region,
+                                                 const std::string& name) = 0;
+  struct GroupFilter {
+    std::string parent;       // empty: root groups
+    std::string name_prefix;  // empty: any
+    bool recursive = true;    // include every descendant, not only direct children
+  };
+  // Groups ordered by name. NotFound when filter.parent does not exist.
+  virtual Result<Page<jobs::ThingGroup>> ListThingGroups(const std::string& region,
+                                                         const GroupFilter& filter,
+                                                         const std::string& after, int limit) = 0;
+  // Replaces description and attributes; version must be expected_version + 1 (expected_version
+  // < 0: any). VersionConflict / NotFound.
+  virtual Status UpdateThingGroup(const jobs::ThingGroup& g, int64_t expected_version) = 0;
+  // NotFound when absent; InvalidRequest while it has child groups; VersionConflict.
+  virtual Status DeleteThingGroup(const std::string& region, const std::string& name,
+                                  const std::string& arn, int64_t expected_version) = 0;
+  // NotFound for a missing thing or group; InvalidRequest past jobs::kMaxGroupsPerThing,
+  // or when the thing is already in another group of the same hierarchy. Adding an
+  // existing membership succeeds.
+  virtual Status AddThingToGroup(const std::string& region, const std::string& thing,
+                                 const std::string& group) = 0;
+  // NotFound for a missing thing or group; removing a non-member succeeds.
+  virtual Status RemoveThingFromGroup(const std::string& region, const std::string& thing,
+                                      const std::string& group) = 0;
+  // Thing names in `group` (and its descendants when recursive), ordered by name.
+  virtual Result<Page<std::string>> ListThingsInGroup(const std::string& region,
+                                                      const std::string& group, bool recursive,
+                                                      const std::string& after, int limit) = 0;
+  // Groups the thing is a direct member of, ordered by name.
+  virtual Result<Page<std::string>> ListGroupsForThing(const std::string& region,
+                                                       const std::string& thing,
+                                                       const std::string& after, int limit) = 0;
 };
 
 }  // namespace iotjobs::store

@@ -28,6 +28,53 @@ CREATE TABLE tags (
   PRIMARY KEY (arn, key)
 ) WITHOUT ROWID;
 )sql",
+    // 2: the registry. Integer ids keep memberships (and later executions) compact.
+    R"sql(
+CREATE TABLE things (
+  id INTEGER PRIMARY KEY,
+  region TEXT NOT NULL,
+  name TEXT NOT NULL,
+  thing_id TEXT NOT NULL,
+  thing_type TEXT,
+  billing_group TEXT,
+  version INTEGER NOT NULL,
+  UNIQUE (region, name)
+);
+CREATE INDEX things_by_type ON things (region, thing_type, name);
+CREATE TABLE thing_attributes (
+  thing INTEGER NOT NULL,
+  name TEXT NOT NULL,
+  value TEXT NOT NULL,
+  PRIMARY KEY (thing, name)
+) WITHOUT ROWID;
+CREATE INDEX thing_attributes_by_value ON thing_attributes (name, value, thing);
+CREATE TABLE thing_groups (
+  id INTEGER PRIMARY KEY,
+  region TEXT NOT NULL,
+  name TEXT NOT NULL,
+  group_id TEXT NOT NULL,
+  parent INTEGER,
+  root INTEGER,
+  depth INTEGER NOT NULL,
+  description TEXT,
+  version INTEGER NOT NULL,
+  created_at_ms INTEGER NOT NULL,
+  UNIQUE (region, name)
+);
+CREATE INDEX thing_groups_by_parent ON thing_groups (parent, name);
+CREATE TABLE group_attributes (
+  grp INTEGER NOT NULL,
+  name TEXT NOT NULL,
+  value TEXT NOT NULL,
+  PRIMARY KEY (grp, name)
+) WITHOUT ROWID;
+CREATE TABLE thing_group_members (
+  grp INTEGER NOT NULL,
+  thing INTEGER NOT NULL,
+  PRIMARY KEY (grp, thing)
+) WITHOUT ROWID;
+CREATE INDEX thing_group_members_by_thing ON thing_group_members (thing, grp);
+)sql",
 };
 
 std::shared_ptr<spdlog::logger> Log() {
@@ -35,7 +82,9 @@ std::shared_ptr<spdlog::logger> Log() {
   return l;
 }
 
-Status InsertTags(SqliteDb& db, const std::string& arn, const std::vector<jobs::Tag>& tags) {
+}  // namespace
+
+Status SqliteStore::InsertTags(SqliteDb& db, const std::string& arn, const std::vector<jobs::Tag>& tags) {
   for (const auto& t : tags) {
     auto s = db.Prepare(
         "INSERT INTO tags(arn, key, value) VALUES (?1, ?2, ?3) "
@@ -46,11 +95,13 @@ Status InsertTags(SqliteDb& db, const std::string& arn, const std::vector<jobs::
   return Status::Ok();
 }
 
-Status DeleteAllTags(SqliteDb& db, const std::string& arn) {
+Status SqliteStore::DeleteAllTags(SqliteDb& db, const std::string& arn) {
   auto s = db.Prepare("DELETE FROM tags WHERE arn = ?1");
   if (!s.ok()) return s.status();
   return (*s)->Bind(1, arn).Run();
 }
+
+namespace {
 
 Result<jobs::JobTemplate> TemplateFromRow(const Stmt& s) {
   jobs::JobTemplate t;
@@ -168,25 +219,26 @@ void SqliteStore::WriterLoop() {
   }
 }
 
-template <typename T, typename F>
-Result<T> SqliteStore::Read(F&& fn) {
-  std::unique_ptr<SqliteDb> db;
+std::unique_ptr<SqliteDb> SqliteStore::AcquireReader() {
   {
     std::lock_guard lock(pool_mu_);
     if (!readers_.empty()) {
-      db = std::move(readers_.back());
+      auto db = std::move(readers_.back());
       readers_.pop_back();
+      return db;
     }
   }
-  if (!db) {
-    auto opened = SqliteDb::Open(options_.path, /*read_only=*/true, options_.synchronous_full);
-    if (!opened.ok()) return opened.status();
-    db = std::move(opened).value();
+  auto opened = SqliteDb::Open(options_.path, /*read_only=*/true, options_.synchronous_full);
+  if (!opened.ok()) {
+    Log()->error("{}", opened.status().message());
+    return nullptr;
   }
-  Result<T> r = fn(*db);
+  return std::move(opened).value();
+}
+
+void SqliteStore::ReleaseReader(std::unique_ptr<SqliteDb> db) {
   std::lock_guard lock(pool_mu_);
   readers_.push_back(std::move(db));
-  return r;
 }
 
 Status SqliteStore::CreateJobTemplate(const jobs::JobTemplate& t, const std::string& arn,

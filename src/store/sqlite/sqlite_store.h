@@ -51,6 +51,34 @@ class SqliteStore final : public Store {
   Result<Page<jobs::Tag>> ListTags(const std::string& arn, const std::string& after,
                                    int limit) override;
 
+  // Registry (sqlite_registry.cc).
+  Status CreateThing(const jobs::Thing& t) override;
+  Result<jobs::Thing> GetThing(const std::string& region, const std::string& name) override;
+  Result<Page<jobs::Thing>> ListThings(const std::string& region, const ThingFilter& filter,
+                                       const std::string& after, int limit) override;
+  Status UpdateThing(const jobs::Thing& t, int64_t expected_version) override;
+  Status DeleteThing(const std::string& region, const std::string& name,
+                     int64_t expected_version) override;
+  Status CreateThingGroup(const jobs::ThingGroup& g, const std::string& arn,
+                          const std::vector<jobs::Tag>& tags) override;
+  Result<jobs::ThingGroup> GetThingGroup(const std::string& region,
+                                         const std::string& name) override;
+  Result<Page<jobs::ThingGroup>> ListThingGroups(const std::string& region,
+                                                 const GroupFilter& filter,
+                                                 const std::string& after, int limit) override;
+  Status UpdateThingGroup(const jobs::ThingGroup& g, int64_t expected_version) override;
+  Status DeleteThingGroup(const std::string& region, const std::string& name,
+                          const std::string& arn, int64_t expected_version) override;
+  Status AddThingToGroup(const std::string& region, const std::string& thing,
+                         const std::string& group) override;
+  Status RemoveThingFromGroup(const std::string& region, const std::string& thing,
+                              const std::string& group) override;
+  Result<Page<std::string>> ListThingsInGroup(const std::string& region, const std::string& group,
+                                              bool recursive, const std::string& after,
+                                              int limit) override;
+  Result<Page<std::string>> ListGroupsForThing(const std::string& region, const std::string& thing,
+                                               const std::string& after, int limit) override;
+
  private:
   using WriteFn = std::function<Status(SqliteDb&)>;
   struct PendingWrite {
@@ -65,7 +93,19 @@ class SqliteStore final : public Store {
 
   // Runs `fn` with a read connection from the pool.
   template <typename T, typename F>
-  Result<T> Read(F&& fn);
+  Result<T> Read(F&& fn) {
+    std::unique_ptr<SqliteDb> db = AcquireReader();
+    if (!db)
+      return Status::Unavailable("sqlite: cannot open a read connection to " + options_.path);
+    Result<T> r = fn(*db);
+    ReleaseReader(std::move(db));
+    return r;
+  }
+  std::unique_ptr<SqliteDb> AcquireReader();
+  static Status InsertTags(SqliteDb& db, const std::string& arn,
+                           const std::vector<jobs::Tag>& tags);
+  static Status DeleteAllTags(SqliteDb& db, const std::string& arn);
+  void ReleaseReader(std::unique_ptr<SqliteDb> db);
 
   Options options_;
   std::unique_ptr<SqliteDb> writer_db_;

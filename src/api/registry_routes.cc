@@ -1,0 +1,295 @@
+// REST bindings for things, thing groups and memberships.
+#include <boost/json.hpp>
+
+#include "api/control_plane.h"
+#include "api/wire.h"
+#include "codec/json_codec.h"
+
+namespace iotjobs::api {
+namespace json = boost::json;
+namespace {
+
+// attributePayload {attributes: {k: v}, merge: bool}
+Status DecodeAttributePayload(const json::object& body, const char* field,
+                              std::optional<service::AttributePayload>* out) {
+  auto it = body.find(field);
+  if (it == body.end() || it->value().is_null()) return Status::Ok();
+  if (!it->value().is_object())
+    return Status::InvalidRequest(std::string(field) + " must be an object");
+  const json::object& o = it->value().get_object();
+  service::AttributePayload p;
+  if (auto a = o.find("attributes"); a != o.end() && !a->value().is_null()) {
+    if (!a->value().is_object()) {
+      return Status::InvalidRequest(std::string(field) + ".attributes must be a map of strings");
+    }
+    for (const auto& [k, v] : a->value().get_object()) {
+      if (!v.is_string()) {
+        return Status::InvalidRequest(std::string(field) + ".attributes." + std::string(k) +
+                                      " must be a string");
+      }
+      p.attributes.emplace(std::string(k), std::string(v.get_string()));
+    }
+  }
+  IOTJOBS_RETURN_IF_ERROR(OptBool(o, "merge", &p.merge));
+  *out = std::move(p);
+  return Status::Ok();
+}
+
+json::object AttributesJson(const jobs::Attributes& a) {
+  json::object o;
+  for (const auto& [k, v] : a) o[k] = v;
+  return o;
+}
+
+Result<std::optional<int64_t>> ExpectedVersionParam(std::string_view query) {
+  if (!QueryParam(query, "expectedVersion")) return std::optional<int64_t>();
+  auto v = IntParam(query, "expectedVersion");
+  if (!v.ok()) return v.status();
+  return std::optional<int64_t>(*v);
+}
+
+Status ExpectedVersionBody(const json::object& body, std::optional<int64_t>* out) {
+  int64_t v;
+  bool found;
+  IOTJOBS_RETURN_IF_ERROR(codec::GetInt64(body, "expectedVersion", "", &v, &found));
+  if (found) *out = v;
+  return Status::Ok();
+}
+
+Status DecodeNameOrArn(const json::object& body, const char* name_field, const char* arn_field,
+                       service::NameOrArn* out) {
+  IOTJOBS_RETURN_IF_ERROR(OptString(body, name_field, &out->name));
+  return OptString(body, arn_field, &out->arn);
+}
+
+}  // namespace
+
+http::Response ControlPlane::RouteRegistry(http::Request& req, const std::vector<std::string>& s,
+                                           const std::string& region) {
+  const std::string& m = req.method;
+  auto& reg = *registry_;
+
+  if (s[0] == "things") {
+    if (s.size() == 1 && m == "GET") {
+      auto max = MaxResults(req.query);
+      if (!max.ok()) return Error(max.status());
+      auto prefix = BoolParam(req.query, "usePrefixAttributeValue");
+      if (!prefix.ok()) return Error(prefix.status());
+      store::Store::ThingFilter f;
+      f.attribute_name = QueryParam(req.query, "attributeName").value_or("");
+      f.attribute_value = QueryParam(req.query, "attributeValue").value_or("");
+      f.thing_type_name = QueryParam(req.query, "thingTypeName").value_or("");
+      f.prefix_value = prefix->value_or(false);
+      auto page = reg.ListThings(region, f, QueryParam(req.query, "nextToken").value_or(""), *max);
+      if (!page.ok()) return Error(page.status());
+      json::array things;
+      for (const auto& t : page->items) {
+        json::object o{{"thingName", t.name},
+                       {"thingArn", reg.ThingArn(region, t.name)},
+                       {"attributes", AttributesJson(t.attributes)},
+                       {"version", t.version}};
+        if (t.thing_type_name) o["thingTypeName"] = *t.thing_type_name;
+        things.push_back(std::move(o));
+      }
+      json::object out{{"things", std::move(things)}};
+      if (!page->next_token.empty()) out["nextToken"] = page->next_token;
+      return Ok(out);
+    }
+    if (s.size() == 2 && m == "POST") {
+      auto body = ParseBody(req);
+      if (!body.ok()) return Error(body.status());
+      service::CreateThingInput in{region, s[1], {}, {}, {}};
+      Status st = OptString(*body, "thingTypeName", &in.thing_type_name);
+      if (st.ok()) st = OptString(*body, "billingGroupName", &in.billing_group_name);
+      if (st.ok()) st = DecodeAttributePayload(*body, "attributePayload", &in.attribute_payload);
+      if (!st.ok()) return Error(st);
+      auto t = reg.CreateThing(in);
+      if (!t.ok()) return Error(t.status());
+      return Ok({{"thingName", t->name},
+                 {"thingArn", reg.ThingArn(region, t->name)},
+                 {"thingId", t->id}});
+    }
+    if (s.size() == 2 && m == "GET") {
+      auto t = reg.DescribeThing(region, s[1]);
+      if (!t.ok()) return Error(t.status());
+      json::object o{{"defaultClientId", t->name},
+                     {"thingName", t->name},
+                     {"thingId", t->id},
+                     {"thingArn", reg.ThingArn(region, t->name)},
+                     {"attributes", AttributesJson(t->attributes)},
+                     {"version", t->version}};
+      if (t->thing_type_name) o["thingTypeName"] = *t->thing_type_name;
+      if (t->billing_group_name) o["billingGroupName"] = *t->billing_group_name;
+      return Ok(o);
+    }
+    if (s.size() == 2 && m == "PATCH") {
+      auto body = ParseBody(req);
+      if (!body.ok()) return Error(body.status());
+      service::UpdateThingInput in;
+      in.region = region;
+      in.name = s[1];
+      Status st = OptString(*body, "thingTypeName", &in.thing_type_name);
+      if (st.ok()) st = OptBool(*body, "removeThingType", &in.remove_thing_type);
+      if (st.ok()) st = DecodeAttributePayload(*body, "attributePayload", &in.attribute_payload);
+      if (st.ok()) st = ExpectedVersionBody(*body, &in.expected_version);
+      if (st.ok()) st = reg.UpdateThing(in);
+      return st.ok() ? OkEmpty() : Error(st);
+    }
+    if (s.size() == 2 && m == "DELETE") {
+      auto v = ExpectedVersionParam(req.query);
+      if (!v.ok()) return Error(v.status());
+      Status st = reg.DeleteThing(region, s[1], *v);
+      return st.ok() ? OkEmpty() : Error(st);
+    }
+    if (s.size() == 3 && s[2] == "thing-groups" && m == "GET") {
+      auto max = MaxResults(req.query);
+      if (!max.ok()) return Error(max.status());
+      auto page = reg.ListThingGroupsForThing(
+          region, s[1], QueryParam(req.query, "nextToken").value_or(""), *max);
+      if (!page.ok()) return Error(page.status());
+      json::array groups;
+      for (const auto& g : page->items) {
+        groups.push_back(
+            json::object{{"groupName", g}, {"groupArn", reg.ThingGroupArn(region, g)}});
+      }
+      json::object out{{"thingGroups", std::move(groups)}};
+      if (!page->next_token.empty()) out["nextToken"] = page->next_token;
+      return Ok(out);
+    }
+    return UnknownOperation(req);
+  }
+
+  // /thing-groups
+  if (s.size() == 2 && m == "PUT" &&
+      (s[1] == "addThingToThingGroup" || s[1] == "removeThingFromThingGroup")) {
+    auto body = ParseBody(req);
+    if (!body.ok()) return Error(body.status());
+    service::NameOrArn group, thing;
+    Status st = DecodeNameOrArn(*body, "thingGroupName", "thingGroupArn", &group);
+    if (st.ok()) st = DecodeNameOrArn(*body, "thingName", "thingArn", &thing);
+    if (st.ok()) {
+      st = s[1] == "addThingToThingGroup" ? reg.AddThingToThingGroup(region, group, thing)
+                                          : reg.RemoveThingFromThingGroup(region, group, thing);
+    }
+    return st.ok() ? OkEmpty() : Error(st);
+  }
+  if (s.size() == 1 && m == "GET") {
+    auto max = MaxResults(req.query);
+    if (!max.ok()) return Error(max.status());
+    auto recursive = BoolParam(req.query, "recursive");
+    if (!recursive.ok()) return Error(recursive.status());
+    store::Store::GroupFilter f;
+    f.parent = QueryParam(req.query, "parentGroup").value_or("");
+    f.name_prefix = QueryParam(req.query, "namePrefixFilter").value_or("");
+    f.recursive = recursive->value_or(true);
+    auto page =
+        reg.ListThingGroups(region, f, QueryParam(req.query, "nextToken").value_or(""), *max);
+    if (!page.ok()) return Error(page.status());
+    json::array groups;
+    for (const auto& g : page->items) {
+      groups.push_back(
+          json::object{{"groupName", g.name}, {"groupArn", reg.ThingGroupArn(region, g.name)}});
+    }
+    json::object out{{"thingGroups", std::move(groups)}};
+    if (!page->next_token.empty()) out["nextToken"] = page->next_token;
+    return Ok(out);
+  }
+  if (s.size() == 2 && m == "POST") {
+    auto body = ParseBody(req);
+    if (!body.ok()) return Error(body.status());
+    service::CreateThingGroupInput in;
+    in.region = region;
+    in.name = s[1];
+    Status st = OptString(*body, "parentGroupName", &in.parent_name);
+    if (st.ok()) {
+      if (auto p = body->find("thingGroupProperties"); p != body->end() && !p->value().is_null()) {
+        if (!p->value().is_object()) {
+          st = Status::InvalidRequest("thingGroupProperties must be an object");
+        } else {
+          st = OptString(p->value().get_object(), "thingGroupDescription", &in.description);
+          if (st.ok()) {
+            st = DecodeAttributePayload(p->value().get_object(), "attributePayload",
+                                        &in.attribute_payload);
+          }
+        }
+      }
+    }
+    if (st.ok()) {
+      if (auto it = body->find("tags"); it != body->end() && !it->value().is_null()) {
+        st = codec::DecodeTags(it->value(), "tags", &in.tags);
+      }
+    }
+    if (!st.ok()) return Error(st);
+    auto g = reg.CreateThingGroup(in);
+    if (!g.ok()) return Error(g.status());
+    return Ok({{"thingGroupName", g->name},
+               {"thingGroupArn", reg.ThingGroupArn(region, g->name)},
+               {"thingGroupId", g->id}});
+  }
+  if (s.size() == 2 && m == "GET") {
+    auto g = reg.DescribeThingGroup(region, s[1]);
+    if (!g.ok()) return Error(g.status());
+    json::object props{
+        {"attributePayload", json::object{{"attributes", AttributesJson(g->attributes)}}}};
+    if (g->description) props["thingGroupDescription"] = *g->description;
+    json::object meta{{"creationDate", EpochSeconds(g->created_at)}};
+    if (g->parent_name) {
+      meta["parentGroupName"] = *g->parent_name;
+      json::array chain;
+      for (const auto& n : g->root_to_parent) {
+        chain.push_back(json::object{{"groupName", n}, {"groupArn", reg.ThingGroupArn(region, n)}});
+      }
+      meta["rootToParentThingGroups"] = std::move(chain);
+    }
+    return Ok({{"thingGroupName", g->name},
+               {"thingGroupId", g->id},
+               {"thingGroupArn", reg.ThingGroupArn(region, g->name)},
+               {"version", g->version},
+               {"thingGroupProperties", std::move(props)},
+               {"thingGroupMetadata", std::move(meta)}});
+  }
+  if (s.size() == 2 && m == "PATCH") {
+    auto body = ParseBody(req);
+    if (!body.ok()) return Error(body.status());
+    service::UpdateThingGroupInput in;
+    in.region = region;
+    in.name = s[1];
+    Status st = ExpectedVersionBody(*body, &in.expected_version);
+    auto p = body->find("thingGroupProperties");
+    if (st.ok() && (p == body->end() || !p->value().is_object())) {
+      st = Status::InvalidRequest("thingGroupProperties is required and must be an object");
+    }
+    if (st.ok()) st = OptString(p->value().get_object(), "thingGroupDescription", &in.description);
+    if (st.ok()) {
+      st = DecodeAttributePayload(p->value().get_object(), "attributePayload",
+                                  &in.attribute_payload);
+    }
+    if (!st.ok()) return Error(st);
+    auto v = reg.UpdateThingGroup(in);
+    if (!v.ok()) return Error(v.status());
+    return Ok({{"version", *v}});
+  }
+  if (s.size() == 2 && m == "DELETE") {
+    auto v = ExpectedVersionParam(req.query);
+    if (!v.ok()) return Error(v.status());
+    Status st = reg.DeleteThingGroup(region, s[1], *v);
+    return st.ok() ? OkEmpty() : Error(st);
+  }
+  if (s.size() == 3 && s[2] == "things" && m == "GET") {
+    auto max = MaxResults(req.query);
+    if (!max.ok()) return Error(max.status());
+    auto recursive = BoolParam(req.query, "recursive");
+    if (!recursive.ok()) return Error(recursive.status());
+    auto page = reg.ListThingsInThingGroup(region, s[1], recursive->value_or(false),
+                                           QueryParam(req.query, "nextToken").value_or(""), *max);
+    if (!page.ok()) return Error(page.status());
+    json::array things;
+    for (const auto& t : page->items) things.push_back(json::string(t));
+    json::object out{{"things", std::move(things)}};
+    if (!page->next_token.empty()) out["nextToken"] = page->next_token;
+    return Ok(out);
+  }
+  return UnknownOperation(req);
+}
+
+}  // namespace iotjobs::api

@@ -1,0 +1,116 @@
+#include "api/wire.h"
+
+#include <charconv>
+
+#include "codec/json_codec.h"
+#include "common/text.h"
+
+namespace iotjobs::api {
+namespace json = boost::json;
+
+std::optional<std::vector<std::string>> Segments(std::string_view path) {
+  std::vector<std::string> out;
+  if (path.empty() || path[0] != '/') return std::nullopt;
+  size_t start = 1;
+  while (start <= path.size()) {
+    size_t slash = path.find('/', start);
+    std::string_view seg = path.substr(
+        start, slash == std::string_view::npos ? std::string_view::npos : slash - start);
+    auto d = UriDecode(seg);
+    if (!d) return std::nullopt;
+    if (!d->empty() || slash != std::string_view::npos) out.push_back(std::move(*d));
+    if (slash == std::string_view::npos) break;
+    start = slash + 1;
+  }
+  if (!out.empty() && out.back().empty()) out.pop_back();
+  return out;
+}
+
+std::optional<std::string> QueryParam(std::string_view query, std::string_view name) {
+  size_t start = 0;
+  while (start <= query.size()) {
+    size_t amp = query.find('&', start);
+    std::string_view pair =
+        query.substr(start, amp == std::string_view::npos ? std::string_view::npos : amp - start);
+    size_t eq = pair.find('=');
+    auto k = UriDecode(pair.substr(0, eq), true);
+    if (k && *k == name) {
+      auto v = UriDecode(eq == std::string_view::npos ? "" : pair.substr(eq + 1), true);
+      return v ? *v : std::string();
+    }
+    if (amp == std::string_view::npos) break;
+    start = amp + 1;
+  }
+  return std::nullopt;
+}
+
+Result<int64_t> IntParam(std::string_view query, std::string_view name) {
+  auto v = QueryParam(query, name);
+  if (!v) return int64_t{0};
+  int64_t n = 0;
+  auto [p, ec] = std::from_chars(v->data(), v->data() + v->size(), n);
+  if (v->empty() || ec != std::errc() || p != v->data() + v->size()) {
+    return Status::InvalidRequest(std::string(name) + " must be an integer, got '" + *v + "'");
+  }
+  return n;
+}
+
+Result<std::optional<bool>> BoolParam(std::string_view query, std::string_view name) {
+  auto v = QueryParam(query, name);
+  if (!v) return std::optional<bool>();
+  if (*v == "true") return std::optional<bool>(true);
+  if (*v == "false") return std::optional<bool>(false);
+  return Status::InvalidRequest(std::string(name) + " must be true or false, got '" + *v + "'");
+}
+
+Result<int> MaxResults(std::string_view query) {
+  auto n = IntParam(query, "maxResults");
+  if (!n.ok()) return n.status();
+  if (QueryParam(query, "maxResults") && (*n < 1 || *n > 250)) {
+    return Status::InvalidRequest("maxResults must be between 1 and 250, got " +
+                                  std::to_string(*n));
+  }
+  return static_cast<int>(*n);
+}
+
+Result<json::object> ParseBody(const http::Request& req) {
+  if (req.body.empty()) return json::object();
+  boost::system::error_code ec;
+  json::value v = json::parse(req.body, ec);
+  if (ec) return Status::InvalidRequest("request body is not valid JSON: " + ec.message());
+  if (!v.is_object()) return Status::InvalidRequest("request body must be a JSON object");
+  return std::move(v.get_object());
+}
+
+Status OptString(const json::object& o, const char* field, std::optional<std::string>* out) {
+  std::string s;
+  bool found;
+  IOTJOBS_RETURN_IF_ERROR(codec::GetString(o, field, "", &s, &found));
+  if (found) *out = std::move(s);
+  return Status::Ok();
+}
+
+Status OptBool(const json::object& o, const char* field, bool* out) {
+  auto it = o.find(field);
+  if (it == o.end() || it->value().is_null()) return Status::Ok();
+  if (!it->value().is_bool())
+    return Status::InvalidRequest(std::string(field) + " must be a boolean");
+  *out = it->value().get_bool();
+  return Status::Ok();
+}
+
+double EpochSeconds(Instant t) { return static_cast<double>(ToEpochMillis(t)) / 1000.0; }
+
+http::Response Ok(const json::object& body) {
+  http::Response r;
+  r.body = json::serialize(body);
+  return r;
+}
+
+http::Response OkEmpty() {
+  http::Response r;
+  r.body = "{}";
+  return r;
+}
+
+}  // namespace iotjobs::api
