@@ -147,14 +147,11 @@ Status ValidateConfigs(const JobConfigs& c) {
             Num(e->increment_factor));
       }
       const auto& k = e->rate_increase_criteria;
+      // Both may be set: the developer guide's own create-job-template example sets both
+      // (numberOfNotifiedThings 1000 and numberOfSucceededThings 1000). At least one is needed.
       if (!k.number_of_notified_things && !k.number_of_succeeded_things) {
         return Status::InvalidRequest(
             f + ".rateIncreaseCriteria needs numberOfNotifiedThings or numberOfSucceededThings");
-      }
-      if (k.number_of_notified_things && k.number_of_succeeded_things) {
-        return Status::InvalidRequest(f +
-                                      ".rateIncreaseCriteria takes only one of "
-                                      "numberOfNotifiedThings and numberOfSucceededThings");
       }
       if (k.number_of_notified_things) {
         IOTJOBS_RETURN_IF_ERROR(Range(f + ".rateIncreaseCriteria.numberOfNotifiedThings",

@@ -390,7 +390,10 @@ Result<SigV4Identity> SigV4Verifier::Check(const SigV4Request& r, Instant now,
   if (!content_sha.empty()) {
     payload_hashes.push_back(content_sha);
   } else if (presigned) {
+    // S3 presigns with UNSIGNED-PAYLOAD; other services (botocore's SigV4QueryAuth for iot, the
+    // generate_presigned_url path) hash the (empty) body like a header-signed request.
     payload_hashes.push_back(std::string(kUnsignedPayload));
+    payload_hashes.push_back(Sha256Hex(r.body));
   } else {
     payload_hashes.push_back(Sha256Hex(r.body));
   }
