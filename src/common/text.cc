@@ -45,9 +45,10 @@ size_t DecodeUtf8(std::string_view s, size_t i, uint32_t* cp) {
     if ((c & 0xC0) != 0x80) return 0;
     v = (v << 6) | (c & 0x3F);
   }
-  // Reject overlong forms and values past U+10FFFF.
+  // Reject overlong forms, values past U+10FFFF and UTF-16 surrogates (RFC 3629 §3: CESU-8 pairs
+  // and lone surrogates are not UTF-8).
   static constexpr uint32_t kMin[] = {0, 0, 0x80, 0x800, 0x10000};
-  if (v < kMin[n] || v > 0x10FFFF) return 0;
+  if (v < kMin[n] || v > 0x10FFFF || (v >= 0xD800 && v <= 0xDFFF)) return 0;
   *cp = v;
   return n;
 }
@@ -68,16 +69,20 @@ bool IsCategoryC(uint32_t cp) {
     case 0x61C:
     case 0x6DD:
     case 0x70F:
+    case 0x8E2:
     case 0x180E:
     case 0xFEFF:
     case 0x110BD:
+    case 0x110CD:
       return true;
     default:
       break;
   }
-  if ((cp >= 0x200B && cp <= 0x200F) || (cp >= 0x202A && cp <= 0x202E) ||
-      (cp >= 0x2060 && cp <= 0x2064) || (cp >= 0x2066 && cp <= 0x206F) ||
-      (cp >= 0xFFF9 && cp <= 0xFFFB) || (cp >= 0xE0001 && cp <= 0xE007F)) {
+  if ((cp >= 0x890 && cp <= 0x891) || (cp >= 0x200B && cp <= 0x200F) ||
+      (cp >= 0x202A && cp <= 0x202E) || (cp >= 0x2060 && cp <= 0x2064) ||
+      (cp >= 0x2066 && cp <= 0x206F) || (cp >= 0xFFF9 && cp <= 0xFFFB) ||
+      (cp >= 0x13430 && cp <= 0x1343F) || (cp >= 0x1BCA0 && cp <= 0x1BCA3) ||
+      (cp >= 0x1D173 && cp <= 0x1D17A) || (cp >= 0xE0001 && cp <= 0xE007F)) {
     return true;
   }
   return false;

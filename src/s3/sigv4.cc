@@ -332,6 +332,11 @@ Result<SigV4Identity> SigV4Verifier::Verify(const SigV4Request& r, Instant now) 
       }
       expires_sec = expires_sec * 10 + (c - '0');
     }
+    // The loop's bound only stops overflow; AWS caps presigned URLs at seven days.
+    if (expires_sec > 604800) {
+      return Status(Code::kSignatureInvalid,
+                    "X-Amz-Expires must be less than a week (in seconds) that is 604800");
+    }
     if (expires.empty()) expires_sec = 900;
     return Check(r, now, credential, signed_headers, signature, date, true, expires_sec);
   }

@@ -49,13 +49,26 @@ Result<std::optional<MqttUrl>> ParseMqttUrl(const std::string& value) {
     u.password = *pass;
   }
   if (!rest.empty() && rest.back() == '/') rest.pop_back();
-  size_t colon = rest.rfind(':');
-  if (colon == std::string::npos) {
-    u.host = rest;
-  } else {
+  std::string port;  // empty: the default
+  if (!rest.empty() && rest.front() == '[') {
+    // An IPv6 literal is bracketed (RFC 3986 §3.2.2); the client wants the bare address, as
+    // ParseHostPort gives for the listeners.
+    size_t close = rest.find(']');
+    if (close == std::string::npos) return Status::InvalidRequest(bad);
+    u.host = rest.substr(1, close - 1);
+    std::string tail = rest.substr(close + 1);
+    if (!tail.empty()) {
+      if (tail.front() != ':' || tail.size() == 1) return Status::InvalidRequest(bad);
+      port = tail.substr(1);
+    }
+  } else if (size_t colon = rest.rfind(':'); colon != std::string::npos) {
     u.host = rest.substr(0, colon);
-    if (!ParsePort(rest.substr(colon + 1), &u.port)) return Status::InvalidRequest(bad);
+    port = rest.substr(colon + 1);
+    if (port.empty()) return Status::InvalidRequest(bad);
+  } else {
+    u.host = rest;
   }
+  if (!port.empty() && !ParsePort(port, &u.port)) return Status::InvalidRequest(bad);
   if (u.host.empty()) return Status::InvalidRequest(bad);
   return std::optional<MqttUrl>(u);
 }
