@@ -35,12 +35,15 @@ json::object TemplateToJson(const jobs::JobTemplate& t, const std::string& arn) 
 }  // namespace
 
 ControlPlane::ControlPlane(ApiConfig config, service::TemplateService* templates,
-                           service::RegistryService* registry, const s3::SigV4Verifier* verifier,
+                           service::RegistryService* registry, service::JobService* jobs,
+                           const s3::SigV4Verifier* verifier, const Clock* clock,
                            const Clock* wall_clock)
     : config_(std::move(config)),
       templates_(templates),
       registry_(registry),
+      jobs_(jobs),
       verifier_(verifier),
+      clock_(clock),
       wall_clock_(wall_clock) {}
 
 Result<std::string> ControlPlane::Authenticate(const http::Request& req) {
@@ -185,6 +188,9 @@ http::Response ControlPlane::Route(http::Request& req, const std::string& region
     json::object out{{"tags", codec::EncodeTags(page->items)}};
     if (!page->next_token.empty()) out["nextToken"] = page->next_token;
     return Ok(out);
+  }
+  if (!s.empty() && (s[0] == "jobs" || (s[0] == "things" && s.size() >= 3 && s[2] == "jobs"))) {
+    return RouteJobs(req, s, region);
   }
   if (!s.empty() && (s[0] == "things" || s[0] == "thing-groups")) {
     return RouteRegistry(req, s, region);

@@ -5,6 +5,7 @@
 // Thread-safe; Handle() blocks (it calls the service) and runs on http worker threads.
 #pragma once
 
+#include <boost/json/fwd.hpp>
 #include <memory>
 #include <optional>
 #include <string>
@@ -12,6 +13,7 @@
 #include "common/clock.h"
 #include "http/server.h"
 #include "s3/sigv4.h"
+#include "service/job_service.h"
 #include "service/registry_service.h"
 #include "service/template_service.h"
 
@@ -25,9 +27,10 @@ struct ApiConfig {
 class ControlPlane {
  public:
   // `verifier` null means --no-auth: requests are served unsigned.
+  // `clock` is the service clock (it may run faster than `wall_clock`, which checks SigV4 dates).
   ControlPlane(ApiConfig config, service::TemplateService* templates,
-               service::RegistryService* registry, const s3::SigV4Verifier* verifier,
-               const Clock* wall_clock);
+               service::RegistryService* registry, service::JobService* jobs,
+               const s3::SigV4Verifier* verifier, const Clock* clock, const Clock* wall_clock);
 
   http::Response Handle(http::Request& req);
 
@@ -35,6 +38,10 @@ class ControlPlane {
   struct Ctx;
   Result<std::string> Authenticate(const http::Request& req);
   http::Response Route(http::Request& req, const std::string& region);
+  // /jobs..., /things/{thing}/jobs... (job_routes.cc)
+  http::Response RouteJobs(http::Request& req, const std::vector<std::string>& segments,
+                           const std::string& region);
+  boost::json::object JobJson(const jobs::Job& j) const;
   // /things..., /thing-groups... (registry_routes.cc)
   http::Response RouteRegistry(http::Request& req, const std::vector<std::string>& segments,
                                const std::string& region);
@@ -42,7 +49,9 @@ class ControlPlane {
   ApiConfig config_;
   service::TemplateService* templates_;
   service::RegistryService* registry_;
+  service::JobService* jobs_;
   const s3::SigV4Verifier* verifier_;
+  const Clock* clock_;
   const Clock* wall_clock_;
 };
 

@@ -120,7 +120,7 @@ Status ValidateDocumentSource(std::string_view url) {
   return Status::Ok();
 }
 
-Status ValidateConfigs(const JobConfigs& c) {
+Status ValidateConfigs(const JobConfigs& c, int64_t max_rollout_per_minute) {
   if (const auto& p = c.presigned_url_config) {
     if (p->role_arn && (p->role_arn->size() < 20 || p->role_arn->size() > 2048)) {
       return Status::InvalidRequest(
@@ -134,8 +134,8 @@ Status ValidateConfigs(const JobConfigs& c) {
   }
   if (const auto& r = c.rollout_config) {
     if (r->maximum_per_minute) {
-      IOTJOBS_RETURN_IF_ERROR(
-          Range("jobExecutionsRolloutConfig.maximumPerMinute", *r->maximum_per_minute, 1, 1000));
+      IOTJOBS_RETURN_IF_ERROR(Range("jobExecutionsRolloutConfig.maximumPerMinute",
+                                    *r->maximum_per_minute, 1, max_rollout_per_minute));
     }
     if (const auto& e = r->exponential_rate) {
       const std::string f = "jobExecutionsRolloutConfig.exponentialRate";

@@ -23,7 +23,9 @@ Status ValidateId(std::string_view field, std::string_view id);
 Status ValidateDescription(std::string_view field, std::string_view text);
 Status ValidateDocument(std::string_view document);
 Status ValidateDocumentSource(std::string_view url);
-Status ValidateConfigs(const JobConfigs& c);
+// `max_rollout_per_minute` bounds maximumPerMinute: AWS's 1000 unless the operator raised it
+// (iotjobsd --max-rollout-per-minute).
+Status ValidateConfigs(const JobConfigs& c, int64_t max_rollout_per_minute = 1000);
 Status ValidateTags(std::string_view field, const std::vector<Tag>& tags);
 Status ValidateTagKey(std::string_view field, std::string_view key);
 

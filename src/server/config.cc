@@ -126,6 +126,9 @@ Status Validate(ServerConfig* c) {
   if (c->s3_timeout_ms < 100 || c->s3_timeout_ms > 600000) {
     return Status::InvalidRequest("--s3-timeout-ms must be between 100 and 600000");
   }
+  if (c->max_rollout_per_minute < 1 || c->max_rollout_per_minute > 100'000'000) {
+    return Status::InvalidRequest("--max-rollout-per-minute must be between 1 and 100000000");
+  }
   if (!c->no_auth && c->credentials.empty()) c->credentials = c->data_dir + "/credentials";
   return Status::Ok();
 }

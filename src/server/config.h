@@ -34,9 +34,10 @@ struct ServerConfig {
   bool no_auth = false;     // serve unsigned requests (local experiments only)
   double time_scale = 1.0;  // the service clock runs this many times faster
   std::string log_level = "info";
-  int io_threads = 1;         // socket threads per listener
-  int worker_threads = 64;    // blocking request threads
-  long s3_timeout_ms = 5000;  // bound on one documentSource fetch
+  int io_threads = 1;                     // socket threads per listener
+  int worker_threads = 64;                // blocking request threads
+  long s3_timeout_ms = 5000;              // bound on one documentSource fetch
+  int64_t max_rollout_per_minute = 1000;  // cap on any job's rollout rate; AWS's is 1000
 
   // Derived by Validate():
   HostPort control, jobs;

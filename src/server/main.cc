@@ -10,7 +10,9 @@
 #include "http/server.h"
 #include "s3/s3_client.h"
 #include "server/config.h"
+#include "service/job_service.h"
 #include "service/registry_service.h"
+#include "service/scheduler.h"
 #include "service/template_service.h"
 #include "store/sqlite/sqlite_store.h"
 
@@ -70,10 +72,18 @@ int Run(ServerConfig cfg) {
       .account_id = cfg.account_id, .s3_endpoint = cfg.s3_endpoint, .max_tags = 50};
   service::TemplateService templates(service_config, store->get(), &s3, &clock);
   service::RegistryService registry(service_config, store->get(), &clock);
+  service::SchedulerConfig scheduler_config;
+  scheduler_config.max_rollout_per_minute = cfg.max_rollout_per_minute;
+  service::Scheduler scheduler(scheduler_config, store->get(), &clock);
+  service::JobLimits job_limits;
+  job_limits.max_rollout_per_minute = cfg.max_rollout_per_minute;
+  service::JobService jobs(service_config, job_limits, store->get(), &s3, &clock,
+                           [&scheduler] { scheduler.Poke(); });
   std::optional<s3::SigV4Verifier> verifier;
   if (!cfg.no_auth) verifier.emplace(*keys);
   api::ControlPlane control({.default_region = cfg.region, .account_id = cfg.account_id},
-                            &templates, &registry, verifier ? &*verifier : nullptr, &wall_clock);
+                            &templates, &registry, &jobs, verifier ? &*verifier : nullptr, &clock,
+                            &wall_clock);
 
   http::Server control_server({.host = cfg.control.host,
                                .port = cfg.control.port,
@@ -83,6 +93,7 @@ int Run(ServerConfig cfg) {
                               [&](http::Request& r) { return control.Handle(r); });
   if (Status st = control_server.Start(); !st.ok())
     return Fail("--control-listen: " + st.message());
+  scheduler.Start();
 
   if (cfg.mqtt_url) {
     log->info("MQTT broker {}:{} configured; the MQTT device plane is not part of this build yet",
@@ -99,6 +110,7 @@ int Run(ServerConfig cfg) {
   sigwait(&stop_signals, &sig);
   log->info("signal {} received: finishing requests in flight, then stopping", sig);
   control_server.Stop();
+  scheduler.Stop();
   store->reset();  // drains queued writes and closes the database
   log->info("stopped");
   return 0;
@@ -131,6 +143,8 @@ int main(int argc, char** argv) {
       ->envname("IOTJOBS_NO_AUTH");
   flag("--time-scale", &cfg.time_scale, "IOTJOBS_TIME_SCALE",
        "run the service clock N times faster");
+  flag("--max-rollout-per-minute", &cfg.max_rollout_per_minute, "IOTJOBS_MAX_ROLLOUT_PER_MINUTE",
+       "cap on any job's rollout rate (AWS: 1000); raise it for large self-hosted fleets");
   flag("--log-level", &cfg.log_level, "IOTJOBS_LOG_LEVEL", "trace|debug|info|warn|error|off");
   flag("--io-threads", &cfg.io_threads, "IOTJOBS_IO_THREADS", "socket threads per listener");
   flag("--worker-threads", &cfg.worker_threads, "IOTJOBS_WORKER_THREADS",

@@ -66,10 +66,32 @@ Result<CreatedResource> TemplateService::CreateJobTemplate(CreateJobTemplateInpu
   IOTJOBS_RETURN_IF_ERROR(jobs::ValidateTags("tags", in.tags));
 
   if (in.job_arn) {
-    // Jobs are created by the jobs API (a later milestone); until then no job ARN can resolve.
-    return Status::NotFound("job " + *in.job_arn + " does not exist");
-  }
-  if (in.document) {
+    // Copy the job's document and configs; configs given in the request override the copy.
+    const std::string prefix = "arn:aws:iot:" + in.region + ":" + config_.account_id + ":job/";
+    if (in.job_arn->rfind(prefix, 0) != 0) {
+      return Status::InvalidRequest("jobArn '" + *in.job_arn + "' must be a job ARN of " + prefix +
+                                    "<jobId>");
+    }
+    auto job = store_->GetJob(in.region, in.job_arn->substr(prefix.size()));
+    if (!job.ok()) return job.status();
+    in.document = job->document;
+    in.document_source = job->document_source;
+    if (!in.description) in.description = job->description;
+    auto inherit = [](auto* mine, const auto& from_job) {
+      if (!*mine) *mine = from_job;
+    };
+    const auto& c = job->configs;
+    inherit(&in.configs.presigned_url_config, c.presigned_url_config);
+    inherit(&in.configs.rollout_config, c.rollout_config);
+    inherit(&in.configs.abort_config, c.abort_config);
+    inherit(&in.configs.timeout_config, c.timeout_config);
+    inherit(&in.configs.retry_config, c.retry_config);
+    inherit(&in.configs.destination_package_versions, c.destination_package_versions);
+    if (job->scheduling_config) {
+      inherit(&in.configs.maintenance_windows, job->scheduling_config->maintenance_windows);
+    }
+    IOTJOBS_RETURN_IF_ERROR(jobs::ValidateConfigs(in.configs, INT64_MAX));
+  } else if (in.document) {
     IOTJOBS_RETURN_IF_ERROR(jobs::ValidateDocument(*in.document));
     IOTJOBS_RETURN_IF_ERROR(codec::ValidateJsonDocument("document", *in.document));
   } else {

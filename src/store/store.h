@@ -7,11 +7,14 @@
 // per method; Unavailable or Internal when the database fails.
 #pragma once
 
+#include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "common/status.h"
 #include "jobs/configs.h"
+#include "jobs/job.h"
 #include "jobs/job_template.h"
 #include "jobs/registry.h"
 
@@ -110,6 +113,88 @@ class Store {
   virtual Result<Page<std::string>> ListGroupsForThing(const std::string& region,
                                                        const std::string& thing,
                                                        const std::string& after, int limit) = 0;
+
+  // --- Jobs ---
+  // Stores the job, its targets (thing / thing-group ARNs of `j.region`) and tags. Conflict when
+  // the id exists in any state; NotFound when a target does not exist. Executions are created
+  // later, by MaterializeExecutions.
+  virtual Status CreateJob(const jobs::Job& j, const std::string& arn,
+                           const std::vector<jobs::Tag>& tags) = 0;
+  virtual Result<jobs::Job> GetJob(const std::string& region, const std::string& id) = 0;
+  struct JobFilter {
+    std::string status;            // job status wire name, or empty
+    std::string target_selection;  // SNAPSHOT | CONTINUOUS, or empty
+    std::string thing_group;       // jobs targeting this group (name), or empty
+    std::string thing_group_id;    // jobs targeting the group with this thingGroupId, or empty
+    std::string namespace_id;      // or empty
+  };
+  // Newest first. NotFound when filter.thing_group does not exist.
+  virtual Result<Page<jobs::Job>> ListJobs(const std::string& region, const JobFilter& filter,
+                                           const std::string& after, int limit) = 0;
+  // Replaces the mutable parts of a job (description and configs). NotFound.
+  virtual Status UpdateJob(const jobs::Job& j) = 0;
+  // Marks the job CANCELED (reason/comment/force as given); its executions are cancelled in the
+  // background by ProcessJobWork. InvalidRequest when it is being deleted; NotFound.
+  // Cancelling a CANCELED job again only upgrades it to forced when `force`.
+  virtual Status CancelJob(const std::string& region, const std::string& id, bool force,
+                           const std::optional<std::string>& reason_code,
+                           const std::optional<std::string>& comment, Instant now) = 0;
+  // Moves the job to DELETION_IN_PROGRESS; ProcessJobWork purges it. InvalidStateTransition
+  // when not terminal and !force; InvalidRequest when already being deleted; NotFound.
+  // LimitExceeded when `max_deleting` jobs are already being deleted.
+  virtual Status DeleteJob(const std::string& region, const std::string& id, const std::string& arn,
+                           bool force, int max_deleting, Instant now) = 0;
+  // Appends targets to a continuous IN_PROGRESS job. InvalidRequest otherwise; LimitExceeded
+  // past `max_targets`; NotFound for a missing job or target.
+  virtual Status AssociateTargets(const std::string& region, const std::string& id,
+                                  const std::vector<std::string>& targets, int max_targets,
+                                  Instant now) = 0;
+
+  // --- Background work (the scheduler) ---
+  struct JobWork {
+    int64_t job = 0;  // internal id
+    std::string region, id;
+    bool rollout = false, cancel = false, force_cancel = false, deletion = false;
+    std::optional<jobs::RolloutConfig> rollout_config;
+    int64_t notified = 0, succeeded = 0;
+  };
+  // Jobs with pending rollout, cancellation or deletion.
+  virtual Result<std::vector<JobWork>> PendingJobWork() = 0;
+  // Creates up to `max` new QUEUED executions for the job's targets, in target order, one per
+  // thing; returns how many it created. Clears the rollout work when every target is done.
+  virtual Result<int64_t> MaterializeExecutions(int64_t job, int64_t max, Instant now) = 0;
+  // Cancels / purges up to `max` executions of a cancelled or deleting job; returns how many it
+  // touched (0 once the work is finished, after which the work flag is cleared and a deleted
+  // job is gone).
+  virtual Result<int64_t> ProcessJobWork(int64_t job, int64_t max, Instant now) = 0;
+
+  // --- Executions ---
+  // `number` nullopt: the latest execution. NotFound.
+  virtual Result<jobs::JobExecution> GetExecution(const std::string& region,
+                                                  const std::string& job_id,
+                                                  const std::string& thing,
+                                                  std::optional<int64_t> number) = 0;
+  // Ordered by thing; NotFound for a missing job.
+  virtual Result<Page<jobs::JobExecution>> ListExecutionsForJob(
+      const std::string& region, const std::string& job_id,
+      std::optional<jobs::ExecutionStatus> status, const std::string& after, int limit) = 0;
+  // Ordered by job, newest first; NotFound for a missing thing.
+  virtual Result<Page<jobs::JobExecution>> ListExecutionsForThing(
+      const std::string& region, const std::string& thing,
+      std::optional<jobs::ExecutionStatus> status, const std::string& job_id,
+      const std::string& after, int limit) = 0;
+  // Cancels the latest execution: QUEUED always, IN_PROGRESS only with force
+  // (InvalidStateTransition otherwise, and for terminal ones); VersionConflict when
+  // expected_version is set and differs; status_details are merged in.
+  virtual Status CancelExecution(const std::string& region, const std::string& job_id,
+                                 const std::string& thing, bool force,
+                                 std::optional<int64_t> expected_version,
+                                 const std::map<std::string, std::string>& status_details,
+                                 Instant now) = 0;
+  // Deletes one execution. InvalidStateTransition when it is not terminal and !force; NotFound.
+  virtual Status DeleteExecution(const std::string& region, const std::string& job_id,
+                                 const std::string& thing, int64_t number, bool force,
+                                 Instant now) = 0;
 };
 
 }  // namespace iotjobs::store

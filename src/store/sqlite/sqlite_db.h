@@ -68,3 +68,10 @@ class SqliteDb {
 };
 
 }  // namespace iotjobs::store
+
+// Prepares `sql` (a string literal) on `db` into `var` (a Stmt&), returning the error from the
+// enclosing function when preparation fails.
+#define IOTJOBS_PREPARE(var, db, sql)                       \
+  auto var##_prepared = (db).Prepare(sql);                  \
+  if (!var##_prepared.ok()) return var##_prepared.status(); \
+  ::iotjobs::store::Stmt& var = **var##_prepared

@@ -6,12 +6,6 @@
 namespace iotjobs::store {
 namespace {
 
-// Prepares `sql` on `db` into `var` (a Stmt&), returning the error from the enclosing function.
-#define IOTJOBS_PREPARE(var, db, sql)                       \
-  auto var##_prepared = (db).Prepare(sql);                  \
-  if (!var##_prepared.ok()) return var##_prepared.status(); \
-  Stmt& var = **var##_prepared
-
 struct Row {
   int64_t id = 0;
   int64_t version = 0;

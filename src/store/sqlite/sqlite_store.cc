@@ -75,6 +75,70 @@ CREATE TABLE thing_group_members (
 ) WITHOUT ROWID;
 CREATE INDEX thing_group_members_by_thing ON thing_group_members (thing, grp);
 )sql",
+    // 3: jobs and executions. Executions are keyed by integer ids (job, thing, number) in a
+    // WITHOUT ROWID table so a row costs tens of bytes; counters live on the job row so
+    // DescribeJob never counts rows.
+    R"sql(
+CREATE TABLE jobs (
+  id INTEGER PRIMARY KEY,
+  region TEXT NOT NULL,
+  job_id TEXT NOT NULL,
+  status TEXT NOT NULL,
+  target_selection TEXT NOT NULL,
+  spec TEXT NOT NULL,
+  created_at_ms INTEGER NOT NULL,
+  updated_at_ms INTEGER NOT NULL,
+  completed_at_ms INTEGER,
+  n_queued INTEGER NOT NULL DEFAULT 0,
+  n_in_progress INTEGER NOT NULL DEFAULT 0,
+  n_succeeded INTEGER NOT NULL DEFAULT 0,
+  n_failed INTEGER NOT NULL DEFAULT 0,
+  n_rejected INTEGER NOT NULL DEFAULT 0,
+  n_canceled INTEGER NOT NULL DEFAULT 0,
+  n_removed INTEGER NOT NULL DEFAULT 0,
+  n_timed_out INTEGER NOT NULL DEFAULT 0,
+  notified INTEGER NOT NULL DEFAULT 0,
+  rollout_done INTEGER NOT NULL DEFAULT 0,
+  work INTEGER NOT NULL DEFAULT 0,
+  work_cursor INTEGER NOT NULL DEFAULT 0,
+  UNIQUE (region, job_id)
+);
+CREATE INDEX jobs_with_work ON jobs (work) WHERE work <> 0;
+CREATE TABLE job_targets (
+  job INTEGER NOT NULL,
+  idx INTEGER NOT NULL,
+  thing INTEGER,
+  grp INTEGER,
+  PRIMARY KEY (job, idx)
+) WITHOUT ROWID;
+CREATE INDEX job_targets_by_group ON job_targets (grp, job) WHERE grp IS NOT NULL;
+CREATE INDEX job_targets_by_thing ON job_targets (thing, job) WHERE thing IS NOT NULL;
+CREATE TABLE rollout_cursors (
+  job INTEGER PRIMARY KEY,
+  target_idx INTEGER NOT NULL DEFAULT 0,
+  groups TEXT,
+  group_idx INTEGER NOT NULL DEFAULT 0,
+  last_thing INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE job_executions (
+  job INTEGER NOT NULL,
+  thing INTEGER NOT NULL,
+  number INTEGER NOT NULL,
+  status INTEGER NOT NULL,
+  version INTEGER NOT NULL,
+  latest INTEGER NOT NULL,
+  queued_at_ms INTEGER NOT NULL,
+  started_at_ms INTEGER,
+  updated_at_ms INTEGER NOT NULL,
+  retry_attempt INTEGER NOT NULL DEFAULT 0,
+  force_canceled INTEGER NOT NULL DEFAULT 0,
+  timeout_at_ms INTEGER,
+  details TEXT,
+  PRIMARY KEY (job, thing, number)
+) WITHOUT ROWID;
+CREATE INDEX job_executions_by_thing ON job_executions (thing, job, number);
+CREATE INDEX job_executions_timeouts ON job_executions (timeout_at_ms) WHERE timeout_at_ms IS NOT NULL;
+)sql",
 };
 
 std::shared_ptr<spdlog::logger> Log() {
@@ -84,7 +148,8 @@ std::shared_ptr<spdlog::logger> Log() {
 
 }  // namespace
 
-Status SqliteStore::InsertTags(SqliteDb& db, const std::string& arn, const std::vector<jobs::Tag>& tags) {
+Status SqliteStore::InsertTags(SqliteDb& db, const std::string& arn,
+                               const std::vector<jobs::Tag>& tags) {
   for (const auto& t : tags) {
     auto s = db.Prepare(
         "INSERT INTO tags(arn, key, value) VALUES (?1, ?2, ?3) "

@@ -51,6 +51,45 @@ class SqliteStore final : public Store {
   Result<Page<jobs::Tag>> ListTags(const std::string& arn, const std::string& after,
                                    int limit) override;
 
+  // Jobs and executions (sqlite_jobs.cc).
+  Status CreateJob(const jobs::Job& j, const std::string& arn,
+                   const std::vector<jobs::Tag>& tags) override;
+  Result<jobs::Job> GetJob(const std::string& region, const std::string& id) override;
+  Result<Page<jobs::Job>> ListJobs(const std::string& region, const JobFilter& filter,
+                                   const std::string& after, int limit) override;
+  Status UpdateJob(const jobs::Job& j) override;
+  Status CancelJob(const std::string& region, const std::string& id, bool force,
+                   const std::optional<std::string>& reason_code,
+                   const std::optional<std::string>& comment, Instant now) override;
+  Status DeleteJob(const std::string& region, const std::string& id, const std::string& arn,
+                   bool force, int max_deleting, Instant now) override;
+  Status AssociateTargets(const std::string& region, const std::string& id,
+                          const std::vector<std::string>& targets, int max_targets,
+                          Instant now) override;
+  Result<std::vector<JobWork>> PendingJobWork() override;
+  Result<int64_t> MaterializeExecutions(int64_t job, int64_t max, Instant now) override;
+  Result<int64_t> ProcessJobWork(int64_t job, int64_t max, Instant now) override;
+  Result<jobs::JobExecution> GetExecution(const std::string& region, const std::string& job_id,
+                                          const std::string& thing,
+                                          std::optional<int64_t> number) override;
+  Result<Page<jobs::JobExecution>> ListExecutionsForJob(const std::string& region,
+                                                        const std::string& job_id,
+                                                        std::optional<jobs::ExecutionStatus> status,
+                                                        const std::string& after,
+                                                        int limit) override;
+  Result<Page<jobs::JobExecution>> ListExecutionsForThing(
+      const std::string& region, const std::string& thing,
+      std::optional<jobs::ExecutionStatus> status, const std::string& job_id,
+      const std::string& after, int limit) override;
+  Status CancelExecution(const std::string& region, const std::string& job_id,
+                         const std::string& thing, bool force,
+                         std::optional<int64_t> expected_version,
+                         const std::map<std::string, std::string>& status_details,
+                         Instant now) override;
+  Status DeleteExecution(const std::string& region, const std::string& job_id,
+                         const std::string& thing, int64_t number, bool force,
+                         Instant now) override;
+
   // Registry (sqlite_registry.cc).
   Status CreateThing(const jobs::Thing& t) override;
   Result<jobs::Thing> GetThing(const std::string& region, const std::string& name) override;

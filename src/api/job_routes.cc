@@ -1,0 +1,334 @@
+// REST bindings for jobs and job executions (control plane).
+#include <boost/json.hpp>
+#include <charconv>
+
+#include "api/control_plane.h"
+#include "api/wire.h"
+#include "codec/job_codec.h"
+#include "codec/json_codec.h"
+
+namespace iotjobs::api {
+namespace json = boost::json;
+namespace {
+
+Status DecodeStringList(const json::object& body, const char* field, bool required,
+                        std::vector<std::string>* out) {
+  auto it = body.find(field);
+  if (it == body.end() || it->value().is_null()) {
+    return required ? Status::InvalidRequest(std::string(field) + " is required") : Status::Ok();
+  }
+  if (!it->value().is_array())
+    return Status::InvalidRequest(std::string(field) + " must be a list");
+  for (const auto& v : it->value().get_array()) {
+    if (!v.is_string())
+      return Status::InvalidRequest(std::string(field) + " must be a list of strings");
+    out->emplace_back(v.get_string());
+  }
+  return Status::Ok();
+}
+
+Result<std::optional<jobs::ExecutionStatus>> StatusParam(std::string_view query) {
+  auto v = QueryParam(query, "status");
+  if (!v) return std::optional<jobs::ExecutionStatus>();
+  auto s = jobs::ParseExecutionStatus(*v);
+  if (!s.ok()) return s.status();
+  return std::optional<jobs::ExecutionStatus>(*s);
+}
+
+json::object ExecutionSummary(const jobs::JobExecution& e) {
+  json::object o{{"status", jobs::ToString(e.status)},
+                 {"queuedAt", EpochSeconds(e.queued_at)},
+                 {"lastUpdatedAt", EpochSeconds(e.last_updated_at)},
+                 {"executionNumber", e.execution_number},
+                 {"retryAttempt", e.retry_attempt}};
+  if (e.started_at) o["startedAt"] = EpochSeconds(*e.started_at);
+  return o;
+}
+
+}  // namespace
+
+json::object ControlPlane::JobJson(const jobs::Job& j) const {
+  json::object o{{"jobArn", jobs_->JobArn(j.region, j.id)},
+                 {"jobId", j.id},
+                 {"targetSelection", j.target_selection},
+                 {"status", j.status},
+                 {"forceCanceled", j.force_canceled},
+                 {"createdAt", EpochSeconds(j.created_at)},
+                 {"lastUpdatedAt", EpochSeconds(j.last_updated_at)},
+                 {"isConcurrent", j.status == jobs::kJobInProgress && !j.rollout_done}};
+  json::array targets;
+  for (const auto& t : j.targets) targets.push_back(json::string(t));
+  o["targets"] = std::move(targets);
+  if (j.reason_code) o["reasonCode"] = *j.reason_code;
+  if (j.comment) o["comment"] = *j.comment;
+  if (j.description) o["description"] = *j.description;
+  if (j.completed_at) o["completedAt"] = EpochSeconds(*j.completed_at);
+  if (j.namespace_id) o["namespaceId"] = *j.namespace_id;
+  if (j.job_template_arn) o["jobTemplateArn"] = *j.job_template_arn;
+  codec::EncodeConfigs(j.configs, &o);
+  if (j.scheduling_config) {
+    o["schedulingConfig"] = codec::EncodeSchedulingConfig(*j.scheduling_config);
+    json::array rollouts;
+    for (const auto& t : jobs_->ScheduledJobRollouts(j)) {
+      rollouts.push_back(json::object{{"startTime", t}});
+    }
+    if (!rollouts.empty()) o["scheduledJobRollouts"] = std::move(rollouts);
+  }
+  json::array processing;
+  if (!j.rollout_done && j.status == jobs::kJobInProgress) {
+    for (const auto& t : j.targets) processing.push_back(json::string(t));
+  }
+  const auto& c = j.counters;
+  o["jobProcessDetails"] = json::object{
+      {"processingTargets", std::move(processing)}, {"numberOfCanceledThings", c.canceled},
+      {"numberOfSucceededThings", c.succeeded},     {"numberOfFailedThings", c.failed},
+      {"numberOfRejectedThings", c.rejected},       {"numberOfQueuedThings", c.queued},
+      {"numberOfInProgressThings", c.in_progress},  {"numberOfRemovedThings", c.removed},
+      {"numberOfTimedOutThings", c.timed_out}};
+  return o;
+}
+
+http::Response ControlPlane::RouteJobs(http::Request& req, const std::vector<std::string>& s,
+                                       const std::string& region) {
+  const std::string& m = req.method;
+  auto& svc = *jobs_;
+
+  // /things/{thing}/jobs...
+  if (s[0] == "things") {
+    const std::string& thing = s[1];
+    if (s.size() == 3 && m == "GET") {
+      auto max = MaxResults(req.query);
+      if (!max.ok()) return Error(max.status());
+      auto status = StatusParam(req.query);
+      if (!status.ok()) return Error(status.status());
+      auto page = svc.ListJobExecutionsForThing(
+          region, thing, *status, QueryParam(req.query, "jobId").value_or(""),
+          QueryParam(req.query, "nextToken").value_or(""), *max);
+      if (!page.ok()) return Error(page.status());
+      json::array items;
+      for (const auto& e : page->items) {
+        items.push_back(
+            json::object{{"jobId", e.job_id}, {"jobExecutionSummary", ExecutionSummary(e)}});
+      }
+      json::object out{{"executionSummaries", std::move(items)}};
+      if (!page->next_token.empty()) out["nextToken"] = page->next_token;
+      return Ok(out);
+    }
+    if (s.size() == 4 && m == "GET") {
+      std::optional<int64_t> number;
+      if (QueryParam(req.query, "executionNumber")) {
+        auto n = IntParam(req.query, "executionNumber");
+        if (!n.ok()) return Error(n.status());
+        number = *n;
+      }
+      auto e = svc.DescribeJobExecution(region, s[3], thing, number);
+      if (!e.ok()) return Error(e.status());
+      json::object o{{"jobId", e->job_id},
+                     {"status", jobs::ToString(e->status)},
+                     {"forceCanceled", e->force_canceled},
+                     {"statusDetails",
+                      json::object{{"detailsMap", codec::EncodeStringMap(e->status_details)}}},
+                     {"thingArn", svc.ThingArn(region, thing)},
+                     {"queuedAt", EpochSeconds(e->queued_at)},
+                     {"lastUpdatedAt", EpochSeconds(e->last_updated_at)},
+                     {"executionNumber", e->execution_number},
+                     {"versionNumber", e->version_number}};
+      if (e->started_at) o["startedAt"] = EpochSeconds(*e->started_at);
+      if (e->timeout_at && !jobs::IsTerminal(e->status)) {
+        const auto left =
+            std::chrono::duration_cast<std::chrono::seconds>(*e->timeout_at - clock_->Now());
+        o["approximateSecondsBeforeTimedOut"] = std::max<int64_t>(0, left.count());
+      }
+      return Ok({{"execution", std::move(o)}});
+    }
+    if (s.size() == 5 && s[4] == "cancel" && m == "PUT") {
+      auto force = BoolParam(req.query, "force");
+      if (!force.ok()) return Error(force.status());
+      auto body = ParseBody(req);
+      if (!body.ok()) return Error(body.status());
+      std::optional<int64_t> expected;
+      int64_t v;
+      bool found;
+      Status st = codec::GetInt64(*body, "expectedVersion", "", &v, &found);
+      if (found) expected = v;
+      std::map<std::string, std::string> details;
+      if (st.ok()) st = codec::DecodeStringMap(*body, "statusDetails", &details, &found);
+      if (st.ok()) {
+        st = svc.CancelJobExecution(region, s[3], thing, force->value_or(false), expected, details);
+      }
+      return st.ok() ? OkEmpty() : Error(st);
+    }
+    if (s.size() == 6 && s[4] == "executionNumber" && m == "DELETE") {
+      int64_t number = 0;
+      auto [p, ec] = std::from_chars(s[5].data(), s[5].data() + s[5].size(), number);
+      if (ec != std::errc() || p != s[5].data() + s[5].size()) {
+        return Error(
+            Status::InvalidRequest("executionNumber must be an integer, got '" + s[5] + "'"));
+      }
+      auto force = BoolParam(req.query, "force");
+      if (!force.ok()) return Error(force.status());
+      Status st = svc.DeleteJobExecution(region, s[3], thing, number, force->value_or(false));
+      return st.ok() ? OkEmpty() : Error(st);
+    }
+    return UnknownOperation(req);
+  }
+
+  // /jobs...
+  if (s.size() == 1 && m == "GET") {
+    auto max = MaxResults(req.query);
+    if (!max.ok()) return Error(max.status());
+    store::Store::JobFilter f;
+    f.status = QueryParam(req.query, "status").value_or("");
+    f.target_selection = QueryParam(req.query, "targetSelection").value_or("");
+    f.thing_group = QueryParam(req.query, "thingGroupName").value_or("");
+    f.thing_group_id = QueryParam(req.query, "thingGroupId").value_or("");
+    f.namespace_id = QueryParam(req.query, "namespaceId").value_or("");
+    auto page = svc.ListJobs(region, f, QueryParam(req.query, "nextToken").value_or(""), *max);
+    if (!page.ok()) return Error(page.status());
+    // JobSummary.thingGroupId is set when the list is filtered by thing group.
+    std::string group_id = f.thing_group_id;
+    if (!f.thing_group.empty()) {
+      auto g = registry_->DescribeThingGroup(region, f.thing_group);
+      if (g.ok()) group_id = g->id;
+    }
+    json::array items;
+    for (const auto& j : page->items) {
+      json::object o{{"jobArn", svc.JobArn(region, j.id)},
+                     {"jobId", j.id},
+                     {"targetSelection", j.target_selection},
+                     {"status", j.status},
+                     {"createdAt", EpochSeconds(j.created_at)},
+                     {"lastUpdatedAt", EpochSeconds(j.last_updated_at)},
+                     {"isConcurrent", j.status == jobs::kJobInProgress && !j.rollout_done}};
+      if (j.completed_at) o["completedAt"] = EpochSeconds(*j.completed_at);
+      if (!group_id.empty()) o["thingGroupId"] = group_id;
+      items.push_back(std::move(o));
+    }
+    json::object out{{"jobs", std::move(items)}};
+    if (!page->next_token.empty()) out["nextToken"] = page->next_token;
+    return Ok(out);
+  }
+  if (s.size() < 2) return UnknownOperation(req);
+  const std::string& id = s[1];
+  if (s.size() == 2 && m == "PUT") {
+    auto body = ParseBody(req);
+    if (!body.ok()) return Error(body.status());
+    service::CreateJobInput in;
+    in.region = region;
+    in.id = id;
+    Status st = DecodeStringList(*body, "targets", true, &in.targets);
+    if (st.ok()) st = OptString(*body, "document", &in.document);
+    if (st.ok()) st = OptString(*body, "documentSource", &in.document_source);
+    if (st.ok()) st = OptString(*body, "jobTemplateArn", &in.job_template_arn);
+    if (st.ok()) st = OptString(*body, "description", &in.description);
+    if (st.ok()) st = OptString(*body, "targetSelection", &in.target_selection);
+    if (st.ok()) st = OptString(*body, "namespaceId", &in.namespace_id);
+    if (st.ok()) st = codec::DecodeConfigs(*body, &in.configs);
+    if (st.ok()) st = codec::DecodeSchedulingConfig(*body, &in.scheduling_config);
+    if (st.ok()) {
+      st = codec::DecodeStringMap(*body, "documentParameters", &in.document_parameters,
+                                  &in.has_document_parameters);
+    }
+    if (st.ok()) {
+      if (auto it = body->find("tags"); it != body->end() && !it->value().is_null()) {
+        st = codec::DecodeTags(it->value(), "tags", &in.tags);
+      }
+    }
+    if (!st.ok()) return Error(st);
+    auto j = svc.CreateJob(std::move(in));
+    if (!j.ok()) {
+      if (j.status().code() == Code::kAlreadyExists) {
+        http::Response r = Error(j.status());
+        json::object b = json::parse(r.body).as_object();
+        b["resourceId"] = id;
+        b["resourceArn"] = svc.JobArn(region, id);
+        r.body = json::serialize(b);
+        return r;
+      }
+      return Error(j.status());
+    }
+    json::object out{{"jobArn", svc.JobArn(region, id)}, {"jobId", id}};
+    if (j->description) out["description"] = *j->description;
+    return Ok(out);
+  }
+  if (s.size() == 2 && m == "GET") {
+    auto j = svc.DescribeJob(region, id);
+    if (!j.ok()) return Error(j.status());
+    json::object out{{"job", JobJson(*j)}};
+    if (j->document_source) out["documentSource"] = *j->document_source;
+    return Ok(out);
+  }
+  if (s.size() == 2 && m == "PATCH") {
+    auto body = ParseBody(req);
+    if (!body.ok()) return Error(body.status());
+    service::UpdateJobInput in;
+    in.region = region;
+    in.id = id;
+    Status st = OptString(*body, "description", &in.description);
+    if (st.ok()) st = codec::DecodeConfigs(*body, &in.configs);
+    in.configs.maintenance_windows.reset();  // not updatable
+    in.configs.destination_package_versions.reset();
+    if (st.ok()) st = svc.UpdateJob(in);
+    return st.ok() ? OkEmpty() : Error(st);
+  }
+  if (s.size() == 2 && m == "DELETE") {
+    auto force = BoolParam(req.query, "force");
+    if (!force.ok()) return Error(force.status());
+    Status st = svc.DeleteJob(region, id, force->value_or(false));
+    return st.ok() ? OkEmpty() : Error(st);
+  }
+  if (s.size() == 3 && s[2] == "cancel" && m == "PUT") {
+    auto force = BoolParam(req.query, "force");
+    if (!force.ok()) return Error(force.status());
+    auto body = ParseBody(req);
+    if (!body.ok()) return Error(body.status());
+    std::optional<std::string> reason, comment;
+    Status st = OptString(*body, "reasonCode", &reason);
+    if (st.ok()) st = OptString(*body, "comment", &comment);
+    if (!st.ok()) return Error(st);
+    auto j = svc.CancelJob(region, id, force->value_or(false), reason, comment);
+    if (!j.ok()) return Error(j.status());
+    json::object out{{"jobArn", svc.JobArn(region, id)}, {"jobId", id}};
+    if (j->description) out["description"] = *j->description;
+    return Ok(out);
+  }
+  if (s.size() == 3 && s[2] == "job-document" && m == "GET") {
+    auto d = svc.GetJobDocument(region, id);
+    if (!d.ok()) return Error(d.status());
+    return Ok({{"document", *d}});
+  }
+  if (s.size() == 3 && s[2] == "targets" && m == "POST") {
+    auto body = ParseBody(req);
+    if (!body.ok()) return Error(body.status());
+    std::vector<std::string> targets;
+    std::optional<std::string> comment;
+    Status st = DecodeStringList(*body, "targets", true, &targets);
+    if (st.ok()) st = OptString(*body, "comment", &comment);
+    if (!st.ok()) return Error(st);
+    auto j = svc.AssociateTargetsWithJob(region, id, targets, comment);
+    if (!j.ok()) return Error(j.status());
+    json::object out{{"jobArn", svc.JobArn(region, id)}, {"jobId", id}};
+    if (j->description) out["description"] = *j->description;
+    return Ok(out);
+  }
+  if (s.size() == 3 && s[2] == "things" && m == "GET") {
+    auto max = MaxResults(req.query);
+    if (!max.ok()) return Error(max.status());
+    auto status = StatusParam(req.query);
+    if (!status.ok()) return Error(status.status());
+    auto page = svc.ListJobExecutionsForJob(region, id, *status,
+                                            QueryParam(req.query, "nextToken").value_or(""), *max);
+    if (!page.ok()) return Error(page.status());
+    json::array items;
+    for (const auto& e : page->items) {
+      items.push_back(json::object{{"thingArn", svc.ThingArn(region, e.thing_name)},
+                                   {"jobExecutionSummary", ExecutionSummary(e)}});
+    }
+    json::object out{{"executionSummaries", std::move(items)}};
+    if (!page->next_token.empty()) out["nextToken"] = page->next_token;
+    return Ok(out);
+  }
+  return UnknownOperation(req);
+}
+
+}  // namespace iotjobs::api

@@ -1,0 +1,61 @@
+// Scheduler: the background half of the service. Tick(now) does the work that is due: it creates
+// executions as each job's rollout rate allows (jobs::RolloutRatePerMinute, paced over rolling
+// minute and second windows), and cancels or purges the executions of cancelled and deleted jobs
+// in batches, so no API call ever touches a million rows.
+//
+// Tick is idempotent and re-derives everything from the store except the rollout pacing windows,
+// which are kept in memory: after a restart a job may create up to one minute's budget at once.
+// Start() runs Tick on a thread of its own; Poke() wakes it early (after CreateJob, CancelJob...).
+#pragma once
+
+#include <condition_variable>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <thread>
+
+#include "common/clock.h"
+#include "store/store.h"
+
+namespace iotjobs::service {
+
+struct SchedulerConfig {
+  int64_t max_rollout_per_minute = 1000;  // server-wide cap on any job's rollout rate
+  int64_t batch = 20000;                  // executions created / cancelled / purged per transaction
+  Millis tick_budget{200};                // work per Tick before yielding to the next job round
+  Millis idle_wait{1000};                 // wall-clock wait between ticks when nothing is due
+};
+
+class Scheduler {
+ public:
+  Scheduler(SchedulerConfig config, store::Store* store, const Clock* clock)
+      : config_(config), store_(store), clock_(clock) {}
+  ~Scheduler() { Stop(); }
+
+  // Does the work due at `now`. Returns when the next tick is due (nullopt: only when poked).
+  Result<std::optional<Instant>> Tick(Instant now);
+
+  void Start();
+  void Stop();
+  void Poke();
+
+ private:
+  struct Batch {
+    Instant at;
+    int64_t count;
+  };
+  // Executions the job may create at `now` under `rate` per minute.
+  int64_t Allowance(int64_t job, int64_t rate, Instant now);
+
+  SchedulerConfig config_;
+  store::Store* store_;
+  const Clock* clock_;
+  std::map<int64_t, std::deque<Batch>> recent_;  // per job, the last minute of creations
+
+  std::thread thread_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool poked_ = false, stopping_ = false;
+};
+
+}  // namespace iotjobs::service

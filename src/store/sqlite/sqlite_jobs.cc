@@ -1,0 +1,847 @@
+// SqliteStore's jobs half: jobs, targets, rollout materialisation, cancellation and deletion in
+// batches, and executions (control-plane view).
+//
+// Execution status is persisted as the integer value of jobs::ExecutionStatus. Counters on the
+// job row (n_<status>) count each thing's latest execution and change in the same transaction as
+// the execution, so they are exact.
+#include <charconv>
+
+#include "codec/job_codec.h"
+#include "store/sqlite/sqlite_store.h"
+
+namespace iotjobs::store {
+namespace {
+
+using jobs::ExecutionStatus;
+
+constexpr int64_t kWorkRollout = 1;
+constexpr int64_t kWorkCancel = 2;
+constexpr int64_t kWorkForceCancel = 4;
+constexpr int64_t kWorkDelete = 8;
+
+int64_t StatusInt(ExecutionStatus s) { return static_cast<int64_t>(s); }
+
+// The counter column of `s`. Column names cannot be bound, so each status has its statement.
+const char* CounterDelta(ExecutionStatus s) {
+  switch (s) {
+    case ExecutionStatus::kQueued:
+      return "UPDATE jobs SET n_queued = n_queued + ?2 WHERE id = ?1";
+    case ExecutionStatus::kInProgress:
+      return "UPDATE jobs SET n_in_progress = n_in_progress + ?2 WHERE id = ?1";
+    case ExecutionStatus::kSucceeded:
+      return "UPDATE jobs SET n_succeeded = n_succeeded + ?2 WHERE id = ?1";
+    case ExecutionStatus::kFailed:
+      return "UPDATE jobs SET n_failed = n_failed + ?2 WHERE id = ?1";
+    case ExecutionStatus::kTimedOut:
+      return "UPDATE jobs SET n_timed_out = n_timed_out + ?2 WHERE id = ?1";
+    case ExecutionStatus::kRejected:
+      return "UPDATE jobs SET n_rejected = n_rejected + ?2 WHERE id = ?1";
+    case ExecutionStatus::kRemoved:
+      return "UPDATE jobs SET n_removed = n_removed + ?2 WHERE id = ?1";
+    case ExecutionStatus::kCanceled:
+      return "UPDATE jobs SET n_canceled = n_canceled + ?2 WHERE id = ?1";
+  }
+  return nullptr;
+}
+
+Status AddToCounter(SqliteDb& db, int64_t job, ExecutionStatus s, int64_t delta) {
+  if (delta == 0) return Status::Ok();
+  IOTJOBS_PREPARE(u, db, CounterDelta(s));
+  return u.Bind(1, job).Bind(2, delta).Run();
+}
+
+struct JobRow {
+  int64_t id = 0;
+  std::string status, target_selection;
+  int64_t work = 0;
+};
+
+Result<JobRow> FindJob(SqliteDb& db, const std::string& region, const std::string& job_id) {
+  IOTJOBS_PREPARE(s, db,
+                  "SELECT id, status, target_selection, work FROM jobs "
+                  "WHERE region = ?1 AND job_id = ?2");
+  s.Bind(1, region).Bind(2, job_id);
+  Status st;
+  if (!s.Step(&st)) {
+    if (!st.ok()) return st;
+    return Status::NotFound("job " + job_id + " does not exist");
+  }
+  return JobRow{s.Int(0), s.Text(1), s.Text(2), s.Int(3)};
+}
+
+Result<int64_t> FindId(SqliteDb& db, const char* sql, const std::string& region,
+                       const std::string& name, const std::string& what) {
+  auto s = db.Prepare(sql);
+  if (!s.ok()) return s.status();
+  (*s)->Bind(1, region).Bind(2, name);
+  Status st;
+  if (!(*s)->Step(&st)) {
+    if (!st.ok()) return st;
+    return Status::NotFound(what + " " + name + " does not exist");
+  }
+  return (*s)->Int(0);
+}
+
+Result<int64_t> FindThing(SqliteDb& db, const std::string& region, const std::string& name) {
+  return FindId(db, "SELECT id FROM things WHERE region = ?1 AND name = ?2", region, name, "thing");
+}
+
+Result<int64_t> FindGroup(SqliteDb& db, const std::string& region, const std::string& name) {
+  return FindId(db, "SELECT id FROM thing_groups WHERE region = ?1 AND name = ?2", region, name,
+                "thing group");
+}
+
+// Inserts job_targets rows for `targets` (ARNs ending in thing/<name> or thinggroup/<name>)
+// starting at index `first`. NotFound for a missing target.
+Status InsertTargets(SqliteDb& db, int64_t job, const std::string& region,
+                     const std::vector<std::string>& targets, int64_t first) {
+  for (size_t i = 0; i < targets.size(); ++i) {
+    const std::string& arn = targets[i];
+    size_t colon = arn.rfind(':');
+    std::string resource = colon == std::string::npos ? arn : arn.substr(colon + 1);
+    size_t slash = resource.find('/');
+    std::string type = resource.substr(0, slash);
+    std::string name = slash == std::string::npos ? "" : resource.substr(slash + 1);
+    IOTJOBS_PREPARE(ins, db,
+                    "INSERT INTO job_targets(job, idx, thing, grp) VALUES (?1, ?2, ?3, ?4)");
+    ins.Bind(1, job).Bind(2, first + static_cast<int64_t>(i));
+    if (type == "thing") {
+      auto id = FindThing(db, region, name);
+      if (!id.ok()) return Status::NotFound("target " + arn + ": " + id.status().message());
+      ins.Bind(3, *id);
+    } else if (type == "thinggroup") {
+      auto id = FindGroup(db, region, name);
+      if (!id.ok()) return Status::NotFound("target " + arn + ": " + id.status().message());
+      ins.Bind(4, *id);
+    } else {
+      return Status::InvalidRequest("target " + arn + " is neither a thing nor a thing group ARN");
+    }
+    IOTJOBS_RETURN_IF_ERROR(ins.Run());
+  }
+  return Status::Ok();
+}
+
+Result<jobs::Job> JobFromRow(const Stmt& s) {
+  // Columns: region, job_id, status, target_selection, spec, created_at_ms, updated_at_ms,
+  // completed_at_ms, n_queued, n_in_progress, n_succeeded, n_failed, n_rejected, n_canceled,
+  // n_removed, n_timed_out, notified, rollout_done
+  jobs::Job j;
+  j.region = s.Text(0);
+  j.id = s.Text(1);
+  j.status = s.Text(2);
+  j.target_selection = s.Text(3);
+  IOTJOBS_RETURN_IF_ERROR(codec::JobSpecFromJson(s.Text(4), &j));
+  j.created_at = FromEpochMillis(s.Int(5));
+  j.last_updated_at = FromEpochMillis(s.Int(6));
+  if (s.OptText(7)) j.completed_at = FromEpochMillis(s.Int(7));
+  auto& c = j.counters;
+  c.queued = s.Int(8), c.in_progress = s.Int(9), c.succeeded = s.Int(10), c.failed = s.Int(11);
+  c.rejected = s.Int(12), c.canceled = s.Int(13), c.removed = s.Int(14), c.timed_out = s.Int(15);
+  j.notified = s.Int(16);
+  j.rollout_done = s.Int(17) != 0;
+  return j;
+}
+
+#define IOTJOBS_JOB_COLUMNS                                                                   \
+  "region, job_id, status, target_selection, spec, created_at_ms, updated_at_ms, "            \
+  "completed_at_ms, n_queued, n_in_progress, n_succeeded, n_failed, n_rejected, n_canceled, " \
+  "n_removed, n_timed_out, notified, rollout_done"
+
+#define IOTJOBS_EXEC_COLUMNS                                                          \
+  "e.number, e.status, e.version, e.queued_at_ms, e.started_at_ms, e.updated_at_ms, " \
+  "e.retry_attempt, e.force_canceled, e.timeout_at_ms, e.details"
+
+// Reads IOTJOBS_EXEC_COLUMNS starting at column `c`.
+Result<jobs::JobExecution> ExecutionFromRow(const Stmt& s, int c) {
+  jobs::JobExecution e;
+  e.execution_number = s.Int(c);
+  e.status = static_cast<ExecutionStatus>(s.Int(c + 1));
+  e.version_number = s.Int(c + 2);
+  e.queued_at = FromEpochMillis(s.Int(c + 3));
+  if (s.OptText(c + 4)) e.started_at = FromEpochMillis(s.Int(c + 4));
+  e.last_updated_at = FromEpochMillis(s.Int(c + 5));
+  e.retry_attempt = static_cast<int32_t>(s.Int(c + 6));
+  e.force_canceled = s.Int(c + 7) != 0;
+  if (s.OptText(c + 8)) e.timeout_at = FromEpochMillis(s.Int(c + 8));
+  if (auto d = s.OptText(c + 9)) {
+    auto m = codec::StringMapFromJson(*d);
+    if (!m.ok()) return m.status();
+    e.status_details = std::move(m).value();
+  }
+  return e;
+}
+
+// A snapshot job whose rollout is done and whose latest executions are all terminal completes.
+Status MaybeComplete(SqliteDb& db, int64_t job, Instant now) {
+  IOTJOBS_PREPARE(u, db,
+                  "UPDATE jobs SET status = 'COMPLETED', completed_at_ms = ?2, updated_at_ms = ?2 "
+                  "WHERE id = ?1 AND status = 'IN_PROGRESS' AND target_selection = 'SNAPSHOT' "
+                  "AND rollout_done = 1 AND n_queued = 0 AND n_in_progress = 0");
+  return u.Bind(1, job).Bind(2, ToEpochMillis(now)).Run();
+}
+
+// Parses a "<a>:<b>" cursor of two integers; (dflt, dflt) when empty.
+Result<std::pair<int64_t, int64_t>> ParseCursor(const std::string& after, int64_t dflt) {
+  if (after.empty()) return std::make_pair(dflt, dflt);
+  size_t colon = after.find(':');
+  int64_t a = 0, b = 0;
+  auto ok = [](std::string_view s, int64_t* v) {
+    auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), *v);
+    return !s.empty() && ec == std::errc() && p == s.data() + s.size();
+  };
+  if (colon == std::string::npos || !ok(std::string_view(after).substr(0, colon), &a) ||
+      !ok(std::string_view(after).substr(colon + 1), &b)) {
+    return Status::InvalidRequest("nextToken is invalid: pass the nextToken of a previous page");
+  }
+  return std::make_pair(a, b);
+}
+
+}  // namespace
+
+Status SqliteStore::CreateJob(const jobs::Job& j, const std::string& arn,
+                              const std::vector<jobs::Tag>& tags) {
+  const std::string spec = codec::JobSpecToJson(j);
+  return Write([&](SqliteDb& db) -> Status {
+    IOTJOBS_PREPARE(s, db,
+                    "INSERT INTO jobs(region, job_id, status, target_selection, spec, "
+                    "created_at_ms, updated_at_ms, work) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, ?7) "
+                    "ON CONFLICT DO NOTHING");
+    IOTJOBS_RETURN_IF_ERROR(s.Bind(1, j.region)
+                                .Bind(2, j.id)
+                                .Bind(3, j.status)
+                                .Bind(4, j.target_selection)
+                                .Bind(5, spec)
+                                .Bind(6, ToEpochMillis(j.created_at))
+                                .Bind(7, kWorkRollout)
+                                .Run());
+    if (db.Changes() == 0) return Status(Code::kAlreadyExists, "job " + j.id + " already exists");
+    const int64_t id = sqlite3_last_insert_rowid(db.raw());
+    IOTJOBS_RETURN_IF_ERROR(InsertTargets(db, id, j.region, j.targets, 0));
+    IOTJOBS_PREPARE(c, db, "INSERT INTO rollout_cursors(job) VALUES (?1)");
+    IOTJOBS_RETURN_IF_ERROR(c.Bind(1, id).Run());
+    return InsertTags(db, arn, tags);
+  });
+}
+
+Result<jobs::Job> SqliteStore::GetJob(const std::string& region, const std::string& id) {
+  return Read<jobs::Job>([&](SqliteDb& db) -> Result<jobs::Job> {
+    IOTJOBS_PREPARE(s, db,
+                    "SELECT " IOTJOBS_JOB_COLUMNS " FROM jobs WHERE region = ?1 AND job_id = ?2");
+    s.Bind(1, region).Bind(2, id);
+    Status st;
+    if (!s.Step(&st)) {
+      if (!st.ok()) return st;
+      return Status::NotFound("job " + id + " does not exist");
+    }
+    return JobFromRow(s);
+  });
+}
+
+Result<Page<jobs::Job>> SqliteStore::ListJobs(const std::string& region, const JobFilter& filter,
+                                              const std::string& after, int limit) {
+  using P = Page<jobs::Job>;
+  return Read<P>([&](SqliteDb& db) -> Result<P> {
+    std::optional<int64_t> group;
+    if (!filter.thing_group.empty()) {
+      auto g = FindGroup(db, region, filter.thing_group);
+      if (!g.ok()) return g.status();
+      group = *g;
+    }
+    int64_t before = INT64_MAX;
+    if (!after.empty()) {
+      auto [p, ec] = std::from_chars(after.data(), after.data() + after.size(), before);
+      if (ec != std::errc() || p != after.data() + after.size()) {
+        return Status::InvalidRequest(
+            "nextToken is invalid: pass the nextToken of a previous page");
+      }
+    }
+    IOTJOBS_PREPARE(s, db,
+                    "SELECT " IOTJOBS_JOB_COLUMNS
+                    ", id FROM jobs j WHERE region = ?1 AND id < ?2 "
+                    "AND (?4 IS NULL OR status = ?4) AND (?5 IS NULL OR target_selection = ?5) "
+                    "AND (?6 IS NULL OR EXISTS (SELECT 1 FROM job_targets t WHERE t.job = j.id "
+                    "     AND t.grp = ?6)) "
+                    "AND (?7 IS NULL OR json_extract(spec, '$.namespaceId') = ?7) "
+                    "AND (?8 IS NULL OR EXISTS (SELECT 1 FROM job_targets t JOIN thing_groups g "
+                    "     ON g.id = t.grp WHERE t.job = j.id AND g.group_id = ?8)) "
+                    "ORDER BY id DESC LIMIT ?3");
+    s.Bind(1, region).Bind(2, before).Bind(3, static_cast<int64_t>(limit) + 1);
+    if (!filter.status.empty()) s.Bind(4, filter.status);
+    if (!filter.target_selection.empty()) s.Bind(5, filter.target_selection);
+    if (group) s.Bind(6, *group);
+    if (!filter.namespace_id.empty()) s.Bind(7, filter.namespace_id);
+    if (!filter.thing_group_id.empty()) s.Bind(8, filter.thing_group_id);
+    P page;
+    std::vector<int64_t> ids;
+    Status st;
+    while (s.Step(&st)) {
+      auto j = JobFromRow(s);
+      if (!j.ok()) return j.status();
+      page.items.push_back(std::move(j).value());
+      ids.push_back(s.Int(18));
+    }
+    if (!st.ok()) return st;
+    if (static_cast<int>(page.items.size()) > limit) {
+      page.items.resize(limit);
+      page.next_after = std::to_string(ids[limit - 1]);
+    }
+    return page;
+  });
+}
+
+Status SqliteStore::UpdateJob(const jobs::Job& j) {
+  const std::string spec = codec::JobSpecToJson(j);
+  return Write([&](SqliteDb& db) -> Status {
+    IOTJOBS_PREPARE(
+        s, db, "UPDATE jobs SET spec = ?3, updated_at_ms = ?4 WHERE region = ?1 AND job_id = ?2");
+    IOTJOBS_RETURN_IF_ERROR(s.Bind(1, j.region)
+                                .Bind(2, j.id)
+                                .Bind(3, spec)
+                                .Bind(4, ToEpochMillis(j.last_updated_at))
+                                .Run());
+    if (db.Changes() == 0) return Status::NotFound("job " + j.id + " does not exist");
+    return Status::Ok();
+  });
+}
+
+Status SqliteStore::CancelJob(const std::string& region, const std::string& id, bool force,
+                              const std::optional<std::string>& reason_code,
+                              const std::optional<std::string>& comment, Instant now) {
+  return Write([&](SqliteDb& db) -> Status {
+    IOTJOBS_PREPARE(s, db,
+                    "SELECT id, status, spec, work FROM jobs WHERE region = ?1 AND job_id = ?2");
+    s.Bind(1, region).Bind(2, id);
+    Status st;
+    if (!s.Step(&st)) {
+      if (!st.ok()) return st;
+      return Status::NotFound("job " + id + " does not exist");
+    }
+    const int64_t job = s.Int(0);
+    const std::string status = s.Text(1);
+    jobs::Job j;
+    IOTJOBS_RETURN_IF_ERROR(codec::JobSpecFromJson(s.Text(2), &j));
+    int64_t work = s.Int(3);
+    if (status == jobs::kJobDeletionInProgress) {
+      return Status::InvalidRequest("job " + id + " is being deleted and cannot be canceled");
+    }
+    if (status == jobs::kJobCompleted) {
+      return Status::InvalidRequest("job " + id + " is COMPLETED and cannot be canceled");
+    }
+    if (status == jobs::kJobCanceled && (!force || j.force_canceled)) {
+      return Status::Ok();  // already cancelled; nothing more to do
+    }
+    if (reason_code) j.reason_code = reason_code;
+    if (comment) j.comment = comment;
+    if (force) j.force_canceled = true;
+    // Stop the rollout; cancel QUEUED executions (and IN_PROGRESS with force) in the background.
+    work = (work & ~kWorkRollout) | kWorkCancel | (force ? kWorkForceCancel : 0);
+    IOTJOBS_PREPARE(u, db,
+                    "UPDATE jobs SET status = 'CANCELED', spec = ?2, work = ?3, work_cursor = 0, "
+                    "updated_at_ms = ?4 WHERE id = ?1");
+    return u.Bind(1, job)
+        .Bind(2, codec::JobSpecToJson(j))
+        .Bind(3, work)
+        .Bind(4, ToEpochMillis(now))
+        .Run();
+  });
+}
+
+Status SqliteStore::DeleteJob(const std::string& region, const std::string& id,
+                              const std::string& arn, bool force, int max_deleting, Instant now) {
+  return Write([&](SqliteDb& db) -> Status {
+    auto j = FindJob(db, region, id);
+    if (!j.ok()) return j.status();
+    if (j->status == jobs::kJobDeletionInProgress) {
+      return Status::InvalidRequest("job " + id + " is already being deleted");
+    }
+    const bool terminal = j->status == jobs::kJobCompleted || j->status == jobs::kJobCanceled;
+    if (!terminal && !force) {
+      return Status(Code::kInvalidStateTransition,
+                    "job " + id + " is " + j->status +
+                        "; only COMPLETED or CANCELED jobs can be deleted without force");
+    }
+    IOTJOBS_PREPARE(c, db, "SELECT COUNT(*) FROM jobs WHERE status = 'DELETION_IN_PROGRESS'");
+    Status st;
+    int64_t deleting = c.Step(&st) ? c.Int(0) : 0;
+    IOTJOBS_RETURN_IF_ERROR(st);
+    if (deleting >= max_deleting) {
+      return Status::LimitExceeded(std::to_string(deleting) +
+                                   " jobs are already being deleted; try again when one finishes");
+    }
+    IOTJOBS_RETURN_IF_ERROR(DeleteAllTags(db, arn));
+    IOTJOBS_PREPARE(u, db,
+                    "UPDATE jobs SET status = 'DELETION_IN_PROGRESS', work = ?2, work_cursor = 0, "
+                    "updated_at_ms = ?3 WHERE id = ?1");
+    return u.Bind(1, j->id).Bind(2, kWorkDelete).Bind(3, ToEpochMillis(now)).Run();
+  });
+}
+
+Status SqliteStore::AssociateTargets(const std::string& region, const std::string& id,
+                                     const std::vector<std::string>& targets, int max_targets,
+                                     Instant now) {
+  return Write([&](SqliteDb& db) -> Status {
+    IOTJOBS_PREPARE(s, db,
+                    "SELECT id, status, target_selection, spec FROM jobs "
+                    "WHERE region = ?1 AND job_id = ?2");
+    s.Bind(1, region).Bind(2, id);
+    Status st;
+    if (!s.Step(&st)) {
+      if (!st.ok()) return st;
+      return Status::NotFound("job " + id + " does not exist");
+    }
+    const int64_t job = s.Int(0);
+    if (s.Text(2) != "CONTINUOUS" || s.Text(1) != jobs::kJobInProgress) {
+      return Status::InvalidRequest(
+          "targets can be associated only with a CONTINUOUS job that is "
+          "IN_PROGRESS; job " +
+          id + " is " + s.Text(2) + " and " + s.Text(1));
+    }
+    jobs::Job j;
+    IOTJOBS_RETURN_IF_ERROR(codec::JobSpecFromJson(s.Text(3), &j));
+    std::vector<std::string> added;
+    for (const auto& t : targets) {
+      if (std::find(j.targets.begin(), j.targets.end(), t) == j.targets.end() &&
+          std::find(added.begin(), added.end(), t) == added.end()) {
+        added.push_back(t);
+      }
+    }
+    if (j.targets.size() + added.size() > static_cast<size_t>(max_targets)) {
+      return Status::LimitExceeded("a job can have at most " + std::to_string(max_targets) +
+                                   " targets; this would make " +
+                                   std::to_string(j.targets.size() + added.size()));
+    }
+    IOTJOBS_RETURN_IF_ERROR(
+        InsertTargets(db, job, region, added, static_cast<int64_t>(j.targets.size())));
+    j.targets.insert(j.targets.end(), added.begin(), added.end());
+    IOTJOBS_PREPARE(u, db,
+                    "UPDATE jobs SET spec = ?2, work = work | ?3, rollout_done = 0, "
+                    "updated_at_ms = ?4 WHERE id = ?1");
+    return u.Bind(1, job)
+        .Bind(2, codec::JobSpecToJson(j))
+        .Bind(3, kWorkRollout)
+        .Bind(4, ToEpochMillis(now))
+        .Run();
+  });
+}
+
+Result<std::vector<Store::JobWork>> SqliteStore::PendingJobWork() {
+  using V = std::vector<JobWork>;
+  return Read<V>([&](SqliteDb& db) -> Result<V> {
+    IOTJOBS_PREPARE(s, db,
+                    "SELECT id, region, job_id, work, status, spec, notified, n_succeeded "
+                    "FROM jobs WHERE work <> 0");
+    V out;
+    Status st;
+    while (s.Step(&st)) {
+      JobWork w;
+      w.job = s.Int(0);
+      w.region = s.Text(1);
+      w.id = s.Text(2);
+      const int64_t work = s.Int(3);
+      // A SCHEDULED job rolls out only once the scheduler has moved it to IN_PROGRESS.
+      w.rollout = (work & kWorkRollout) && s.Text(4) == jobs::kJobInProgress;
+      w.cancel = work & kWorkCancel;
+      w.force_cancel = work & kWorkForceCancel;
+      w.deletion = work & kWorkDelete;
+      jobs::Job spec;
+      IOTJOBS_RETURN_IF_ERROR(codec::JobSpecFromJson(s.Text(5), &spec));
+      w.rollout_config = spec.configs.rollout_config;
+      w.notified = s.Int(6);
+      w.succeeded = s.Int(7);
+      if (w.rollout || w.cancel || w.force_cancel || w.deletion) out.push_back(std::move(w));
+    }
+    if (!st.ok()) return st;
+    return out;
+  });
+}
+
+Result<int64_t> SqliteStore::MaterializeExecutions(int64_t job, int64_t max, Instant now) {
+  int64_t created = 0;
+  Status result = Write([&](SqliteDb& db) -> Status {
+    created = 0;
+    IOTJOBS_PREPARE(cur, db,
+                    "SELECT target_idx, groups, group_idx, last_thing FROM rollout_cursors "
+                    "WHERE job = ?1");
+    cur.Bind(1, job);
+    Status st;
+    if (!cur.Step(&st)) return st.ok() ? Status::NotFound("job has no rollout cursor") : st;
+    int64_t target_idx = cur.Int(0);
+    std::string groups = cur.OptText(1).value_or("");
+    int64_t group_idx = cur.Int(2), last_thing = cur.Int(3);
+
+    struct Target {
+      std::optional<int64_t> thing, grp;
+    };
+    std::vector<Target> targets;
+    {
+      IOTJOBS_PREPARE(t, db, "SELECT thing, grp FROM job_targets WHERE job = ?1 ORDER BY idx");
+      t.Bind(1, job);
+      while (t.Step(&st)) {
+        Target x;
+        if (t.OptText(0)) x.thing = t.Int(0);
+        if (t.OptText(1)) x.grp = t.Int(1);
+        targets.push_back(x);
+      }
+      IOTJOBS_RETURN_IF_ERROR(st);
+    }
+    const int64_t now_ms = ToEpochMillis(now);
+    while (created < max && target_idx < static_cast<int64_t>(targets.size())) {
+      const Target& t = targets[target_idx];
+      if (t.thing) {
+        IOTJOBS_PREPARE(ins, db,
+                        "INSERT INTO job_executions(job, thing, number, status, version, latest, "
+                        "queued_at_ms, updated_at_ms) VALUES (?1, ?2, 1, 0, 1, 1, ?3, ?3) "
+                        "ON CONFLICT DO NOTHING");
+        IOTJOBS_RETURN_IF_ERROR(ins.Bind(1, job).Bind(2, *t.thing).Bind(3, now_ms).Run());
+        created += db.Changes();
+        ++target_idx;
+        continue;
+      }
+      // A group target covers the group and every descendant, listed once when its rollout
+      // starts (snapshot semantics) and walked group by group in member order.
+      std::vector<int64_t> ids;
+      if (groups.empty()) {
+        IOTJOBS_PREPARE(d, db,
+                        "WITH RECURSIVE d(id) AS (SELECT ?1 UNION ALL "
+                        "  SELECT g.id FROM thing_groups g JOIN d ON g.parent = d.id) "
+                        "SELECT id FROM d");
+        d.Bind(1, *t.grp);
+        while (d.Step(&st)) groups += (groups.empty() ? "" : ",") + std::to_string(d.Int(0));
+        IOTJOBS_RETURN_IF_ERROR(st);
+        group_idx = 0;
+        last_thing = 0;
+      }
+      for (size_t p = 0; p < groups.size();) {
+        size_t comma = groups.find(',', p);
+        if (comma == std::string::npos) comma = groups.size();
+        ids.push_back(std::stoll(groups.substr(p, comma - p)));
+        p = comma + 1;
+      }
+      if (group_idx >= static_cast<int64_t>(ids.size())) {
+        ++target_idx;
+        groups.clear();
+        group_idx = 0;
+        last_thing = 0;
+        continue;
+      }
+      IOTJOBS_PREPARE(edge, db,
+                      "SELECT max(thing) FROM (SELECT thing FROM thing_group_members "
+                      "WHERE grp = ?1 AND thing > ?2 ORDER BY thing LIMIT ?3)");
+      edge.Bind(1, ids[group_idx]).Bind(2, last_thing).Bind(3, max - created);
+      if (!edge.Step(&st) || !edge.OptText(0)) {
+        IOTJOBS_RETURN_IF_ERROR(st);
+        ++group_idx;  // this group is exhausted
+        last_thing = 0;
+        continue;
+      }
+      const int64_t upto = edge.Int(0);
+      IOTJOBS_PREPARE(ins, db,
+                      "INSERT INTO job_executions(job, thing, number, status, version, latest, "
+                      "queued_at_ms, updated_at_ms) "
+                      "SELECT ?1, thing, 1, 0, 1, 1, ?4, ?4 FROM thing_group_members "
+                      "WHERE grp = ?2 AND thing > ?3 AND thing <= ?5 ON CONFLICT DO NOTHING");
+      IOTJOBS_RETURN_IF_ERROR(ins.Bind(1, job)
+                                  .Bind(2, ids[group_idx])
+                                  .Bind(3, last_thing)
+                                  .Bind(4, now_ms)
+                                  .Bind(5, upto)
+                                  .Run());
+      created += db.Changes();
+      last_thing = upto;
+    }
+    const bool done = target_idx >= static_cast<int64_t>(targets.size());
+    IOTJOBS_PREPARE(save, db,
+                    "UPDATE rollout_cursors SET target_idx = ?2, groups = ?3, group_idx = ?4, "
+                    "last_thing = ?5 WHERE job = ?1");
+    save.Bind(1, job).Bind(2, target_idx).Bind(4, group_idx).Bind(5, last_thing);
+    if (!groups.empty()) save.Bind(3, groups);
+    IOTJOBS_RETURN_IF_ERROR(save.Run());
+    IOTJOBS_PREPARE(
+        u, db,
+        "UPDATE jobs SET n_queued = n_queued + ?2, notified = notified + ?2, "
+        "rollout_done = ?3, work = CASE WHEN ?3 THEN work & ~1 ELSE work END, "
+        "updated_at_ms = CASE WHEN ?2 > 0 THEN ?4 ELSE updated_at_ms END WHERE id = ?1");
+    IOTJOBS_RETURN_IF_ERROR(
+        u.Bind(1, job).Bind(2, created).Bind(3, int64_t{done ? 1 : 0}).Bind(4, now_ms).Run());
+    return MaybeComplete(db, job, now);
+  });
+  if (!result.ok()) return result;
+  return created;
+}
+
+Result<int64_t> SqliteStore::ProcessJobWork(int64_t job, int64_t max, Instant now) {
+  int64_t touched = 0;
+  Status result = Write([&](SqliteDb& db) -> Status {
+    touched = 0;
+    IOTJOBS_PREPARE(s, db, "SELECT work, work_cursor FROM jobs WHERE id = ?1");
+    s.Bind(1, job);
+    Status st;
+    if (!s.Step(&st)) return st;  // gone already
+    const int64_t work = s.Int(0), cursor = s.Int(1);
+    const int64_t now_ms = ToEpochMillis(now);
+
+    if (work & kWorkDelete) {
+      IOTJOBS_PREPARE(e, db,
+                      "SELECT max(thing) FROM (SELECT thing FROM job_executions WHERE job = ?1 "
+                      "ORDER BY thing LIMIT ?2)");
+      e.Bind(1, job).Bind(2, max);
+      if (e.Step(&st) && e.OptText(0)) {
+        IOTJOBS_PREPARE(d, db, "DELETE FROM job_executions WHERE job = ?1 AND thing <= ?2");
+        IOTJOBS_RETURN_IF_ERROR(d.Bind(1, job).Bind(2, e.Int(0)).Run());
+        touched = db.Changes();
+        return Status::Ok();
+      }
+      IOTJOBS_RETURN_IF_ERROR(st);
+      for (const char* sql :
+           {"DELETE FROM job_targets WHERE job = ?1", "DELETE FROM rollout_cursors WHERE job = ?1",
+            "DELETE FROM jobs WHERE id = ?1"}) {
+        IOTJOBS_PREPARE(d, db, sql);
+        IOTJOBS_RETURN_IF_ERROR(d.Bind(1, job).Run());
+      }
+      return Status::Ok();
+    }
+    if (work & (kWorkCancel | kWorkForceCancel)) {
+      IOTJOBS_PREPARE(e, db,
+                      "SELECT max(thing) FROM (SELECT thing FROM job_executions WHERE job = ?1 "
+                      "AND thing > ?2 ORDER BY thing LIMIT ?3)");
+      e.Bind(1, job).Bind(2, cursor).Bind(3, max);
+      if (e.Step(&st) && e.OptText(0)) {
+        const int64_t upto = e.Int(0);
+        std::vector<ExecutionStatus> from = {ExecutionStatus::kQueued};
+        if (work & kWorkForceCancel) from.push_back(ExecutionStatus::kInProgress);
+        for (ExecutionStatus f : from) {
+          IOTJOBS_PREPARE(u, db,
+                          "UPDATE job_executions SET status = ?5, version = version + 1, "
+                          "updated_at_ms = ?4, timeout_at_ms = NULL, force_canceled = ?6 "
+                          "WHERE job = ?1 AND thing > ?2 AND thing <= ?3 AND latest = 1 "
+                          "AND status = ?7");
+          IOTJOBS_RETURN_IF_ERROR(u.Bind(1, job)
+                                      .Bind(2, cursor)
+                                      .Bind(3, upto)
+                                      .Bind(4, now_ms)
+                                      .Bind(5, StatusInt(ExecutionStatus::kCanceled))
+                                      .Bind(6, int64_t{f == ExecutionStatus::kInProgress ? 1 : 0})
+                                      .Bind(7, StatusInt(f))
+                                      .Run());
+          const int64_t n = db.Changes();
+          IOTJOBS_RETURN_IF_ERROR(AddToCounter(db, job, f, -n));
+          IOTJOBS_RETURN_IF_ERROR(AddToCounter(db, job, ExecutionStatus::kCanceled, n));
+          touched += n;
+        }
+        IOTJOBS_PREPARE(c, db, "UPDATE jobs SET work_cursor = ?2 WHERE id = ?1");
+        IOTJOBS_RETURN_IF_ERROR(c.Bind(1, job).Bind(2, upto).Run());
+        touched = std::max<int64_t>(touched, 1);  // progress was made; call again
+        return Status::Ok();
+      }
+      IOTJOBS_RETURN_IF_ERROR(st);
+      IOTJOBS_PREPARE(c, db, "UPDATE jobs SET work = work & ~?2, work_cursor = 0 WHERE id = ?1");
+      return c.Bind(1, job).Bind(2, kWorkCancel | kWorkForceCancel).Run();
+    }
+    return Status::Ok();
+  });
+  if (!result.ok()) return result;
+  return touched;
+}
+
+Result<jobs::JobExecution> SqliteStore::GetExecution(const std::string& region,
+                                                     const std::string& job_id,
+                                                     const std::string& thing,
+                                                     std::optional<int64_t> number) {
+  return Read<jobs::JobExecution>([&](SqliteDb& db) -> Result<jobs::JobExecution> {
+    auto j = FindJob(db, region, job_id);
+    if (!j.ok()) return j.status();
+    auto t = FindThing(db, region, thing);
+    if (!t.ok()) return t.status();
+    IOTJOBS_PREPARE(s, db,
+                    "SELECT " IOTJOBS_EXEC_COLUMNS
+                    " FROM job_executions e WHERE e.job = ?1 "
+                    "AND e.thing = ?2 AND (?3 IS NULL OR e.number = ?3) ORDER BY e.number DESC "
+                    "LIMIT 1");
+    s.Bind(1, j->id).Bind(2, *t);
+    if (number) s.Bind(3, *number);
+    Status st;
+    if (!s.Step(&st)) {
+      if (!st.ok()) return st;
+      return Status::NotFound("job " + job_id + " has no execution" +
+                              (number ? " number " + std::to_string(*number) : "") + " on thing " +
+                              thing);
+    }
+    auto e = ExecutionFromRow(s, 0);
+    if (!e.ok()) return e.status();
+    e->region = region;
+    e->job_id = job_id;
+    e->thing_name = thing;
+    return e;
+  });
+}
+
+Result<Page<jobs::JobExecution>> SqliteStore::ListExecutionsForJob(
+    const std::string& region, const std::string& job_id, std::optional<ExecutionStatus> status,
+    const std::string& after, int limit) {
+  using P = Page<jobs::JobExecution>;
+  return Read<P>([&](SqliteDb& db) -> Result<P> {
+    auto j = FindJob(db, region, job_id);
+    if (!j.ok()) return j.status();
+    auto cursor = ParseCursor(after, 0);
+    if (!cursor.ok()) return cursor.status();
+    IOTJOBS_PREPARE(s, db,
+                    "SELECT e.thing, t.name, " IOTJOBS_EXEC_COLUMNS
+                    " FROM job_executions e "
+                    "JOIN things t ON t.id = e.thing WHERE e.job = ?1 "
+                    "AND (e.thing, e.number) > (?2, ?3) AND (?5 IS NULL OR e.status = ?5) "
+                    "ORDER BY e.thing, e.number LIMIT ?4");
+    s.Bind(1, j->id).Bind(2, cursor->first).Bind(3, cursor->second);
+    s.Bind(4, static_cast<int64_t>(limit) + 1);
+    if (status) s.Bind(5, StatusInt(*status));
+    P page;
+    Status st;
+    std::string last;
+    while (s.Step(&st)) {
+      if (static_cast<int>(page.items.size()) == limit) {
+        page.next_after = last;
+        break;
+      }
+      auto e = ExecutionFromRow(s, 2);
+      if (!e.ok()) return e.status();
+      e->region = region;
+      e->job_id = job_id;
+      e->thing_name = s.Text(1);
+      last = std::to_string(s.Int(0)) + ":" + std::to_string(e->execution_number);
+      page.items.push_back(std::move(e).value());
+    }
+    if (!st.ok()) return st;
+    return page;
+  });
+}
+
+Result<Page<jobs::JobExecution>> SqliteStore::ListExecutionsForThing(
+    const std::string& region, const std::string& thing, std::optional<ExecutionStatus> status,
+    const std::string& job_id, const std::string& after, int limit) {
+  using P = Page<jobs::JobExecution>;
+  return Read<P>([&](SqliteDb& db) -> Result<P> {
+    auto t = FindThing(db, region, thing);
+    if (!t.ok()) return t.status();
+    std::optional<int64_t> only_job;
+    if (!job_id.empty()) {
+      auto j = FindJob(db, region, job_id);
+      if (!j.ok()) return j.status();
+      only_job = j->id;
+    }
+    auto cursor = ParseCursor(after, INT64_MAX);
+    if (!cursor.ok()) return cursor.status();
+    IOTJOBS_PREPARE(s, db,
+                    "SELECT e.job, j.job_id, " IOTJOBS_EXEC_COLUMNS
+                    " FROM job_executions e "
+                    "JOIN jobs j ON j.id = e.job WHERE e.thing = ?1 "
+                    "AND (e.job, e.number) < (?2, ?3) AND (?5 IS NULL OR e.status = ?5) "
+                    "AND (?6 IS NULL OR e.job = ?6) "
+                    "ORDER BY e.job DESC, e.number DESC LIMIT ?4");
+    s.Bind(1, *t).Bind(2, cursor->first).Bind(3, cursor->second);
+    s.Bind(4, static_cast<int64_t>(limit) + 1);
+    if (status) s.Bind(5, StatusInt(*status));
+    if (only_job) s.Bind(6, *only_job);
+    P page;
+    Status st;
+    std::string last;
+    while (s.Step(&st)) {
+      if (static_cast<int>(page.items.size()) == limit) {
+        page.next_after = last;
+        break;
+      }
+      auto e = ExecutionFromRow(s, 2);
+      if (!e.ok()) return e.status();
+      e->region = region;
+      e->job_id = s.Text(1);
+      e->thing_name = thing;
+      last = std::to_string(s.Int(0)) + ":" + std::to_string(e->execution_number);
+      page.items.push_back(std::move(e).value());
+    }
+    if (!st.ok()) return st;
+    return page;
+  });
+}
+
+Status SqliteStore::CancelExecution(const std::string& region, const std::string& job_id,
+                                    const std::string& thing, bool force,
+                                    std::optional<int64_t> expected_version,
+                                    const std::map<std::string, std::string>& status_details,
+                                    Instant now) {
+  return Write([&](SqliteDb& db) -> Status {
+    auto j = FindJob(db, region, job_id);
+    if (!j.ok()) return j.status();
+    auto t = FindThing(db, region, thing);
+    if (!t.ok()) return t.status();
+    IOTJOBS_PREPARE(s, db,
+                    "SELECT " IOTJOBS_EXEC_COLUMNS
+                    " FROM job_executions e WHERE e.job = ?1 "
+                    "AND e.thing = ?2 ORDER BY e.number DESC LIMIT 1");
+    s.Bind(1, j->id).Bind(2, *t);
+    Status st;
+    if (!s.Step(&st)) {
+      if (!st.ok()) return st;
+      return Status::NotFound("job " + job_id + " has no execution on thing " + thing);
+    }
+    auto e = ExecutionFromRow(s, 0);
+    if (!e.ok()) return e.status();
+    if (expected_version && *expected_version != e->version_number) {
+      return Status(Code::kVersionConflict, "the execution is at version " +
+                                                std::to_string(e->version_number) + ", not " +
+                                                std::to_string(*expected_version));
+    }
+    auto next = jobs::ApplyServiceEvent(
+        e->status, force ? jobs::ServiceEvent::kForceCancel : jobs::ServiceEvent::kCancel);
+    if (!next.ok()) {
+      return Status(Code::kInvalidStateTransition,
+                    std::string("cannot cancel an execution that is ") + jobs::ToString(e->status) +
+                        (e->status == ExecutionStatus::kInProgress ? " without force" : ""));
+    }
+    auto details = e->status_details;
+    for (const auto& [k, v] : status_details) details[k] = v;
+    IOTJOBS_PREPARE(u, db,
+                    "UPDATE job_executions SET status = ?4, version = version + 1, "
+                    "updated_at_ms = ?5, timeout_at_ms = NULL, force_canceled = ?6, details = ?7 "
+                    "WHERE job = ?1 AND thing = ?2 AND number = ?3");
+    u.Bind(1, j->id).Bind(2, *t).Bind(3, e->execution_number).Bind(4, StatusInt(*next));
+    u.Bind(5, ToEpochMillis(now)).Bind(6, int64_t{force ? 1 : 0});
+    if (!details.empty()) u.Bind(7, codec::StringMapToJson(details));
+    IOTJOBS_RETURN_IF_ERROR(u.Run());
+    IOTJOBS_RETURN_IF_ERROR(AddToCounter(db, j->id, e->status, -1));
+    IOTJOBS_RETURN_IF_ERROR(AddToCounter(db, j->id, *next, 1));
+    return MaybeComplete(db, j->id, now);
+  });
+}
+
+Status SqliteStore::DeleteExecution(const std::string& region, const std::string& job_id,
+                                    const std::string& thing, int64_t number, bool force,
+                                    Instant now) {
+  return Write([&](SqliteDb& db) -> Status {
+    auto j = FindJob(db, region, job_id);
+    if (!j.ok()) return j.status();
+    auto t = FindThing(db, region, thing);
+    if (!t.ok()) return t.status();
+    IOTJOBS_PREPARE(s, db,
+                    "SELECT status, latest FROM job_executions WHERE job = ?1 AND thing = ?2 "
+                    "AND number = ?3");
+    s.Bind(1, j->id).Bind(2, *t).Bind(3, number);
+    Status st;
+    if (!s.Step(&st)) {
+      if (!st.ok()) return st;
+      return Status::NotFound("job " + job_id + " has no execution number " +
+                              std::to_string(number) + " on thing " + thing);
+    }
+    const auto status = static_cast<ExecutionStatus>(s.Int(0));
+    const bool latest = s.Int(1) != 0;
+    if (!jobs::IsTerminal(status) && !force) {
+      return Status(Code::kInvalidStateTransition,
+                    std::string("the execution is ") + jobs::ToString(status) +
+                        "; only terminal executions can be deleted without force");
+    }
+    IOTJOBS_PREPARE(d, db,
+                    "DELETE FROM job_executions WHERE job = ?1 AND thing = ?2 AND number = ?3");
+    IOTJOBS_RETURN_IF_ERROR(d.Bind(1, j->id).Bind(2, *t).Bind(3, number).Run());
+    if (latest) IOTJOBS_RETURN_IF_ERROR(AddToCounter(db, j->id, status, -1));
+    return MaybeComplete(db, j->id, now);
+  });
+}
+
+}  // namespace iotjobs::store
