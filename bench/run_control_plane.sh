@@ -1,0 +1,216 @@
+#!/usr/bin/env bash
+# Control-plane benchmark: builds Release, starts iotjobsd (SQLite, synchronous=FULL) and moto's
+# server on this machine, runs bench/control_plane_bench for describe, list and create against
+# each with the same requests, connections and duration, and writes the figures into
+# BENCHMARKS.md between <!-- control-plane:begin --> and <!-- control-plane:end -->.
+#
+# Usage: bench/run_control_plane.sh [--seconds N] [--warmup N] [--connections N]
+#                                    [--client-threads N] [--ops "describe list create"]
+#                                    [--output FILE] [--no-write]
+# Environment: BUILD_DIR (default <repo>/build-bench), IOTJOBSD_ARGS (extra iotjobsd flags).
+# Exits non-zero, leaving BENCHMARKS.md untouched, when any run reports an error.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+BUILD_DIR="${BUILD_DIR:-$ROOT/build-bench}"
+SECONDS_MEASURED=10
+WARMUP=2
+CONNECTIONS=64
+CLIENT_THREADS=1
+OPS="describe list create"  # list before create: moto's list cost grows with the template count
+OUTPUT="$ROOT/BENCHMARKS.md"
+WRITE=1
+COMMAND="bench/run_control_plane.sh${*:+ $*}"
+
+while [[ $# -gt 0 ]]; do
+  case "$1" in
+    --seconds) SECONDS_MEASURED="$2"; shift 2 ;;
+    --warmup) WARMUP="$2"; shift 2 ;;
+    --connections) CONNECTIONS="$2"; shift 2 ;;
+    --client-threads) CLIENT_THREADS="$2"; shift 2 ;;
+    --ops) OPS="$2"; shift 2 ;;
+    --output) OUTPUT="$2"; shift 2 ;;
+    --no-write) WRITE=0; shift ;;
+    -h|--help) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) echo "run_control_plane.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
+  esac
+done
+
+log() { echo "[run_control_plane] $*" >&2; }
+
+# --- build -----------------------------------------------------------------------------------
+log "building Release in $BUILD_DIR"
+cmake -S "$ROOT" -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
+ninja -C "$BUILD_DIR" iotjobsd control_plane_bench >/dev/null
+IOTJOBSD="$BUILD_DIR/src/server/iotjobsd"
+BENCH="$BUILD_DIR/bench/control_plane_bench"
+
+# --- servers ---------------------------------------------------------------------------------
+WORK="$(mktemp -d "${TMPDIR:-/tmp}/iotjobs-bench.XXXXXX")"
+IOTJOBSD_PID=""
+MOTO_PID=""
+cleanup() {
+  # Only the two processes this script started, by pid.
+  [[ -n "$IOTJOBSD_PID" ]] && kill "$IOTJOBSD_PID" 2>/dev/null && wait "$IOTJOBSD_PID" 2>/dev/null
+  [[ -n "$MOTO_PID" ]] && kill "$MOTO_PID" 2>/dev/null && wait "$MOTO_PID" 2>/dev/null
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+ACCESS_KEY="AKIDBENCH$(python3 -c 'import secrets;print(secrets.token_hex(6).upper())')"
+SECRET_KEY="$(python3 -c 'import secrets;print(secrets.token_urlsafe(30))')"
+cat >"$WORK/credentials" <<EOF
+[default]
+aws_access_key_id = $ACCESS_KEY
+aws_secret_access_key = $SECRET_KEY
+EOF
+
+# Extra flags are split on spaces on purpose.
+# shellcheck disable=SC2206
+EXTRA_ARGS=(${IOTJOBSD_ARGS:-})
+IOTJOBSD_CMD=("$IOTJOBSD" --data-dir "$WORK/data" --credentials "$WORK/credentials"
+  --control-listen 127.0.0.1:0 --log-level warn "${EXTRA_ARGS[@]}")
+log "starting ${IOTJOBSD_CMD[*]}"
+"${IOTJOBSD_CMD[@]}" >"$WORK/iotjobsd.out" 2>"$WORK/iotjobsd.err" &
+IOTJOBSD_PID=$!
+IOTJOBSD_URL=""
+for _ in $(seq 1 100); do
+  IOTJOBSD_URL="$(grep -o 'control=http://[0-9.:]*' "$WORK/iotjobsd.out" | head -1 | cut -d= -f2 || true)"
+  [[ -n "$IOTJOBSD_URL" ]] && break
+  kill -0 "$IOTJOBSD_PID" 2>/dev/null || { cat "$WORK/iotjobsd.err" >&2; exit 1; }
+  sleep 0.1
+done
+[[ -n "$IOTJOBSD_URL" ]] || { log "iotjobsd did not become ready"; cat "$WORK/iotjobsd.err" >&2; exit 1; }
+
+MOTO_PORT="$(python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])')"
+log "starting python3 -m moto.server -H 127.0.0.1 -p $MOTO_PORT"
+# Werkzeug logs one line per request to stderr; a file keeps that cheap.
+python3 -m moto.server -H 127.0.0.1 -p "$MOTO_PORT" >"$WORK/moto.out" 2>"$WORK/moto.err" &
+MOTO_PID=$!
+MOTO_URL="http://127.0.0.1:$MOTO_PORT"
+ready=0
+for _ in $(seq 1 300); do
+  if python3 -c 'import socket,sys;socket.create_connection(("127.0.0.1",int(sys.argv[1])),0.5)' \
+      "$MOTO_PORT" 2>/dev/null; then ready=1; break; fi
+  kill -0 "$MOTO_PID" 2>/dev/null || break
+  sleep 0.1
+done
+[[ $ready == 1 ]] || { log "moto did not start"; cat "$WORK/moto.err" >&2; exit 1; }
+
+export AWS_ACCESS_KEY_ID="$ACCESS_KEY" AWS_SECRET_ACCESS_KEY="$SECRET_KEY"
+"$BENCH" --endpoint "$IOTJOBSD_URL" --target iotjobsd --check >&2
+"$BENCH" --endpoint "$MOTO_URL" --target moto --check >&2
+
+# --- runs ------------------------------------------------------------------------------------
+LOADAVG_BEFORE="$(cut -d' ' -f1-3 /proc/loadavg)"
+RESULTS="$WORK/results.jsonl"
+: >"$RESULTS"
+status=0
+for op in $OPS; do
+  for target in iotjobsd moto; do
+    url="$IOTJOBSD_URL"; [[ $target == moto ]] && url="$MOTO_URL"
+    log "$op against $target: $CONNECTIONS connections, ${WARMUP}s warm-up, ${SECONDS_MEASURED}s measured"
+    if ! "$BENCH" --endpoint "$url" --target "$target" --op "$op" --connections "$CONNECTIONS" \
+        --threads "$CLIENT_THREADS" --seconds "$SECONDS_MEASURED" --warmup "$WARMUP" --json \
+        | tee -a "$RESULTS" >&2; then
+      status=1
+    fi
+  done
+done
+LOADAVG_AFTER="$(cut -d' ' -f1-3 /proc/loadavg)"
+cp "$RESULTS" "$BUILD_DIR/control_plane_results.jsonl"
+log "raw results: $BUILD_DIR/control_plane_results.jsonl"
+if [[ $status != 0 ]]; then
+  log "a run reported errors (see above): its figures are invalid; $OUTPUT left untouched"
+  exit 1
+fi
+[[ $WRITE == 1 ]] || { log "--no-write: $OUTPUT left untouched"; exit 0; }
+
+# --- BENCHMARKS.md ---------------------------------------------------------------------------
+COMMIT="$(git -C "$ROOT" rev-parse --short=12 HEAD)"
+git -C "$ROOT" diff --quiet HEAD -- src bench CMakeLists.txt || COMMIT="$COMMIT (with uncommitted changes)"
+MODEL="$(lscpu | sed -n 's/^Model name:[[:space:]]*//p' | head -1)"
+export RESULTS OUTPUT COMMIT MODEL COMMAND LOADAVG_BEFORE LOADAVG_AFTER CONNECTIONS CLIENT_THREADS \
+  SECONDS_MEASURED WARMUP
+export NPROC="$(nproc)"
+export KERNEL="$(uname -r)"
+export FSTYPE="$(df -T "$WORK" | awk 'NR==2{print $2}')"
+export DATE="$(date -u '+%Y-%m-%d %H:%M UTC')"
+export MOTO_VERSION="$(python3 -c 'import importlib.metadata as m;print(m.version("moto"))')"
+export WERKZEUG_VERSION="$(python3 -c 'import importlib.metadata as m;print(m.version("werkzeug"))')"
+export IOTJOBSD_FLAGS="--io-threads/--worker-threads default${IOTJOBSD_ARGS:+, $IOTJOBSD_ARGS}"
+python3 - <<'PY'
+import json, os, re
+
+env = os.environ
+rows = [json.loads(l) for l in open(env["RESULTS"]) if l.strip()]
+by = {(r["target"], r["op"]): r for r in rows}
+ops = [op for op in ("describe", "create", "list") if ("iotjobsd", op) in by]
+goals = {"describe": 20000, "create": 5000}
+labels = {
+    "describe": "DescribeJobTemplate (GET /job-templates/{id})",
+    "create": "CreateJobTemplate (PUT, durable)",
+    "list": "ListJobTemplates (maxResults=25)",
+}
+
+def rps(r): return f"{r['rps']:,.0f}"
+def ms(us): return f"{us / 1000:.2f}"
+
+lines = [
+    "<!-- control-plane:begin -->",
+    "## Control plane: job templates",
+    "",
+    "Written by `bench/run_control_plane.sh`; do not edit by hand, re-run the script.",
+    "",
+    f"- Command: `{env['COMMAND']}`",
+    f"- Date: {env['DATE']}; commit `{env['COMMIT']}`",
+    f"- Machine: {env['NPROC']} cores, {env['MODEL']}, Linux {env['KERNEL']}; "
+    f"data dir on {env['FSTYPE']}",
+    f"- Load: {env['CONNECTIONS']} concurrent keep-alive connections, closed loop, "
+    f"{env['CLIENT_THREADS']} client thread(s) on the same machine, {env['WARMUP']} s warm-up then "
+    f"{env['SECONDS_MEASURED']} s measured per row; every request SigV4-signed (service iot)",
+    f"- iotjobsd: SQLite WAL, synchronous=FULL, a create is acknowledged only after its group "
+    f"commit; {env['IOTJOBSD_FLAGS']}",
+    f"- moto {env['MOTO_VERSION']} (`python3 -m moto.server`, Werkzeug {env['WERKZEUG_VERSION']}, "
+    f"in memory, not durable)",
+    f"- Load average before/after: {env['LOADAVG_BEFORE']} / {env['LOADAVG_AFTER']} "
+    f"(other work on the machine makes the figures noisier)",
+    "",
+    "| operation | iotjobsd req/s | p50 ms | p99 ms | moto req/s | p50 ms | p99 ms | "
+    "iotjobsd / moto | goal |",
+    "|---|--:|--:|--:|--:|--:|--:|--:|---|",
+]
+for op in ops:
+    i, m = by[("iotjobsd", op)], by.get(("moto", op))
+    goal = goals.get(op)
+    if goal is None:
+        g = "–"
+    else:
+        g = ("✅" if i["rps"] >= goal else "❌") + f" ≥ {goal:,}/s"
+        if env["NPROC"] != "2":
+            g += f" (goal is for 2 cores; this machine has {env['NPROC']})"
+    mcols = [rps(m), ms(m["p50_us"]), ms(m["p99_us"])] if m else ["–"] * 3
+    ratio = f"{i['rps'] / m['rps']:,.0f}×" if m and m["rps"] > 0 else "–"
+    lines.append(
+        f"| {labels[op]} | {rps(i)} | {ms(i['p50_us'])} | {ms(i['p99_us'])} | "
+        + " | ".join(mcols) + f" | {ratio} | {g} |")
+moto_reconnects = sum(r["reconnects"] for r in rows if r["target"] == "moto")
+if moto_reconnects:
+    lines += [
+        "",
+        f"moto's development server answers `Connection: close`, so the bench reconnected "
+        f"{moto_reconnects:,} times against it; those moto latencies include the new connection.",
+    ]
+lines.append("<!-- control-plane:end -->")
+section = "\n".join(lines) + "\n"
+
+path = env["OUTPUT"]
+text = open(path).read() if os.path.exists(path) else (
+    "# Benchmarks\n\nFigures are written by the scripts in `bench/`; each owns the section "
+    "between its markers.\n\n")
+pattern = re.compile(r"<!-- control-plane:begin -->.*?<!-- control-plane:end -->\n?", re.S)
+text = pattern.sub(lambda _: section, text) if pattern.search(text) else text.rstrip("\n") + "\n\n" + section
+open(path, "w").write(text)
+print(section)
+PY
+log "wrote $OUTPUT"
