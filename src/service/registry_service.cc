@@ -131,7 +131,7 @@ Status RegistryService::UpdateThing(const UpdateThingInput& in) {
 Status RegistryService::DeleteThing(const std::string& region, const std::string& name,
                                     std::optional<int64_t> expected_version) {
   IOTJOBS_RETURN_IF_ERROR(jobs::ValidateRegistryName("thingName", name));
-  Status st = store_->DeleteThing(region, name, expected_version.value_or(-1));
+  Status st = store_->DeleteThing(region, name, expected_version.value_or(-1), clock_->Now());
   if (st.code() == Code::kNotFound) return Status::Ok();  // AWS: deleting a missing thing succeeds
   return st;
 }
@@ -257,7 +257,7 @@ Status RegistryService::AddThingToThingGroup(const std::string& region, const Na
   if (!g.ok()) return g.status();
   auto t = Resolve(region, thing, "thing", "thing");
   if (!t.ok()) return t.status();
-  return store_->AddThingToGroup(region, *t, *g);
+  return store_->AddThingToGroup(region, *t, *g, clock_->Now());
 }
 
 Status RegistryService::RemoveThingFromThingGroup(const std::string& region, const NameOrArn& group,
@@ -266,7 +266,7 @@ Status RegistryService::RemoveThingFromThingGroup(const std::string& region, con
   if (!g.ok()) return g.status();
   auto t = Resolve(region, thing, "thing", "thing");
   if (!t.ok()) return t.status();
-  return store_->RemoveThingFromGroup(region, *t, *g);
+  return store_->RemoveThingFromGroup(region, *t, *g, clock_->Now());
 }
 
 Result<ListPage<std::string>> RegistryService::ListThingsInThingGroup(const std::string& region,

@@ -168,6 +168,17 @@ Status TemplateService::CheckTaggable(const std::string& arn) {
     auto g = store_->GetThingGroup(p->region, p->id);
     return g.ok() ? Status::Ok() : g.status();
   }
+  if (p->type == "thing") {
+    auto t = store_->GetThing(p->region, p->id);
+    return t.ok() ? Status::Ok() : t.status();
+  }
+  if (p->type == "job") {
+    auto j = store_->GetJob(p->region, p->id);
+    if (j.ok() && j->status == jobs::kJobDeletionInProgress) {
+      return Status::NotFound("job " + p->id + " is being deleted");
+    }
+    return j.ok() ? Status::Ok() : j.status();
+  }
   return Status::NotFound("resource " + arn + " does not exist");
 }
 

@@ -72,8 +72,9 @@ class Store {
   virtual Status UpdateThing(const jobs::Thing& t, int64_t expected_version) = 0;
   // Deletes the thing and its group memberships. NotFound when absent; VersionConflict when
   // expected_version >= 0 and differs.
+  // Latest executions of the thing that are not terminal become REMOVED (at `now`).
   virtual Status DeleteThing(const std::string& region, const std::string& name,
-                             int64_t expected_version) = 0;
+                             int64_t expected_version, Instant now) = 0;
 
   // --- Thing groups ---
   // Conflict when the name is taken; NotFound when the parent is missing; InvalidRequest when the
@@ -100,11 +101,15 @@ class Store {
   // NotFound for a missing thing or group; InvalidRequest past jobs::kMaxGroupsPerThing,
   // or when the thing is already in another group of the same hierarchy. Adding an
   // existing membership succeeds.
+  // A thing that joins a group targeted (directly or through an ancestor) by an IN_PROGRESS
+  // CONTINUOUS job gets a new QUEUED execution at once, unless another target already covered it.
   virtual Status AddThingToGroup(const std::string& region, const std::string& thing,
-                                 const std::string& group) = 0;
+                                 const std::string& group, Instant now) = 0;
   // NotFound for a missing thing or group; removing a non-member succeeds.
+  // A thing no longer covered by an IN_PROGRESS CONTINUOUS job has its non-terminal latest
+  // execution REMOVED.
   virtual Status RemoveThingFromGroup(const std::string& region, const std::string& thing,
-                                      const std::string& group) = 0;
+                                      const std::string& group, Instant now) = 0;
   // Thing names in `group` (and its descendants when recursive), ordered by name.
   virtual Result<Page<std::string>> ListThingsInGroup(const std::string& region,
                                                       const std::string& group, bool recursive,

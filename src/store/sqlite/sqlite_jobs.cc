@@ -7,6 +7,7 @@
 #include <charconv>
 
 #include "codec/job_codec.h"
+#include "store/sqlite/sqlite_internal.h"
 #include "store/sqlite/sqlite_store.h"
 
 namespace iotjobs::store {
@@ -196,7 +197,134 @@ Result<std::pair<int64_t, int64_t>> ParseCursor(const std::string& after, int64_
   return std::make_pair(a, b);
 }
 
+// Moves the latest execution of (job, thing) to REMOVED when it is not terminal.
+Status RemoveExecution(SqliteDb& db, int64_t job, int64_t thing, Instant now) {
+  IOTJOBS_PREPARE(s, db,
+                  "SELECT number, status FROM job_executions WHERE job = ?1 AND thing = ?2 "
+                  "AND latest = 1");
+  s.Bind(1, job).Bind(2, thing);
+  Status st;
+  if (!s.Step(&st)) return st;
+  const int64_t number = s.Int(0);
+  const auto status = static_cast<ExecutionStatus>(s.Int(1));
+  auto next = jobs::ApplyServiceEvent(status, jobs::ServiceEvent::kRemove);
+  if (!next.ok()) return Status::Ok();  // terminal: nothing to remove
+  IOTJOBS_PREPARE(
+      u, db,
+      "UPDATE job_executions SET status = ?4, version = version + 1, updated_at_ms = ?5, "
+      "timeout_at_ms = NULL WHERE job = ?1 AND thing = ?2 AND number = ?3");
+  IOTJOBS_RETURN_IF_ERROR(u.Bind(1, job)
+                              .Bind(2, thing)
+                              .Bind(3, number)
+                              .Bind(4, StatusInt(*next))
+                              .Bind(5, ToEpochMillis(now))
+                              .Run());
+  IOTJOBS_RETURN_IF_ERROR(AddToCounter(db, job, status, -1));
+  IOTJOBS_RETURN_IF_ERROR(AddToCounter(db, job, *next, 1));
+  return MaybeComplete(db, job, now);
+}
+
+// True when a target of `job` other than group `exclude` covers `thing`: a direct thing target,
+// or a group target that is an ancestor-or-self of a group the thing belongs to.
+Result<bool> CoveredByJob(SqliteDb& db, int64_t job, int64_t thing, int64_t exclude) {
+  IOTJOBS_PREPARE(s, db,
+                  "WITH RECURSIVE up(id) AS ("
+                  "  SELECT grp FROM thing_group_members WHERE thing = ?2 AND grp <> ?3"
+                  "  UNION SELECT g.parent FROM thing_groups g JOIN up ON g.id = up.id"
+                  "  WHERE g.parent IS NOT NULL) "
+                  "SELECT EXISTS (SELECT 1 FROM job_targets t WHERE t.job = ?1 "
+                  "  AND (t.thing = ?2 OR t.grp IN up))");
+  s.Bind(1, job).Bind(2, thing).Bind(3, exclude);
+  Status st;
+  if (!s.Step(&st)) return st.ok() ? Status::Internal("EXISTS returned no row") : st;
+  return s.Int(0) != 0;
+}
+
+// IN_PROGRESS continuous jobs with a target on `grp` or one of its ancestors.
+Result<std::vector<int64_t>> ContinuousJobsOver(SqliteDb& db, int64_t grp) {
+  IOTJOBS_PREPARE(s, db,
+                  "WITH RECURSIVE up(id) AS (SELECT ?1 UNION "
+                  "  SELECT g.parent FROM thing_groups g JOIN up ON g.id = up.id "
+                  "  WHERE g.parent IS NOT NULL) "
+                  "SELECT DISTINCT t.job FROM job_targets t JOIN jobs j ON j.id = t.job "
+                  "WHERE t.grp IN up AND j.target_selection = 'CONTINUOUS' "
+                  "AND j.status = 'IN_PROGRESS'");
+  s.Bind(1, grp);
+  std::vector<int64_t> out;
+  Status st;
+  while (s.Step(&st)) out.push_back(s.Int(0));
+  if (!st.ok()) return st;
+  return out;
+}
+
 }  // namespace
+
+namespace internal {
+
+Status OnMembershipAdded(SqliteDb& db, int64_t thing, int64_t grp, Instant now) {
+  auto jobs = ContinuousJobsOver(db, grp);
+  if (!jobs.ok()) return jobs.status();
+  for (int64_t job : *jobs) {
+    auto covered = CoveredByJob(db, job, thing, grp);
+    if (!covered.ok()) return covered.status();
+    if (*covered) continue;  // it already was a target through another group or directly
+    IOTJOBS_PREPARE(s, db,
+                    "SELECT number, status FROM job_executions WHERE job = ?1 AND thing = ?2 "
+                    "AND latest = 1");
+    s.Bind(1, job).Bind(2, thing);
+    Status st;
+    int64_t number = 0;
+    if (s.Step(&st)) {
+      const auto status = static_cast<ExecutionStatus>(s.Int(1));
+      if (!jobs::IsTerminal(status)) continue;  // still running: keep it
+      number = s.Int(0);
+      IOTJOBS_PREPARE(old, db,
+                      "UPDATE job_executions SET latest = 0 WHERE job = ?1 AND thing = ?2 AND "
+                      "number = ?3");
+      IOTJOBS_RETURN_IF_ERROR(old.Bind(1, job).Bind(2, thing).Bind(3, number).Run());
+      IOTJOBS_RETURN_IF_ERROR(AddToCounter(db, job, status, -1));
+    }
+    IOTJOBS_RETURN_IF_ERROR(st);
+    // A joiner gets a fresh execution at once, outside the rollout rate (spec §4.2).
+    IOTJOBS_PREPARE(ins, db,
+                    "INSERT INTO job_executions(job, thing, number, status, version, latest, "
+                    "queued_at_ms, updated_at_ms) VALUES (?1, ?2, ?3, 0, 1, 1, ?4, ?4)");
+    IOTJOBS_RETURN_IF_ERROR(
+        ins.Bind(1, job).Bind(2, thing).Bind(3, number + 1).Bind(4, ToEpochMillis(now)).Run());
+    IOTJOBS_RETURN_IF_ERROR(AddToCounter(db, job, ExecutionStatus::kQueued, 1));
+    IOTJOBS_PREPARE(n, db,
+                    "UPDATE jobs SET notified = notified + 1, updated_at_ms = ?2 WHERE id = ?1");
+    IOTJOBS_RETURN_IF_ERROR(n.Bind(1, job).Bind(2, ToEpochMillis(now)).Run());
+  }
+  return Status::Ok();
+}
+
+Status OnMembershipRemoved(SqliteDb& db, int64_t thing, int64_t grp, Instant now) {
+  auto jobs = ContinuousJobsOver(db, grp);
+  if (!jobs.ok()) return jobs.status();
+  for (int64_t job : *jobs) {
+    auto covered = CoveredByJob(db, job, thing, -1);
+    if (!covered.ok()) return covered.status();
+    if (*covered) continue;  // still a target through another group
+    IOTJOBS_RETURN_IF_ERROR(RemoveExecution(db, job, thing, now));
+  }
+  return Status::Ok();
+}
+
+Status OnThingDeleted(SqliteDb& db, int64_t thing, Instant now) {
+  IOTJOBS_PREPARE(s, db,
+                  "SELECT job FROM job_executions WHERE thing = ?1 AND latest = 1 "
+                  "AND status IN (0, 1)");
+  s.Bind(1, thing);
+  std::vector<int64_t> jobs;
+  Status st;
+  while (s.Step(&st)) jobs.push_back(s.Int(0));
+  IOTJOBS_RETURN_IF_ERROR(st);
+  for (int64_t job : jobs) IOTJOBS_RETURN_IF_ERROR(RemoveExecution(db, job, thing, now));
+  return Status::Ok();
+}
+
+}  // namespace internal
 
 Status SqliteStore::CreateJob(const jobs::Job& j, const std::string& arn,
                               const std::vector<jobs::Tag>& tags) {

@@ -1,6 +1,7 @@
 // SqliteStore's registry half: things, thing groups and memberships.
 #include <charconv>
 
+#include "store/sqlite/sqlite_internal.h"
 #include "store/sqlite/sqlite_store.h"
 
 namespace iotjobs::store {
@@ -195,7 +196,7 @@ Status SqliteStore::UpdateThing(const jobs::Thing& t, int64_t expected_version) 
 }
 
 Status SqliteStore::DeleteThing(const std::string& region, const std::string& name,
-                                int64_t expected_version) {
+                                int64_t expected_version, Instant now) {
   return Write([&](SqliteDb& db) -> Status {
     auto row = ThingRow(db, region, name);
     if (!row.ok()) return row.status();
@@ -204,6 +205,15 @@ Status SqliteStore::DeleteThing(const std::string& region, const std::string& na
                                                 std::to_string(row->version) + ", not " +
                                                 std::to_string(expected_version));
     }
+    IOTJOBS_RETURN_IF_ERROR(internal::OnThingDeleted(db, row->id, now));
+    // Its tags go too (keyed by ARN, whose account part the store does not know).
+    IOTJOBS_PREPARE(
+        tags, db,
+        "DELETE FROM tags WHERE arn >= ?1 AND arn < ?2 AND substr(arn, -length(?3)) = ?3");
+    IOTJOBS_RETURN_IF_ERROR(tags.Bind(1, "arn:aws:iot:" + region + ":")
+                                .Bind(2, "arn:aws:iot:" + region + ";")
+                                .Bind(3, ":thing/" + name)
+                                .Run());
     IOTJOBS_PREPARE(m, db, "DELETE FROM thing_group_members WHERE thing = ?1");
     IOTJOBS_RETURN_IF_ERROR(m.Bind(1, row->id).Run());
     IOTJOBS_RETURN_IF_ERROR(PutThingAttributes(db, row->id, {}));
@@ -374,7 +384,7 @@ Status SqliteStore::DeleteThingGroup(const std::string& region, const std::strin
 }
 
 Status SqliteStore::AddThingToGroup(const std::string& region, const std::string& thing,
-                                    const std::string& group) {
+                                    const std::string& group, Instant now) {
   return Write([&](SqliteDb& db) -> Status {
     auto t = ThingRow(db, region, thing);
     if (!t.ok()) return t.status();
@@ -401,19 +411,22 @@ Status SqliteStore::AddThingToGroup(const std::string& region, const std::string
                                     " thing groups, the most a thing can belong to");
     }
     IOTJOBS_PREPARE(i, db, "INSERT INTO thing_group_members(grp, thing) VALUES (?1, ?2)");
-    return i.Bind(1, g->id).Bind(2, t->id).Run();
+    IOTJOBS_RETURN_IF_ERROR(i.Bind(1, g->id).Bind(2, t->id).Run());
+    return internal::OnMembershipAdded(db, t->id, g->id, now);
   });
 }
 
 Status SqliteStore::RemoveThingFromGroup(const std::string& region, const std::string& thing,
-                                         const std::string& group) {
+                                         const std::string& group, Instant now) {
   return Write([&](SqliteDb& db) -> Status {
     auto t = ThingRow(db, region, thing);
     if (!t.ok()) return t.status();
     auto g = ThingGroupRow(db, region, group);
     if (!g.ok()) return g.status();
     IOTJOBS_PREPARE(d, db, "DELETE FROM thing_group_members WHERE grp = ?1 AND thing = ?2");
-    return d.Bind(1, g->id).Bind(2, t->id).Run();
+    IOTJOBS_RETURN_IF_ERROR(d.Bind(1, g->id).Bind(2, t->id).Run());
+    if (db.Changes() == 0) return Status::Ok();  // was not a member
+    return internal::OnMembershipRemoved(db, t->id, g->id, now);
   });
 }
 

@@ -96,8 +96,8 @@ class SqliteStore final : public Store {
   Result<Page<jobs::Thing>> ListThings(const std::string& region, const ThingFilter& filter,
                                        const std::string& after, int limit) override;
   Status UpdateThing(const jobs::Thing& t, int64_t expected_version) override;
-  Status DeleteThing(const std::string& region, const std::string& name,
-                     int64_t expected_version) override;
+  Status DeleteThing(const std::string& region, const std::string& name, int64_t expected_version,
+                     Instant now) override;
   Status CreateThingGroup(const jobs::ThingGroup& g, const std::string& arn,
                           const std::vector<jobs::Tag>& tags) override;
   Result<jobs::ThingGroup> GetThingGroup(const std::string& region,
@@ -109,9 +109,9 @@ class SqliteStore final : public Store {
   Status DeleteThingGroup(const std::string& region, const std::string& name,
                           const std::string& arn, int64_t expected_version) override;
   Status AddThingToGroup(const std::string& region, const std::string& thing,
-                         const std::string& group) override;
+                         const std::string& group, Instant now) override;
   Status RemoveThingFromGroup(const std::string& region, const std::string& thing,
-                              const std::string& group) override;
+                              const std::string& group, Instant now) override;
   Result<Page<std::string>> ListThingsInGroup(const std::string& region, const std::string& group,
                                               bool recursive, const std::string& after,
                                               int limit) override;
