@@ -179,6 +179,7 @@ class Daemon:
         self.no_auth = no_auth
         self.credentials = credentials
         self.proc = None
+        self._reported = False
         self.endpoint = None
         self.ready_line = None
         self._log_index = 0
@@ -204,6 +205,7 @@ class Daemon:
         with open(self.log_path, "wb") as log:
             self.proc = subprocess.Popen(self.argv(), stdout=subprocess.PIPE, stderr=log,
                                          stdin=subprocess.DEVNULL)
+        self._reported = False
         _register(self)
         line = read_line_with_deadline(self.proc, READY_TIMEOUT_S)
         if not line or not line.startswith("iotjobsd ready "):
@@ -228,8 +230,11 @@ class Daemon:
     def stop(self, timeout=15):
         """SIGTERM and wait; returns the exit code."""
         if not self.running():
+            if self.proc is not None and not self._reported:
+                self.report_unexpected_exit()
             return self.proc.returncode if self.proc else None
         self.proc.send_signal(signal.SIGTERM)
+        self._reported = True
         try:
             return self.proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
@@ -241,9 +246,23 @@ class Daemon:
     def kill(self):
         """SIGKILL (kill -9) and reap."""
         if self.proc is not None and self.proc.poll() is None:
+            self._reported = True
             self.proc.kill()
             self.proc.wait(timeout=15)
+        elif self.proc is not None and not self._reported:
+            self.report_unexpected_exit()
         self._close()
+
+    def report_unexpected_exit(self):
+        """A daemon that died on its own (not stop()/kill()): show why, once, on stderr."""
+        self._reported = True
+        log = self.log()
+        hint = ""
+        if "signal 15 received" in log or "signal 2 received" in log:
+            hint = (" after a SIGTERM/SIGINT this harness did not send (another process on the "
+                    "machine signalled its pid)")
+        sys.stderr.write(f"\n*** iotjobsd (pid {self.proc.pid}) exited with "
+                         f"{self.proc.returncode}{hint}; its log:\n{log}\n")
 
     def restart(self):
         self.kill()
