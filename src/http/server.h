@@ -1,9 +1,11 @@
 // http::Server: an HTTP/1.1 keep-alive listener (Boost.Beast) with no domain knowledge.
 //
 // Threading: `io_threads` threads run the sockets (accept, parse, write) and never block. Each
-// parsed request is handed to `handler` on one of `worker_threads` worker threads, where blocking
-// work (database, S3) is allowed; the response is written back on the connection's strand.
-// Requests on one connection are answered in order (one in flight per connection).
+// parsed request is handed to `handler` on a worker thread, where blocking work (database, S3) is
+// allowed; the response is written back on the connection's strand. GET and HEAD requests (safe
+// methods: reads) run on a small pool of `read_worker_threads`; every other method on the
+// `worker_threads` pool, whose size bounds how many writes can wait in one group commit. Requests
+// on one connection are answered in order (one in flight per connection).
 #pragma once
 
 #include <chrono>
@@ -41,7 +43,10 @@ struct ServerOptions {
   std::string host = "127.0.0.1";
   uint16_t port = 0;  // 0: pick a free port (see Server::port())
   int io_threads = 1;
-  int worker_threads = 32;          // blocking handlers; also the group-commit batch ceiling
+  int worker_threads = 32;  // blocking handlers; also the group-commit batch ceiling
+  // Threads for GET/HEAD handlers; 0: one per CPU core, at least 2, at most worker_threads. Reads
+  // are short CPU work, so threads beyond the cores only add wake-ups and lock convoys.
+  int read_worker_threads = 0;
   size_t max_body_bytes = 1 << 20;  // larger bodies get 413
   std::string name = "http";        // for logs
 };
