@@ -74,8 +74,10 @@ log "starting ${IOTJOBSD_CMD[*]}"
 "${IOTJOBSD_CMD[@]}" >"$WORK/iotjobsd.out" 2>"$WORK/iotjobsd.err" &
 IOTJOBSD_PID=$!
 IOTJOBSD_URL=""
-for _ in $(seq 1 100); do
-  IOTJOBSD_URL="$(grep -o 'control=http://[0-9.:]*' "$WORK/iotjobsd.out" | head -1 | cut -d= -f2 || true)"
+for _ in $(seq 1 300); do
+  # The trailing space proves the port was written completely, not caught mid-line.
+  IOTJOBSD_URL="$(grep -o 'control=http://[0-9.]*:[0-9]* ' "$WORK/iotjobsd.out" | head -1 |
+    cut -d= -f2 | tr -d ' ' || true)"
   [[ -n "$IOTJOBSD_URL" ]] && break
   kill -0 "$IOTJOBSD_PID" 2>/dev/null || { cat "$WORK/iotjobsd.err" >&2; exit 1; }
   sleep 0.1
