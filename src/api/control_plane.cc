@@ -34,14 +34,13 @@ json::object TemplateToJson(const jobs::JobTemplate& t, const std::string& arn) 
 
 }  // namespace
 
-ControlPlane::ControlPlane(ApiConfig config, service::TemplateService* templates,
-                           service::RegistryService* registry, service::JobService* jobs,
-                           const s3::SigV4Verifier* verifier, const Clock* clock,
-                           const Clock* wall_clock)
+ControlPlane::ControlPlane(ApiConfig config, Services services, const s3::SigV4Verifier* verifier,
+                           const Clock* clock, const Clock* wall_clock)
     : config_(std::move(config)),
-      templates_(templates),
-      registry_(registry),
-      jobs_(jobs),
+      templates_(services.templates),
+      registry_(services.registry),
+      jobs_(services.jobs),
+      registration_(services.registration),
       verifier_(verifier),
       clock_(clock),
       wall_clock_(wall_clock) {}
@@ -124,8 +123,18 @@ http::Response ControlPlane::Route(http::Request& req, const std::string& region
         }
       }
       if (!st.ok()) return Error(st);
+      const std::string id = in.id;
       auto created = templates_->CreateJobTemplate(std::move(in));
-      if (!created.ok()) return Error(created.status());
+      if (!created.ok()) {
+        http::Response r = Error(created.status());
+        if (created.status().code() == Code::kConflict) {
+          // ConflictException's modeled member: which template the id clashes with.
+          json::object b = json::parse(r.body).as_object();
+          b["resourceId"] = id;
+          r.body = json::serialize(b);
+        }
+        return r;
+      }
       return Ok({{"jobTemplateArn", created->arn}, {"jobTemplateId", created->id}});
     }
     if (s.size() == 2 && m == "GET") {
@@ -192,6 +201,7 @@ http::Response ControlPlane::Route(http::Request& req, const std::string& region
   if (!s.empty() && (s[0] == "jobs" || (s[0] == "things" && s.size() >= 3 && s[2] == "jobs"))) {
     return RouteJobs(req, s, region);
   }
+  if (!s.empty() && s[0] == "thing-registration-tasks") return RouteRegistration(req, s, region);
   if (!s.empty() && (s[0] == "things" || s[0] == "thing-groups")) {
     return RouteRegistry(req, s, region);
   }

@@ -14,6 +14,7 @@
 #include "http/server.h"
 #include "s3/sigv4.h"
 #include "service/job_service.h"
+#include "service/registration_service.h"
 #include "service/registry_service.h"
 #include "service/template_service.h"
 
@@ -27,10 +28,16 @@ struct ApiConfig {
 class ControlPlane {
  public:
   // `verifier` null means --no-auth: requests are served unsigned.
+  // The use cases the control plane serves; all must outlive it.
+  struct Services {
+    service::TemplateService* templates;
+    service::RegistryService* registry;
+    service::JobService* jobs;
+    service::RegistrationService* registration;
+  };
   // `clock` is the service clock (it may run faster than `wall_clock`, which checks SigV4 dates).
-  ControlPlane(ApiConfig config, service::TemplateService* templates,
-               service::RegistryService* registry, service::JobService* jobs,
-               const s3::SigV4Verifier* verifier, const Clock* clock, const Clock* wall_clock);
+  ControlPlane(ApiConfig config, Services services, const s3::SigV4Verifier* verifier,
+               const Clock* clock, const Clock* wall_clock);
 
   http::Response Handle(http::Request& req);
 
@@ -42,6 +49,9 @@ class ControlPlane {
   http::Response RouteJobs(http::Request& req, const std::vector<std::string>& segments,
                            const std::string& region);
   boost::json::object JobJson(const jobs::Job& j) const;
+  // /thing-registration-tasks... (registry_routes.cc)
+  http::Response RouteRegistration(http::Request& req, const std::vector<std::string>& segments,
+                                   const std::string& region);
   // /things..., /thing-groups... (registry_routes.cc)
   http::Response RouteRegistry(http::Request& req, const std::vector<std::string>& segments,
                                const std::string& region);
@@ -50,6 +60,7 @@ class ControlPlane {
   service::TemplateService* templates_;
   service::RegistryService* registry_;
   service::JobService* jobs_;
+  service::RegistrationService* registration_;
   const s3::SigV4Verifier* verifier_;
   const Clock* clock_;
   const Clock* wall_clock_;

@@ -292,4 +292,71 @@ http::Response ControlPlane::RouteRegistry(http::Request& req, const std::vector
   return UnknownOperation(req);
 }
 
+http::Response ControlPlane::RouteRegistration(http::Request& req,
+                                               const std::vector<std::string>& s,
+                                               const std::string& region) {
+  const std::string& m = req.method;
+  auto& svc = *registration_;
+  if (s.size() == 1 && m == "POST") {
+    auto body = ParseBody(req);
+    if (!body.ok()) return Error(body.status());
+    std::optional<std::string> tmpl, bucket, key, role;
+    Status st = OptString(*body, "templateBody", &tmpl);
+    if (st.ok()) st = OptString(*body, "inputFileBucket", &bucket);
+    if (st.ok()) st = OptString(*body, "inputFileKey", &key);
+    if (st.ok()) st = OptString(*body, "roleArn", &role);
+    if (st.ok() && (!tmpl || !bucket || !key || !role)) {
+      st = Status::InvalidRequest(
+          "templateBody, inputFileBucket, inputFileKey and roleArn are required");
+    }
+    if (!st.ok()) return Error(st);
+    auto id = svc.StartTask(region, *tmpl, *bucket, *key, *role);
+    if (!id.ok()) return Error(id.status());
+    return Ok({{"taskId", *id}});
+  }
+  if (s.size() == 1 && m == "GET") {
+    auto max = MaxResults(req.query);
+    if (!max.ok()) return Error(max.status());
+    auto page = svc.ListTasks(region, QueryParam(req.query, "status").value_or(""),
+                              QueryParam(req.query, "nextToken").value_or(""), *max);
+    if (!page.ok()) return Error(page.status());
+    json::array ids;
+    for (const auto& id : page->items) ids.push_back(json::string(id));
+    json::object out{{"taskIds", std::move(ids)}};
+    if (!page->next_token.empty()) out["nextToken"] = page->next_token;
+    return Ok(out);
+  }
+  if (s.size() == 2 && m == "GET") {
+    auto t = svc.DescribeTask(region, s[1]);
+    if (!t.ok()) return Error(t.status());
+    json::object o{{"taskId", t->id},
+                   {"creationDate", EpochSeconds(t->created_at)},
+                   {"lastModifiedDate", EpochSeconds(t->updated_at)},
+                   {"templateBody", t->template_body},
+                   {"inputFileBucket", t->bucket},
+                   {"inputFileKey", t->key},
+                   {"roleArn", t->role_arn},
+                   {"status", t->status},
+                   {"successCount", t->success_count},
+                   {"failureCount", t->failure_count},
+                   {"percentageProgress", t->percentage}};
+    if (t->message) o["message"] = *t->message;
+    return Ok(o);
+  }
+  if (s.size() == 3 && s[2] == "reports" && m == "GET") {
+    auto type = QueryParam(req.query, "reportType");
+    if (!type) return Error(Status::InvalidRequest("reportType is required (ERRORS or RESULTS)"));
+    auto links = svc.ReportLinks(region, s[1], *type);
+    if (!links.ok()) return Error(links.status());
+    json::array a;
+    for (const auto& l : *links) a.push_back(json::string(l));
+    return Ok({{"resourceLinks", std::move(a)}, {"reportType", *type}});
+  }
+  if (s.size() == 3 && s[2] == "cancel" && m == "PUT") {
+    Status st = svc.StopTask(region, s[1]);
+    return st.ok() ? OkEmpty() : Error(st);
+  }
+  return UnknownOperation(req);
+}
+
 }  // namespace iotjobs::api

@@ -40,6 +40,25 @@ struct ThingGroup {
   bool operator==(const ThingGroup&) const = default;
 };
 
+// A bulk registration task (StartThingRegistrationTask).
+struct RegistrationTask {
+  std::string region;
+  std::string id;      // taskId
+  std::string status;  // InProgress | Completed | Failed | Cancelled | Cancelling
+  std::string template_body, bucket, key, role_arn;
+  std::optional<std::string> message;
+  int64_t success_count = 0, failure_count = 0;
+  int32_t percentage = 0;
+  Instant created_at{}, updated_at{};
+  bool operator==(const RegistrationTask&) const = default;
+};
+
+// One thing of a bulk registration, with the groups it joins.
+struct ThingRegistration {
+  Thing thing;
+  std::vector<std::string> groups;
+};
+
 inline constexpr int kMaxGroupDepth = 7;  // a root group has depth 1
 inline constexpr int kMaxGroupsPerThing = 10;
 inline constexpr int kMaxAttributesWithoutType = 3;

@@ -93,20 +93,38 @@ S3Client::S3Client(Options options) : options_(std::move(options)) {
 }
 
 Result<std::string> S3Client::Fetch(const S3Location& loc) {
+  return Transfer("GET", loc, {}, "documentSource", options_.max_bytes, options_.total_timeout_ms);
+}
+
+Result<std::string> S3Client::Get(const S3Location& loc, std::string_view what, size_t max_bytes,
+                                  long timeout_ms) {
+  return Transfer("GET", loc, {}, what, max_bytes, timeout_ms);
+}
+
+Status S3Client::Put(const S3Location& loc, std::string_view body, std::string_view what,
+                     long timeout_ms) {
+  auto r = Transfer("PUT", loc, body, what, 1 << 20, timeout_ms);
+  return r.ok() ? Status::Ok() : r.status();
+}
+
+Result<std::string> S3Client::Transfer(const char* method, const S3Location& loc,
+                                       std::string_view payload, std::string_view what_view,
+                                       size_t max_bytes, long timeout_ms) {
+  const std::string what(what_view);
   const std::string where = "s3://" + loc.bucket + "/" + loc.key;
   if (options_.endpoint.empty()) {
-    return Status::InvalidRequest("documentSource " + where +
+    return Status::InvalidRequest(what + " " + where +
                                   " cannot be fetched: iotjobsd runs without --s3-endpoint");
   }
   const std::string raw_path = "/" + UriEncode(loc.bucket) + "/" + UriEncode(loc.key, true);
-  SigV4Request req{"GET", raw_path, "", {{"host", host_}}, {}};
+  SigV4Request req{method, raw_path, "", {{"host", host_}}, payload};
   SignRequest(&req, options_.credentials, options_.region, "s3",
               std::chrono::time_point_cast<Millis>(std::chrono::system_clock::now()));
 
   CURL* curl = curl_easy_init();
   if (!curl) return Status::Internal("libcurl: cannot create a handle");
   std::string body;
-  std::pair<std::string*, size_t> sink{&body, options_.max_bytes};
+  std::pair<std::string*, size_t> sink{&body, max_bytes};
   curl_slist* headers = nullptr;
   for (const auto& [k, v] : req.headers) {
     if (k == "host") continue;
@@ -117,8 +135,20 @@ Result<std::string> S3Client::Fetch(const S3Location& loc) {
   curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
   curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, WriteBody);
   curl_easy_setopt(curl, CURLOPT_WRITEDATA, &sink);
+  if (std::string_view(method) == "PUT") {
+    // No "Expect: 100-continue": not every S3-compatible server answers it, and moto's then
+    // stores an empty object.
+    headers = curl_slist_append(headers, "Expect:");
+    // libcurl would label the body a form (application/x-www-form-urlencoded), which some
+    // servers parse and discard.
+    headers = curl_slist_append(headers, "Content-Type: application/octet-stream");
+    curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
+    curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, "PUT");
+    curl_easy_setopt(curl, CURLOPT_POSTFIELDS, payload.data());
+    curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(payload.size()));
+  }
   curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, options_.connect_timeout_ms);
-  curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, options_.total_timeout_ms);
+  curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, timeout_ms);
   curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 0L);
   CURLcode rc = curl_easy_perform(curl);
@@ -128,27 +158,25 @@ Result<std::string> S3Client::Fetch(const S3Location& loc) {
   curl_easy_cleanup(curl);
 
   if (rc == CURLE_WRITE_ERROR) {
-    return Status::InvalidRequest("documentSource " + where + " is larger than " +
-                                  std::to_string(options_.max_bytes) + " bytes");
+    return Status::InvalidRequest(what + " " + where + " is larger than " +
+                                  std::to_string(max_bytes) + " bytes");
   }
   if (rc == CURLE_OPERATION_TIMEDOUT) {
-    return Status::InvalidRequest("documentSource " + where + ": the S3 store at " +
-                                  options_.endpoint + " did not answer within " +
-                                  std::to_string(options_.total_timeout_ms) + " ms");
+    return Status::InvalidRequest(what + " " + where + ": the S3 store at " + options_.endpoint +
+                                  " did not answer within " + std::to_string(timeout_ms) + " ms");
   }
   if (rc != CURLE_OK) {
-    return Status::InvalidRequest("documentSource " + where + ": the S3 store at " +
-                                  options_.endpoint + " is unreachable (" + curl_easy_strerror(rc) +
-                                  ")");
+    return Status::InvalidRequest(what + " " + where + ": the S3 store at " + options_.endpoint +
+                                  " is unreachable (" + curl_easy_strerror(rc) + ")");
   }
   if (status == 404) {
-    return Status::InvalidRequest("documentSource " + where + " does not exist in the S3 store");
+    return Status::InvalidRequest(what + " " + where + " does not exist in the S3 store");
   }
   if (status == 403) {
-    return Status::InvalidRequest("documentSource " + where + ": access denied by the S3 store");
+    return Status::InvalidRequest(what + " " + where + ": access denied by the S3 store");
   }
   if (status != 200) {
-    return Status::InvalidRequest("documentSource " + where + ": the S3 store answered HTTP " +
+    return Status::InvalidRequest(what + " " + where + ": the S3 store answered HTTP " +
                                   std::to_string(status));
   }
   return body;

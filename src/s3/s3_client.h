@@ -49,12 +49,20 @@ class S3Client final : public DocumentSource {
   explicit S3Client(Options options);
 
   Result<std::string> Fetch(const S3Location& loc) override;
+  // GET with its own size cap and timeout; errors say `what` (e.g. "inputFile").
+  Result<std::string> Get(const S3Location& loc, std::string_view what, size_t max_bytes,
+                          long timeout_ms);
+  // PUT `body` as the object's content (at most 1 MiB of response is read).
+  Status Put(const S3Location& loc, std::string_view body, std::string_view what, long timeout_ms);
 
   // A presigned GET URL for `loc`, valid `expires_sec` from `now`.
   std::string PresignGet(const S3Location& loc, Instant now, int64_t expires_sec) const;
   const Options& options() const { return options_; }
 
  private:
+  Result<std::string> Transfer(const char* method, const S3Location& loc, std::string_view payload,
+                               std::string_view what, size_t max_bytes, long timeout_ms);
+
   Options options_;
   std::string host_;  // host[:port] of the endpoint, as signed
 };

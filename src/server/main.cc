@@ -11,6 +11,7 @@
 #include "s3/s3_client.h"
 #include "server/config.h"
 #include "service/job_service.h"
+#include "service/registration_service.h"
 #include "service/registry_service.h"
 #include "service/scheduler.h"
 #include "service/template_service.h"
@@ -81,9 +82,11 @@ int Run(ServerConfig cfg) {
                            [&scheduler] { scheduler.Poke(); });
   std::optional<s3::SigV4Verifier> verifier;
   if (!cfg.no_auth) verifier.emplace(*keys);
+  service::RegistrationService registration(service_config, {}, store->get(), &s3, &clock);
+  if (Status st = registration.Start(); !st.ok()) return Fail("--store: " + st.message());
   api::ControlPlane control({.default_region = cfg.region, .account_id = cfg.account_id},
-                            &templates, &registry, &jobs, verifier ? &*verifier : nullptr, &clock,
-                            &wall_clock);
+                            {&templates, &registry, &jobs, &registration},
+                            verifier ? &*verifier : nullptr, &clock, &wall_clock);
 
   http::Server control_server({.host = cfg.control.host,
                                .port = cfg.control.port,
@@ -111,6 +114,7 @@ int Run(ServerConfig cfg) {
   log->info("signal {} received: finishing requests in flight, then stopping", sig);
   control_server.Stop();
   scheduler.Stop();
+  registration.Stop();
   store->reset();  // drains queued writes and closes the database
   log->info("stopped");
   return 0;

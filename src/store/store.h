@@ -119,6 +119,25 @@ class Store {
                                                        const std::string& thing,
                                                        const std::string& after, int limit) = 0;
 
+  // --- Bulk registration ---
+  // Creates things (idempotent when the configuration is identical) and their memberships in one
+  // transaction; returns one Status per item (AlreadyExists for a different configuration,
+  // NotFound for a missing group, InvalidRequest for a hierarchy conflict).
+  virtual Result<std::vector<Status>> RegisterThings(
+      const std::string& region, const std::vector<jobs::ThingRegistration>& items,
+      Instant now) = 0;
+  virtual Status CreateRegistrationTask(const jobs::RegistrationTask& t) = 0;
+  // Replaces status, message, counts and percentage. NotFound.
+  virtual Status UpdateRegistrationTask(const jobs::RegistrationTask& t) = 0;
+  virtual Result<jobs::RegistrationTask> GetRegistrationTask(const std::string& region,
+                                                             const std::string& id) = 0;
+  // Oldest first; `status` empty for any. With region empty: every region (used at start-up to
+  // resume interrupted tasks).
+  virtual Result<Page<jobs::RegistrationTask>> ListRegistrationTasks(const std::string& region,
+                                                                     const std::string& status,
+                                                                     const std::string& after,
+                                                                     int limit) = 0;
+
   // --- Jobs ---
   // Stores the job, its targets (thing / thing-group ARNs of `j.region`) and tags. Conflict when
   // the id exists in any state; NotFound when a target does not exist. Executions are created

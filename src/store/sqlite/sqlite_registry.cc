@@ -1,5 +1,6 @@
 // SqliteStore's registry half: things, thing groups and memberships.
 #include <charconv>
+#include <map>
 
 #include "store/sqlite/sqlite_internal.h"
 #include "store/sqlite/sqlite_store.h"
@@ -383,6 +384,38 @@ Status SqliteStore::DeleteThingGroup(const std::string& region, const std::strin
   });
 }
 
+namespace {
+
+// Adds `thing` to group `g` with every rule of AddThingToThingGroup checked.
+Status AddMembership(SqliteDb& db, int64_t thing_id, const std::string& thing, const GroupRow& g,
+                     const std::string& group, Instant now) {
+  IOTJOBS_PREPARE(
+      s, db,
+      "SELECT g.id, g.name, g.root FROM thing_group_members m JOIN thing_groups g ON g.id = m.grp "
+      "WHERE m.thing = ?1");
+  s.Bind(1, thing_id);
+  int count = 0;
+  Status st;
+  while (s.Step(&st)) {
+    if (s.Int(0) == g.id) return Status::Ok();  // already a member
+    if (s.Int(2) == g.root) {
+      return Status::InvalidRequest("thing " + thing + " is already in thing group " + s.Text(1) +
+                                    " of the same hierarchy as " + group);
+    }
+    ++count;
+  }
+  IOTJOBS_RETURN_IF_ERROR(st);
+  if (count >= jobs::kMaxGroupsPerThing) {
+    return Status::InvalidRequest("thing " + thing + " is already in " + std::to_string(count) +
+                                  " thing groups, the most a thing can belong to");
+  }
+  IOTJOBS_PREPARE(i, db, "INSERT INTO thing_group_members(grp, thing) VALUES (?1, ?2)");
+  IOTJOBS_RETURN_IF_ERROR(i.Bind(1, g.id).Bind(2, thing_id).Run());
+  return internal::OnMembershipAdded(db, thing_id, g.id, now);
+}
+
+}  // namespace
+
 Status SqliteStore::AddThingToGroup(const std::string& region, const std::string& thing,
                                     const std::string& group, Instant now) {
   return Write([&](SqliteDb& db) -> Status {
@@ -390,29 +423,7 @@ Status SqliteStore::AddThingToGroup(const std::string& region, const std::string
     if (!t.ok()) return t.status();
     auto g = ThingGroupRow(db, region, group);
     if (!g.ok()) return g.status();
-    IOTJOBS_PREPARE(s, db,
-                    "SELECT g.id, g.name, g.root FROM thing_group_members m JOIN thing_groups g ON "
-                    "g.id = m.grp "
-                    "WHERE m.thing = ?1");
-    s.Bind(1, t->id);
-    int count = 0;
-    Status st;
-    while (s.Step(&st)) {
-      if (s.Int(0) == g->id) return Status::Ok();  // already a member
-      if (s.Int(2) == g->root) {
-        return Status::InvalidRequest("thing " + thing + " is already in thing group " + s.Text(1) +
-                                      " of the same hierarchy as " + group);
-      }
-      ++count;
-    }
-    IOTJOBS_RETURN_IF_ERROR(st);
-    if (count >= jobs::kMaxGroupsPerThing) {
-      return Status::InvalidRequest("thing " + thing + " is already in " + std::to_string(count) +
-                                    " thing groups, the most a thing can belong to");
-    }
-    IOTJOBS_PREPARE(i, db, "INSERT INTO thing_group_members(grp, thing) VALUES (?1, ?2)");
-    IOTJOBS_RETURN_IF_ERROR(i.Bind(1, g->id).Bind(2, t->id).Run());
-    return internal::OnMembershipAdded(db, t->id, g->id, now);
+    return AddMembership(db, t->id, thing, *g, group, now);
   });
 }
 
@@ -485,6 +496,189 @@ Result<Page<std::string>> SqliteStore::ListGroupsForThing(const std::string& reg
     while (s.Step(&st)) page.items.push_back(s.Text(0));
     if (!st.ok()) return st;
     if (static_cast<int>(page.items.size()) > limit) TakePage(&page, limit, page.items[limit - 1]);
+    return page;
+  });
+}
+
+Result<std::vector<Status>> SqliteStore::RegisterThings(
+    const std::string& region, const std::vector<jobs::ThingRegistration>& items, Instant now) {
+  std::vector<Status> results;
+  Status st = Write([&](SqliteDb& db) -> Status {
+    results.assign(items.size(), Status::Ok());
+    std::map<std::string, Result<GroupRow>> groups;  // lookups cached for the batch
+    for (size_t i = 0; i < items.size(); ++i) {
+      const jobs::Thing& t = items[i].thing;
+      // Each item in its own savepoint: a failing line leaves no half-registered thing.
+      IOTJOBS_RETURN_IF_ERROR(db.Exec("SAVEPOINT item"));
+      Status item = [&]() -> Status {
+        IOTJOBS_PREPARE(ins, db,
+                        "INSERT INTO things(region, name, thing_id, thing_type, billing_group, "
+                        "version) VALUES (?1, ?2, ?3, ?4, ?5, 1) ON CONFLICT DO NOTHING");
+        IOTJOBS_RETURN_IF_ERROR(ins.Bind(1, region)
+                                    .Bind(2, t.name)
+                                    .Bind(3, t.id)
+                                    .Bind(4, t.thing_type_name)
+                                    .Bind(5, t.billing_group_name)
+                                    .Run());
+        int64_t thing_id;
+        if (db.Changes() == 1) {
+          thing_id = sqlite3_last_insert_rowid(db.raw());
+          IOTJOBS_RETURN_IF_ERROR(PutThingAttributes(db, thing_id, t.attributes));
+        } else {
+          // Registered before (a re-run, or a duplicate line): fine when identical.
+          IOTJOBS_PREPARE(e, db,
+                          "SELECT id, region, name, thing_id, thing_type, billing_group, version "
+                          "FROM things WHERE region = ?1 AND name = ?2");
+          e.Bind(1, region).Bind(2, t.name);
+          Status est;
+          if (!e.Step(&est)) return est.ok() ? Status::Internal("thing vanished") : est;
+          auto existing = ThingFromRow(db, e);
+          if (!existing.ok()) return existing.status();
+          if (existing->thing_type_name != t.thing_type_name ||
+              existing->billing_group_name != t.billing_group_name ||
+              existing->attributes != t.attributes) {
+            return Status(Code::kAlreadyExists,
+                          "thing " + t.name + " already exists with a different configuration");
+          }
+          thing_id = e.Int(0);
+        }
+        for (const auto& name : items[i].groups) {
+          auto it = groups.find(name);
+          if (it == groups.end()) it = groups.emplace(name, ThingGroupRow(db, region, name)).first;
+          if (!it->second.ok()) return it->second.status();
+          IOTJOBS_RETURN_IF_ERROR(AddMembership(db, thing_id, t.name, *it->second, name, now));
+        }
+        return Status::Ok();
+      }();
+      if (!item.ok()) {
+        results[i] = item;
+        IOTJOBS_RETURN_IF_ERROR(db.Exec("ROLLBACK TO item"));
+      }
+      IOTJOBS_RETURN_IF_ERROR(db.Exec("RELEASE item"));
+    }
+    return Status::Ok();
+  });
+  if (!st.ok()) return st;
+  return results;
+}
+
+namespace {
+
+jobs::RegistrationTask TaskFromRow(const Stmt& s) {
+  // task_id, region, status, template_body, bucket, input_key, role_arn, message,
+  // success_count, failure_count, percentage, created_at_ms, updated_at_ms
+  jobs::RegistrationTask t;
+  t.id = s.Text(0);
+  t.region = s.Text(1);
+  t.status = s.Text(2);
+  t.template_body = s.Text(3);
+  t.bucket = s.Text(4);
+  t.key = s.Text(5);
+  t.role_arn = s.Text(6);
+  t.message = s.OptText(7);
+  t.success_count = s.Int(8);
+  t.failure_count = s.Int(9);
+  t.percentage = static_cast<int32_t>(s.Int(10));
+  t.created_at = FromEpochMillis(s.Int(11));
+  t.updated_at = FromEpochMillis(s.Int(12));
+  return t;
+}
+
+#define IOTJOBS_TASK_COLUMNS                                                       \
+  "task_id, region, status, template_body, bucket, input_key, role_arn, message, " \
+  "success_count, failure_count, percentage, created_at_ms, updated_at_ms, seq"
+
+}  // namespace
+
+Status SqliteStore::CreateRegistrationTask(const jobs::RegistrationTask& t) {
+  return Write([&](SqliteDb& db) -> Status {
+    IOTJOBS_PREPARE(
+        s, db,
+        "INSERT INTO registration_tasks(task_id, region, status, template_body, bucket, "
+        "input_key, role_arn, created_at_ms, updated_at_ms, seq) VALUES (?1, ?2, ?3, "
+        "?4, ?5, ?6, ?7, ?8, ?8, (SELECT coalesce(max(seq), 0) + 1 FROM "
+        "registration_tasks))");
+    return s.Bind(1, t.id)
+        .Bind(2, t.region)
+        .Bind(3, t.status)
+        .Bind(4, t.template_body)
+        .Bind(5, t.bucket)
+        .Bind(6, t.key)
+        .Bind(7, t.role_arn)
+        .Bind(8, ToEpochMillis(t.created_at))
+        .Run();
+  });
+}
+
+Status SqliteStore::UpdateRegistrationTask(const jobs::RegistrationTask& t) {
+  return Write([&](SqliteDb& db) -> Status {
+    IOTJOBS_PREPARE(s, db,
+                    "UPDATE registration_tasks SET status = ?2, message = ?3, success_count = ?4, "
+                    "failure_count = ?5, percentage = ?6, updated_at_ms = ?7 WHERE task_id = ?1");
+    IOTJOBS_RETURN_IF_ERROR(s.Bind(1, t.id)
+                                .Bind(2, t.status)
+                                .Bind(3, t.message)
+                                .Bind(4, t.success_count)
+                                .Bind(5, t.failure_count)
+                                .Bind(6, static_cast<int64_t>(t.percentage))
+                                .Bind(7, ToEpochMillis(t.updated_at))
+                                .Run());
+    if (db.Changes() == 0) return Status::NotFound("registration task " + t.id + " does not exist");
+    return Status::Ok();
+  });
+}
+
+Result<jobs::RegistrationTask> SqliteStore::GetRegistrationTask(const std::string& region,
+                                                                const std::string& id) {
+  return Read<jobs::RegistrationTask>([&](SqliteDb& db) -> Result<jobs::RegistrationTask> {
+    IOTJOBS_PREPARE(s, db,
+                    "SELECT " IOTJOBS_TASK_COLUMNS
+                    " FROM registration_tasks "
+                    "WHERE task_id = ?1 AND region = ?2");
+    s.Bind(1, id).Bind(2, region);
+    Status st;
+    if (!s.Step(&st)) {
+      if (!st.ok()) return st;
+      return Status::NotFound("registration task " + id + " does not exist");
+    }
+    return TaskFromRow(s);
+  });
+}
+
+Result<Page<jobs::RegistrationTask>> SqliteStore::ListRegistrationTasks(const std::string& region,
+                                                                        const std::string& status,
+                                                                        const std::string& after,
+                                                                        int limit) {
+  using P = Page<jobs::RegistrationTask>;
+  return Read<P>([&](SqliteDb& db) -> Result<P> {
+    int64_t after_seq = 0;
+    if (!after.empty()) {
+      auto [p, ec] = std::from_chars(after.data(), after.data() + after.size(), after_seq);
+      if (ec != std::errc() || p != after.data() + after.size()) {
+        return Status::InvalidRequest(
+            "nextToken is invalid: pass the nextToken of a previous page");
+      }
+    }
+    IOTJOBS_PREPARE(s, db,
+                    "SELECT " IOTJOBS_TASK_COLUMNS
+                    " FROM registration_tasks WHERE seq > ?1 "
+                    "AND (?2 IS NULL OR region = ?2) AND (?3 IS NULL OR status = ?3) "
+                    "ORDER BY seq LIMIT ?4");
+    s.Bind(1, after_seq).Bind(4, static_cast<int64_t>(limit) + 1);
+    if (!region.empty()) s.Bind(2, region);
+    if (!status.empty()) s.Bind(3, status);
+    P page;
+    std::vector<int64_t> seqs;
+    Status st;
+    while (s.Step(&st)) {
+      page.items.push_back(TaskFromRow(s));
+      seqs.push_back(s.Int(13));
+    }
+    if (!st.ok()) return st;
+    if (static_cast<int>(page.items.size()) > limit) {
+      page.items.resize(limit);
+      page.next_after = std::to_string(seqs[limit - 1]);
+    }
     return page;
   });
 }

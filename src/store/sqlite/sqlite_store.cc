@@ -139,6 +139,26 @@ CREATE TABLE job_executions (
 CREATE INDEX job_executions_by_thing ON job_executions (thing, job, number);
 CREATE INDEX job_executions_timeouts ON job_executions (timeout_at_ms) WHERE timeout_at_ms IS NOT NULL;
 )sql",
+    // 4: bulk thing registration tasks.
+    R"sql(
+CREATE TABLE registration_tasks (
+  task_id TEXT PRIMARY KEY,
+  region TEXT NOT NULL,
+  status TEXT NOT NULL,
+  template_body TEXT NOT NULL,
+  bucket TEXT NOT NULL,
+  input_key TEXT NOT NULL,
+  role_arn TEXT NOT NULL,
+  message TEXT,
+  success_count INTEGER NOT NULL DEFAULT 0,
+  failure_count INTEGER NOT NULL DEFAULT 0,
+  percentage INTEGER NOT NULL DEFAULT 0,
+  created_at_ms INTEGER NOT NULL,
+  updated_at_ms INTEGER NOT NULL,
+  seq INTEGER NOT NULL
+);
+CREATE INDEX registration_tasks_by_region ON registration_tasks (region, seq);
+)sql",
 };
 
 std::shared_ptr<spdlog::logger> Log() {

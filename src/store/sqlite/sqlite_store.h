@@ -51,6 +51,19 @@ class SqliteStore final : public Store {
   Result<Page<jobs::Tag>> ListTags(const std::string& arn, const std::string& after,
                                    int limit) override;
 
+  // Bulk registration (sqlite_registry.cc).
+  Result<std::vector<Status>> RegisterThings(const std::string& region,
+                                             const std::vector<jobs::ThingRegistration>& items,
+                                             Instant now) override;
+  Status CreateRegistrationTask(const jobs::RegistrationTask& t) override;
+  Status UpdateRegistrationTask(const jobs::RegistrationTask& t) override;
+  Result<jobs::RegistrationTask> GetRegistrationTask(const std::string& region,
+                                                     const std::string& id) override;
+  Result<Page<jobs::RegistrationTask>> ListRegistrationTasks(const std::string& region,
+                                                             const std::string& status,
+                                                             const std::string& after,
+                                                             int limit) override;
+
   // Jobs and executions (sqlite_jobs.cc).
   Status CreateJob(const jobs::Job& j, const std::string& arn,
                    const std::vector<jobs::Tag>& tags) override;
