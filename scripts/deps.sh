@@ -10,6 +10,10 @@ PACKAGES=(
   libmosquitto-dev mosquitto mosquitto-clients libpq-dev
   python3 curl ca-certificates openssl
 )
+# The JS SDK end-to-end suite needs node and npm; keep a node that is already there (any source).
+if ! command -v node >/dev/null 2>&1; then
+  PACKAGES+=(nodejs npm)
+fi
 
 missing=()
 for p in "${PACKAGES[@]}"; do

@@ -5,5 +5,6 @@ set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 "$root/scripts/deps.sh"
 "$root/scripts/build.sh"
+(cd "$root/tests/e2e/js" && npm ci --no-audit --no-fund)  # the JS SDK suite's packages
 cd "${IOTJOBS_BUILD_DIR:-$root/build}"
 ctest --output-on-failure -j2 "$@"
