@@ -81,6 +81,7 @@ struct JobExecution {
   int64_t version_number = 1;
   int32_t retry_attempt = 0;
   std::optional<Instant> timeout_at;  // when the service times it out (min of the timers)
+  std::optional<Instant> in_progress_deadline, step_deadline;  // the two timers
   bool operator==(const JobExecution&) const = default;
 };
 

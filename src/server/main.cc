@@ -5,11 +5,13 @@
 #include <iostream>
 
 #include "api/control_plane.h"
+#include "api/jobs_data_plane.h"
 #include "common/credentials.h"
 #include "common/logging.h"
 #include "http/server.h"
 #include "s3/s3_client.h"
 #include "server/config.h"
+#include "service/device_service.h"
 #include "service/job_service.h"
 #include "service/registration_service.h"
 #include "service/registry_service.h"
@@ -81,9 +83,16 @@ int Run(ServerConfig cfg) {
   service::JobService jobs(service_config, job_limits, store->get(), &s3, &clock,
                            [&scheduler] { scheduler.Poke(); });
   std::optional<s3::SigV4Verifier> verifier;
-  if (!cfg.no_auth) verifier.emplace(*keys);
+  std::optional<s3::SigV4Verifier> data_verifier;
+  if (!cfg.no_auth) {
+    verifier.emplace(*keys);
+    data_verifier.emplace(*keys);
+  }
   service::RegistrationService registration(service_config, {}, store->get(), &s3, &clock);
   if (Status st = registration.Start(); !st.ok()) return Fail("--store: " + st.message());
+  service::DeviceService devices(service_config, store->get(), &s3, &clock, &wall_clock);
+  api::JobsDataPlane data_plane({.default_region = cfg.region, .account_id = cfg.account_id},
+                                &devices, data_verifier ? &*data_verifier : nullptr, &wall_clock);
   api::ControlPlane control({.default_region = cfg.region, .account_id = cfg.account_id},
                             {&templates, &registry, &jobs, &registration},
                             verifier ? &*verifier : nullptr, &clock, &wall_clock);
@@ -96,23 +105,31 @@ int Run(ServerConfig cfg) {
                               [&](http::Request& r) { return control.Handle(r); });
   if (Status st = control_server.Start(); !st.ok())
     return Fail("--control-listen: " + st.message());
+  http::Server jobs_server({.host = cfg.jobs.host,
+                            .port = cfg.jobs.port,
+                            .io_threads = cfg.io_threads,
+                            .worker_threads = cfg.worker_threads,
+                            .name = "jobs-data"},
+                           [&](http::Request& r) { return data_plane.Handle(r); });
+  if (Status st = jobs_server.Start(); !st.ok()) return Fail("--jobs-listen: " + st.message());
   scheduler.Start();
 
   if (cfg.mqtt_url) {
     log->info("MQTT broker {}:{} configured; the MQTT device plane is not part of this build yet",
               cfg.mqtt_url->host, cfg.mqtt_url->port);
   }
-  log->info("jobs data plane ({}) is not part of this build yet", cfg.jobs_listen);
   if (cfg.time_scale != 1.0)
     log->info("service clock runs {}x faster than wall time", cfg.time_scale);
   log->info("store sqlite:{} (schema v{})", cfg.sqlite_path, store::SqliteStore::SchemaVersion());
   std::cout << "iotjobsd ready control=http://" << cfg.control.host << ":" << control_server.port()
+            << " jobs=http://" << cfg.jobs.host << ":" << jobs_server.port()
             << " region=" << cfg.region << " account=" << cfg.account_id << std::endl;
 
   int sig = 0;
   sigwait(&stop_signals, &sig);
   log->info("signal {} received: finishing requests in flight, then stopping", sig);
   control_server.Stop();
+  jobs_server.Stop();
   scheduler.Stop();
   registration.Stop();
   store->reset();  // drains queued writes and closes the database

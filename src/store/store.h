@@ -192,6 +192,39 @@ class Store {
   // job is gone).
   virtual Result<int64_t> ProcessJobWork(int64_t job, int64_t max, Instant now) = 0;
 
+  // --- The device's view (jobs data plane) ---
+  // The thing's pending executions (latest, QUEUED or IN_PROGRESS, of jobs not SCHEDULED):
+  // IN_PROGRESS first, then QUEUED, each oldest first; at most `limit`. NotFound for a missing
+  // thing.
+  virtual Result<std::vector<jobs::JobExecution>> PendingExecutions(const std::string& region,
+                                                                    const std::string& thing,
+                                                                    int limit) = 0;
+  struct DeviceUpdate {
+    jobs::ExecutionStatus status = jobs::ExecutionStatus::kInProgress;
+    std::optional<std::map<std::string, std::string>> status_details;  // replaces when given
+    std::optional<int64_t> step_timeout_minutes;                       // -1 clears the step timer
+    std::optional<int64_t> expected_version;
+    std::optional<int64_t> execution_number;  // nullopt: the latest
+  };
+  struct DeviceResult {
+    Status status;  // OK, or why the request was refused
+    // After the change when OK; the current state on InvalidStateTransition / VersionConflict.
+    std::optional<jobs::JobExecution> execution;
+    bool changed = false;  // whether anything was written
+  };
+  // A device reports progress (UpdateJobExecution). Errors in DeviceResult::status: NotFound,
+  // InvalidRequest (a status only the service sets), InvalidStateTransition, VersionConflict.
+  virtual DeviceResult UpdateExecution(const std::string& region, const std::string& thing,
+                                       const std::string& job_id, const DeviceUpdate& update,
+                                       Instant now) = 0;
+  // StartNextPendingJobExecution: the head of the pending list; a QUEUED head moves to
+  // IN_PROGRESS with the details and step timer given, an IN_PROGRESS head is returned unchanged.
+  // OK with no execution when nothing is pending.
+  virtual DeviceResult StartNextExecution(
+      const std::string& region, const std::string& thing,
+      const std::optional<std::map<std::string, std::string>>& status_details,
+      std::optional<int64_t> step_timeout_minutes, Instant now) = 0;
+
   // --- Executions ---
   // `number` nullopt: the latest execution. NotFound.
   virtual Result<jobs::JobExecution> GetExecution(const std::string& region,

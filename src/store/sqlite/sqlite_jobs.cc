@@ -7,6 +7,7 @@
 #include <charconv>
 
 #include "codec/job_codec.h"
+#include "jobs/timeouts.h"
 #include "store/sqlite/sqlite_internal.h"
 #include "store/sqlite/sqlite_store.h"
 
@@ -150,7 +151,8 @@ Result<jobs::Job> JobFromRow(const Stmt& s) {
 
 #define IOTJOBS_EXEC_COLUMNS                                                          \
   "e.number, e.status, e.version, e.queued_at_ms, e.started_at_ms, e.updated_at_ms, " \
-  "e.retry_attempt, e.force_canceled, e.timeout_at_ms, e.details"
+  "e.retry_attempt, e.force_canceled, e.timeout_at_ms, e.details, "                   \
+  "e.in_progress_deadline_ms, e.step_deadline_ms"
 
 // Reads IOTJOBS_EXEC_COLUMNS starting at column `c`.
 Result<jobs::JobExecution> ExecutionFromRow(const Stmt& s, int c) {
@@ -164,6 +166,8 @@ Result<jobs::JobExecution> ExecutionFromRow(const Stmt& s, int c) {
   e.retry_attempt = static_cast<int32_t>(s.Int(c + 6));
   e.force_canceled = s.Int(c + 7) != 0;
   if (s.OptText(c + 8)) e.timeout_at = FromEpochMillis(s.Int(c + 8));
+  if (s.OptText(c + 10)) e.in_progress_deadline = FromEpochMillis(s.Int(c + 10));
+  if (s.OptText(c + 11)) e.step_deadline = FromEpochMillis(s.Int(c + 11));
   if (auto d = s.OptText(c + 9)) {
     auto m = codec::StringMapFromJson(*d);
     if (!m.ok()) return m.status();
@@ -616,9 +620,11 @@ Result<int64_t> SqliteStore::MaterializeExecutions(int64_t job, int64_t max, Ins
     while (created < max && target_idx < static_cast<int64_t>(targets.size())) {
       const Target& t = targets[target_idx];
       if (t.thing) {
+        // The thing may have been deleted since the job was created: no execution for it.
         IOTJOBS_PREPARE(ins, db,
                         "INSERT INTO job_executions(job, thing, number, status, version, latest, "
-                        "queued_at_ms, updated_at_ms) VALUES (?1, ?2, 1, 0, 1, 1, ?3, ?3) "
+                        "queued_at_ms, updated_at_ms) SELECT ?1, ?2, 1, 0, 1, 1, ?3, ?3 "
+                        "WHERE EXISTS (SELECT 1 FROM things WHERE id = ?2) "
                         "ON CONFLICT DO NOTHING");
         IOTJOBS_RETURN_IF_ERROR(ins.Bind(1, job).Bind(2, *t.thing).Bind(3, now_ms).Run());
         created += db.Changes();
@@ -970,6 +976,184 @@ Status SqliteStore::DeleteExecution(const std::string& region, const std::string
     if (latest) IOTJOBS_RETURN_IF_ERROR(AddToCounter(db, j->id, status, -1));
     return MaybeComplete(db, j->id, now);
   });
+}
+
+namespace {
+
+// The pending list's SQL (spec §2.3): latest executions, IN_PROGRESS (1) before QUEUED (0), each
+// in queue order; jobs that are SCHEDULED or being deleted hold nothing pending.
+#define IOTJOBS_PENDING_SQL                                                                 \
+  "SELECT j.job_id, e.thing, " IOTJOBS_EXEC_COLUMNS                                         \
+  " FROM job_executions e "                                                                 \
+  "JOIN jobs j ON j.id = e.job WHERE e.thing = ?1 AND e.latest = 1 AND e.status IN (0, 1) " \
+  "AND j.status NOT IN ('SCHEDULED', 'DELETION_IN_PROGRESS') "                              \
+  "ORDER BY e.status DESC, e.queued_at_ms, e.job, e.number LIMIT ?2"
+
+Result<std::vector<jobs::JobExecution>> Pending(SqliteDb& db, const std::string& region,
+                                                const std::string& thing_name, int64_t thing,
+                                                int limit) {
+  IOTJOBS_PREPARE(s, db, IOTJOBS_PENDING_SQL);
+  s.Bind(1, thing).Bind(2, static_cast<int64_t>(limit));
+  std::vector<jobs::JobExecution> out;
+  Status st;
+  while (s.Step(&st)) {
+    auto e = ExecutionFromRow(s, 2);
+    if (!e.ok()) return e.status();
+    e->region = region;
+    e->job_id = s.Text(0);
+    e->thing_name = thing_name;
+    out.push_back(std::move(e).value());
+  }
+  if (!st.ok()) return st;
+  return out;
+}
+
+// Applies a device transition to execution `e` of `job` (internal ids) and writes it.
+Status WriteDeviceTransition(SqliteDb& db, int64_t job, int64_t thing, jobs::JobExecution* e,
+                             ExecutionStatus next,
+                             const std::optional<std::map<std::string, std::string>>& details,
+                             std::optional<int64_t> step_minutes, bool latest, Instant now) {
+  IOTJOBS_PREPARE(
+      t, db,
+      "SELECT json_extract(spec, '$.timeoutConfig.inProgressTimeoutInMinutes') FROM jobs "
+      "WHERE id = ?1");
+  t.Bind(1, job);
+  Status st;
+  std::optional<int64_t> in_progress_minutes;
+  if (t.Step(&st) && t.OptText(0)) in_progress_minutes = t.Int(0);
+  IOTJOBS_RETURN_IF_ERROR(st);
+  const ExecutionStatus from = e->status;
+  jobs::ExecutionTimers timers{e->in_progress_deadline, e->step_deadline};
+  timers = jobs::TimersAfterTransition(timers, from, next, in_progress_minutes, step_minutes, now);
+  e->status = next;
+  e->in_progress_deadline = timers.in_progress_deadline;
+  e->step_deadline = timers.step_deadline;
+  e->timeout_at = jobs::EffectiveDeadline(timers);
+  if (details) e->status_details = *details;
+  if (!e->started_at && next != ExecutionStatus::kQueued) e->started_at = now;
+  e->version_number += 1;
+  e->last_updated_at = now;
+  IOTJOBS_PREPARE(u, db,
+                  "UPDATE job_executions SET status = ?4, version = ?5, updated_at_ms = ?6, "
+                  "started_at_ms = ?7, timeout_at_ms = ?8, in_progress_deadline_ms = ?9, "
+                  "step_deadline_ms = ?10, details = ?11 "
+                  "WHERE job = ?1 AND thing = ?2 AND number = ?3");
+  u.Bind(1, job).Bind(2, thing).Bind(3, e->execution_number).Bind(4, StatusInt(next));
+  u.Bind(5, e->version_number).Bind(6, ToEpochMillis(now)).Bind(7, ToEpochMillis(*e->started_at));
+  if (e->timeout_at) u.Bind(8, ToEpochMillis(*e->timeout_at));
+  if (e->in_progress_deadline) u.Bind(9, ToEpochMillis(*e->in_progress_deadline));
+  if (e->step_deadline) u.Bind(10, ToEpochMillis(*e->step_deadline));
+  if (!e->status_details.empty()) u.Bind(11, codec::StringMapToJson(e->status_details));
+  IOTJOBS_RETURN_IF_ERROR(u.Run());
+  if (latest && from != next) {
+    IOTJOBS_RETURN_IF_ERROR(AddToCounter(db, job, from, -1));
+    IOTJOBS_RETURN_IF_ERROR(AddToCounter(db, job, next, 1));
+  }
+  if (jobs::IsTerminal(next)) return MaybeComplete(db, job, now);
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<std::vector<jobs::JobExecution>> SqliteStore::PendingExecutions(const std::string& region,
+                                                                       const std::string& thing,
+                                                                       int limit) {
+  using V = std::vector<jobs::JobExecution>;
+  return Read<V>([&](SqliteDb& db) -> Result<V> {
+    auto t = FindThing(db, region, thing);
+    if (!t.ok()) return t.status();
+    return Pending(db, region, thing, *t, limit);
+  });
+}
+
+Store::DeviceResult SqliteStore::UpdateExecution(const std::string& region,
+                                                 const std::string& thing,
+                                                 const std::string& job_id,
+                                                 const DeviceUpdate& update, Instant now) {
+  DeviceResult out;
+  Status st = Write([&](SqliteDb& db) -> Status {
+    out = DeviceResult{};
+    auto j = FindJob(db, region, job_id);
+    if (!j.ok()) return j.status();
+    if (j->status == jobs::kJobDeletionInProgress) {
+      return Status::NotFound("job " + job_id + " is being deleted");
+    }
+    auto t = FindThing(db, region, thing);
+    if (!t.ok()) return t.status();
+    IOTJOBS_PREPARE(s, db,
+                    "SELECT e.latest, " IOTJOBS_EXEC_COLUMNS
+                    " FROM job_executions e "
+                    "WHERE e.job = ?1 AND e.thing = ?2 AND (?3 IS NULL OR e.number = ?3) "
+                    "ORDER BY e.number DESC LIMIT 1");
+    s.Bind(1, j->id).Bind(2, *t);
+    if (update.execution_number) s.Bind(3, *update.execution_number);
+    Status rs;
+    if (!s.Step(&rs)) {
+      if (!rs.ok()) return rs;
+      return Status::NotFound("job " + job_id + " has no execution" +
+                              (update.execution_number
+                                   ? " number " + std::to_string(*update.execution_number)
+                                   : std::string()) +
+                              " for thing " + thing);
+    }
+    const bool latest = s.Int(0) != 0;
+    auto e = ExecutionFromRow(s, 1);
+    if (!e.ok()) return e.status();
+    e->region = region;
+    e->job_id = job_id;
+    e->thing_name = thing;
+    if (update.expected_version && *update.expected_version != e->version_number) {
+      out.execution = *e;
+      return Status(Code::kVersionConflict, "expectedVersion " +
+                                                std::to_string(*update.expected_version) +
+                                                " does not match the execution's version " +
+                                                std::to_string(e->version_number));
+    }
+    auto next = jobs::ApplyDeviceUpdate(e->status, update.status);
+    if (!next.ok()) {
+      if (next.status().code() == Code::kInvalidStateTransition) out.execution = *e;
+      return next.status();
+    }
+    IOTJOBS_RETURN_IF_ERROR(WriteDeviceTransition(db, j->id, *t, &*e, *next, update.status_details,
+                                                  update.step_timeout_minutes, latest, now));
+    out.execution = *e;
+    out.changed = true;
+    return Status::Ok();
+  });
+  out.status = st;
+  if (!st.ok() && st.code() != Code::kVersionConflict &&
+      st.code() != Code::kInvalidStateTransition) {
+    out.execution.reset();
+  }
+  return out;
+}
+
+Store::DeviceResult SqliteStore::StartNextExecution(
+    const std::string& region, const std::string& thing,
+    const std::optional<std::map<std::string, std::string>>& details,
+    std::optional<int64_t> step_timeout_minutes, Instant now) {
+  DeviceResult out;
+  out.status = Write([&](SqliteDb& db) -> Status {
+    out = DeviceResult{};
+    auto t = FindThing(db, region, thing);
+    if (!t.ok()) return t.status();
+    auto head = Pending(db, region, thing, *t, 1);
+    if (!head.ok()) return head.status();
+    if (head->empty()) return Status::Ok();  // nothing pending: not an error
+    jobs::JobExecution e = head->front();
+    if (e.status == ExecutionStatus::kInProgress) {
+      out.execution = e;  // already started: returned unchanged
+      return Status::Ok();
+    }
+    auto j = FindJob(db, region, e.job_id);
+    if (!j.ok()) return j.status();
+    IOTJOBS_RETURN_IF_ERROR(WriteDeviceTransition(db, j->id, *t, &e, ExecutionStatus::kInProgress,
+                                                  details, step_timeout_minutes, true, now));
+    out.execution = e;
+    out.changed = true;
+    return Status::Ok();
+  });
+  return out;
 }
 
 }  // namespace iotjobs::store

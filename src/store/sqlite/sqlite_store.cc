@@ -159,6 +159,12 @@ CREATE TABLE registration_tasks (
 );
 CREATE INDEX registration_tasks_by_region ON registration_tasks (region, seq);
 )sql",
+    // 5: both execution timers, so a step timer can replace its predecessor without moving the
+    // in-progress deadline (timeout_at_ms stays their minimum, for the scheduler's index).
+    R"sql(
+ALTER TABLE job_executions ADD COLUMN in_progress_deadline_ms INTEGER;
+ALTER TABLE job_executions ADD COLUMN step_deadline_ms INTEGER;
+)sql",
 };
 
 std::shared_ptr<spdlog::logger> Log() {

@@ -103,6 +103,17 @@ class SqliteStore final : public Store {
                          const std::string& thing, int64_t number, bool force,
                          Instant now) override;
 
+  Result<std::vector<jobs::JobExecution>> PendingExecutions(const std::string& region,
+                                                            const std::string& thing,
+                                                            int limit) override;
+  DeviceResult UpdateExecution(const std::string& region, const std::string& thing,
+                               const std::string& job_id, const DeviceUpdate& update,
+                               Instant now) override;
+  DeviceResult StartNextExecution(const std::string& region, const std::string& thing,
+                                  const std::optional<std::map<std::string, std::string>>& details,
+                                  std::optional<int64_t> step_timeout_minutes,
+                                  Instant now) override;
+
   // Registry (sqlite_registry.cc).
   Status CreateThing(const jobs::Thing& t) override;
   Result<jobs::Thing> GetThing(const std::string& region, const std::string& name) override;
