@@ -18,6 +18,7 @@
 // start-up it checks that it signs byte for byte as s3::SignRequest does, so the shortcut cannot
 // drift from the library.
 #include <openssl/evp.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
@@ -419,12 +420,14 @@ struct Stats {
   std::map<std::string, uint64_t> errors;            // "409" / "transport: <reason>" -> count
   std::map<std::string, std::string> error_samples;  // first body per error key
   uint64_t reconnects = 0;
+  uint64_t ok_total = 0;  // 2xx responses, warm-up included (to divide CPU time by)
 
   void Merge(Stats&& o) {
     latencies_us.insert(latencies_us.end(), o.latencies_us.begin(), o.latencies_us.end());
     for (auto& [k, v] : o.errors) errors[k] += v;
     for (auto& [k, v] : o.error_samples) error_samples.emplace(k, std::move(v));
     reconnects += o.reconnects;
+    ok_total += o.ok_total;
   }
 };
 
@@ -480,9 +483,12 @@ class Connection : public std::enable_shared_from_this<Connection> {
       const std::string key = std::to_string(status);
       ++stats_->errors[key];
       stats_->error_samples.emplace(key, res.body().substr(0, 300));
-    } else if (measured) {
-      stats_->latencies_us.push_back(static_cast<uint32_t>(
-          std::chrono::duration_cast<std::chrono::microseconds>(done - sent_at_).count()));
+    } else {
+      ++stats_->ok_total;
+      if (measured) {
+        stats_->latencies_us.push_back(static_cast<uint32_t>(
+            std::chrono::duration_cast<std::chrono::microseconds>(done - sent_at_).count()));
+      }
     }
     if (!res.keep_alive()) {
       // The server closes after each response (moto's development server does): the next
@@ -544,6 +550,14 @@ bool ParseEndpoint(Options* o) {
   o->port = std::string(e.substr(colon + 1));
   o->host_header = std::string(e);
   return o->port.find_first_not_of("0123456789") == std::string::npos;
+}
+
+// User plus system CPU time of this process so far.
+double ProcessCpuSeconds() {
+  rusage ru{};
+  getrusage(RUSAGE_SELF, &ru);
+  auto secs = [](const timeval& t) { return static_cast<double>(t.tv_sec) + t.tv_usec / 1e6; };
+  return secs(ru.ru_utime) + secs(ru.ru_stime);
 }
 
 uint32_t Percentile(const std::vector<uint32_t>& sorted, double p) {
@@ -652,6 +666,7 @@ int Run(Options o) {
 
   const int threads = std::max(1, std::min(o.threads, o.connections));
   Window w;
+  const double cpu_at_start = ProcessCpuSeconds();
   const auto start = SteadyClock::now();
   w.measure_start = start + std::chrono::microseconds(static_cast<int64_t>(o.warmup * 1e6));
   w.measure_end =
@@ -673,6 +688,7 @@ int Run(Options o) {
   }
   for (auto& t : pool) t.join();
   const double elapsed = std::chrono::duration<double>(SteadyClock::now() - start).count();
+  const double client_cpu_s = ProcessCpuSeconds() - cpu_at_start;
 
   Stats all;
   for (auto& s : stats) all.Merge(std::move(s));
@@ -685,6 +701,9 @@ int Run(Options o) {
   double mean = 0;
   for (uint32_t v : lat) mean += v;
   if (n) mean /= static_cast<double>(n);
+  // The client's own cost: on a small machine it competes with the server for the cores.
+  const double client_cpu_per_req =
+      all.ok_total ? client_cpu_s * 1e6 / static_cast<double>(all.ok_total) : 0;
   const uint32_t p50 = Percentile(lat, 0.50), p90 = Percentile(lat, 0.90),
                  p99 = Percentile(lat, 0.99), max = lat.empty() ? 0 : lat.back();
 
@@ -699,10 +718,10 @@ int Run(Options o) {
         "\"requests\":%" PRIu64
         ",\"rps\":%.1f,\"mean_us\":%.0f,\"p50_us\":%u,\"p90_us\":%u,\"p99_us\":%u,"
         "\"max_us\":%u,\"errors\":%" PRIu64 ",\"errors_by_status\":{%s},\"reconnects\":%" PRIu64
-        "}\n",
+        ",\"requests_total\":%" PRIu64 ",\"client_cpu_us_per_req\":%.1f}\n",
         JsonEscape(o.target).c_str(), o.op.c_str(), JsonEscape(o.endpoint).c_str(), o.connections,
         threads, o.warmup, o.seconds, n, rps, mean, p50, p90, p99, max, error_total, errors.c_str(),
-        all.reconnects);
+        all.reconnects, all.ok_total, client_cpu_per_req);
   } else {
     std::printf(
         "control_plane_bench: target=%s op=%s endpoint=%s connections=%d client_threads=%d "
@@ -712,6 +731,7 @@ int Run(Options o) {
     std::printf("  throughput  %.1f requests/s (%" PRIu64 " requests)\n", rps, n);
     std::printf("  latency us  p50=%u p90=%u p99=%u max=%u mean=%.0f\n", p50, p90, p99, max, mean);
     std::printf("  reconnects  %" PRIu64 "\n", all.reconnects);
+    std::printf("  client CPU  %.1f us per request\n", client_cpu_per_req);
     std::printf("  errors      %" PRIu64 "\n", error_total);
   }
   std::fflush(stdout);

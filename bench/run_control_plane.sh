@@ -69,7 +69,7 @@ EOF
 # shellcheck disable=SC2206
 EXTRA_ARGS=(${IOTJOBSD_ARGS:-})
 IOTJOBSD_CMD=("$IOTJOBSD" --data-dir "$WORK/data" --credentials "$WORK/credentials"
-  --control-listen 127.0.0.1:0 --log-level warn "${EXTRA_ARGS[@]}")
+  --control-listen 127.0.0.1:0 --jobs-listen 127.0.0.1:0 --log-level warn "${EXTRA_ARGS[@]}")
 log "starting ${IOTJOBSD_CMD[*]}"
 "${IOTJOBSD_CMD[@]}" >"$WORK/iotjobsd.out" 2>"$WORK/iotjobsd.err" &
 IOTJOBSD_PID=$!
@@ -108,15 +108,36 @@ LOADAVG_BEFORE="$(cut -d' ' -f1-3 /proc/loadavg)"
 RESULTS="$WORK/results.jsonl"
 : >"$RESULTS"
 status=0
+# CPU time (user + system, all threads) a process has used, in clock ticks. Throughput on a shared
+# machine depends on what else runs; CPU per request does much less, so the table reports both.
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+# Busy ticks of the whole machine (user nice system irq softirq steal), to tell how much CPU other
+# processes took during a run: the figures are only as clean as that share is small.
+busy_ticks() { awk '/^cpu /{print $2 + $3 + $4 + $7 + $8 + $9}' /proc/stat; }
+TICK_US=$((1000000 / $(getconf CLK_TCK)))
 for op in $OPS; do
   for target in iotjobsd moto; do
-    url="$IOTJOBSD_URL"; [[ $target == moto ]] && url="$MOTO_URL"
+    url="$IOTJOBSD_URL"; pid="$IOTJOBSD_PID"
+    [[ $target == moto ]] && url="$MOTO_URL" && pid="$MOTO_PID"
     log "$op against $target: $CONNECTIONS connections, ${WARMUP}s warm-up, ${SECONDS_MEASURED}s measured"
-    if ! "$BENCH" --endpoint "$url" --target "$target" --op "$op" --connections "$CONNECTIONS" \
-        --threads "$CLIENT_THREADS" --seconds "$SECONDS_MEASURED" --warmup "$WARMUP" --json \
-        | tee -a "$RESULTS" >&2; then
+    before="$(cpu_ticks "$pid")"; busy_before="$(busy_ticks)"; t0="$(date +%s%N)"
+    if ! line="$("$BENCH" --endpoint "$url" --target "$target" --op "$op" \
+        --connections "$CONNECTIONS" --threads "$CLIENT_THREADS" --seconds "$SECONDS_MEASURED" \
+        --warmup "$WARMUP" --json)"; then
       status=1
     fi
+    after="$(cpu_ticks "$pid")"; busy_after="$(busy_ticks)"; t1="$(date +%s%N)"
+    [[ -n "$line" ]] || continue
+    # Server CPU per request: the whole run (warm-up included) over every answered request.
+    # Other load: machine busy time minus server and client, in cores.
+    python3 -c 'import json,sys
+r = json.loads(sys.argv[1]); n = r.get("requests_total") or 0
+server_us = int(sys.argv[2]) * int(sys.argv[3]); busy_us = int(sys.argv[4]) * int(sys.argv[3])
+client_us = r.get("client_cpu_us_per_req", 0) * n; wall_us = int(sys.argv[5]) / 1000
+r["server_cpu_us_per_req"] = round(server_us / n, 1) if n else None
+r["other_load_cores"] = round(max(0.0, busy_us - server_us - client_us) / wall_us, 2)
+print(json.dumps(r))' "$line" "$((after - before))" "$TICK_US" "$((busy_after - busy_before))" \
+      "$((t1 - t0))" | tee -a "$RESULTS" >&2
   done
 done
 LOADAVG_AFTER="$(cut -d' ' -f1-3 /proc/loadavg)"
@@ -157,6 +178,9 @@ labels = {
 
 def rps(r): return f"{r['rps']:,.0f}"
 def ms(us): return f"{us / 1000:.2f}"
+def cpu(r):
+    v = r.get("server_cpu_us_per_req")
+    return "–" if v is None else f"{v:,.0f}"
 
 lines = [
     "<!-- control-plane:begin -->",
@@ -175,12 +199,12 @@ lines = [
     f"commit; {env['IOTJOBSD_FLAGS']}",
     f"- moto {env['MOTO_VERSION']} (`python3 -m moto.server`, Werkzeug {env['WERKZEUG_VERSION']}, "
     f"in memory, not durable)",
-    f"- Load average before/after: {env['LOADAVG_BEFORE']} / {env['LOADAVG_AFTER']} "
-    f"(other work on the machine makes the figures noisier)",
+    f"- Load average (1, 5, 15 min) before/after the runs: {env['LOADAVG_BEFORE']} / "
+    f"{env['LOADAVG_AFTER']}",
     "",
-    "| operation | iotjobsd req/s | p50 ms | p99 ms | moto req/s | p50 ms | p99 ms | "
-    "iotjobsd / moto | goal |",
-    "|---|--:|--:|--:|--:|--:|--:|--:|---|",
+    "| operation | iotjobsd req/s | p50 ms | p99 ms | CPU µs/req | moto req/s | p50 ms | p99 ms | "
+    "CPU µs/req | iotjobsd / moto | goal |",
+    "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|",
 ]
 for op in ops:
     i, m = by[("iotjobsd", op)], by.get(("moto", op))
@@ -191,11 +215,30 @@ for op in ops:
         g = ("✅" if i["rps"] >= goal else "❌") + f" ≥ {goal:,}/s"
         if env["NPROC"] != "2":
             g += f" (goal is for 2 cores; this machine has {env['NPROC']})"
-    mcols = [rps(m), ms(m["p50_us"]), ms(m["p99_us"])] if m else ["–"] * 3
+    mcols = [rps(m), ms(m["p50_us"]), ms(m["p99_us"]), cpu(m)] if m else ["–"] * 4
     ratio = f"{i['rps'] / m['rps']:,.0f}×" if m and m["rps"] > 0 else "–"
     lines.append(
-        f"| {labels[op]} | {rps(i)} | {ms(i['p50_us'])} | {ms(i['p99_us'])} | "
+        f"| {labels[op]} | {rps(i)} | {ms(i['p50_us'])} | {ms(i['p99_us'])} | {cpu(i)} | "
         + " | ".join(mcols) + f" | {ratio} | {g} |")
+client = [r["client_cpu_us_per_req"] for r in rows
+          if r["target"] == "iotjobsd" and r.get("client_cpu_us_per_req")]
+other = [r.get("other_load_cores", 0) for r in rows]
+lines += [
+    "",
+    "CPU µs/req: the server process's user + system CPU time over the run divided by the requests "
+    "it answered; it moves much less with other load on the machine than req/s does."
+    + (f" Against iotjobsd the client itself used {min(client):,.0f}–{max(client):,.0f} µs of CPU "
+       "per request." if client else ""),
+    "",
+    f"Other processes used {min(other):.2f}–{max(other):.2f} of the {env['NPROC']} cores during "
+    "the runs (machine busy time minus server and client).",
+]
+if max(other) > 0.2:
+    lines += [
+        "",
+        "**Noisy run:** other work competed for the cores, so req/s, latencies and the goal column "
+        "understate what an otherwise idle machine gives; CPU µs/req is the steadier figure.",
+    ]
 moto_reconnects = sum(r["reconnects"] for r in rows if r["target"] == "moto")
 if moto_reconnects:
     lines += [
