@@ -4,13 +4,15 @@ exception class.
 
 Executions are created in the background by the scheduler, and CancelJob/DeleteJob finish in the
 background too; the tests wait for those events by polling with a deadline (never a fixed sleep).
-The device plane does not exist yet, so executions here are QUEUED or CANCELED."""
+Executions leave QUEUED only through the HTTPS jobs data plane (DevicePlaneInteractionTest)."""
 
 import datetime
 import json
 import time
 import unittest
 
+import boto3
+from botocore.config import Config
 from botocore.exceptions import ClientError
 
 import harness
@@ -983,6 +985,81 @@ class ContinuousMembershipTest(JobsCase):
         c.delete_thing(thingName="cm-3")
         self.wait_counters("cm-job", counters(None, queued=2, removed=1))
         self.assertEqual(self.describe("cm-job")["status"], "IN_PROGRESS")  # never completes
+
+
+class DevicePlaneInteractionTest(JobsCase):
+    """Control-plane rules that need a device to have started an execution, driven through the
+    HTTPS jobs data plane (boto3 'iot-jobs-data') of the same daemon."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        fields = dict(f.split("=", 1) for f in D.ready_line.split()[2:])
+        keys = WS.keys
+        cls.dev = boto3.session.Session(
+            aws_access_key_id=keys.access_key, aws_secret_access_key=keys.secret_key,
+            region_name="us-east-1").client(
+                "iot-jobs-data", endpoint_url=fields["jobs"],
+                config=Config(retries={"max_attempts": 1}, connect_timeout=5, read_timeout=30))
+        for i in range(3):
+            cls.c.create_thing(thingName=f"dp-{i}")
+
+    def start(self, thing):
+        out = self.dev.start_next_pending_job_execution(thingName=thing)
+        return out["execution"]
+
+    def test_in_progress_needs_force_and_cancel_leaves_it_running(self):
+        c = self.c
+        self.job("dp-job", [thing_arn(f"dp-{i}") for i in range(3)])
+        self.wait_rolled_out("dp-job", 3)
+        self.assertEqual(self.start("dp-0")["status"], "IN_PROGRESS")
+        self.assertEqual(self.start("dp-1")["status"], "IN_PROGRESS")
+        self.wait_counters("dp-job", counters(None, queued=1, inProgress=2))
+        ex = c.describe_job_execution(jobId="dp-job", thingName="dp-0")["execution"]
+        self.assertEqual(ex["status"], "IN_PROGRESS")
+        self.assertRecent(ex["startedAt"])
+
+        self.assertRaisesModeled("InvalidStateTransitionException", lambda: c.cancel_job_execution(
+            jobId="dp-job", thingName="dp-0"), 409, "force")
+        self.assertRaisesModeled("InvalidStateTransitionException", lambda: c.delete_job_execution(
+            jobId="dp-job", thingName="dp-0", executionNumber=1), 409)
+        c.cancel_job_execution(jobId="dp-job", thingName="dp-0", force=True)
+        ex = c.describe_job_execution(jobId="dp-job", thingName="dp-0")["execution"]
+        self.assertEqual(ex["status"], "CANCELED")
+        self.assertTrue(ex["forceCanceled"])
+        self.wait_counters("dp-job", counters(None, queued=1, inProgress=1, canceled=1))
+
+        # A non-forced CancelJob cancels QUEUED executions only; dp-1 keeps running.
+        c.cancel_job(jobId="dp-job")
+        j = self.wait_counters("dp-job", counters(None, inProgress=1, canceled=2))
+        self.assertEqual(j["status"], "CANCELED")
+        self.assertFalse(j["forceCanceled"])
+        self.assertEqual(c.describe_job_execution(jobId="dp-job", thingName="dp-1")[
+            "execution"]["status"], "IN_PROGRESS")
+        # Forcing it afterwards cancels the running one too.
+        c.cancel_job(jobId="dp-job", force=True)
+        j = self.wait_counters("dp-job", counters(None, canceled=3))
+        self.assertTrue(j["forceCanceled"])
+        ex = c.describe_job_execution(jobId="dp-job", thingName="dp-1")["execution"]
+        self.assertEqual(ex["status"], "CANCELED")
+        self.assertTrue(ex["forceCanceled"])
+
+    def test_device_results_complete_a_snapshot_job(self):
+        self.job("dp-done", [thing_arn("dp-2")])
+        self.wait_rolled_out("dp-done", 1)
+        self.start("dp-2")
+        self.dev.update_job_execution(jobId="dp-done", thingName="dp-2", status="SUCCEEDED",
+                                      statusDetails={"result": "ok"})
+        j = self.wait_until(lambda: self.describe("dp-done"), lambda j: j["status"] == "COMPLETED",
+                            "dp-done to complete")
+        self.assertEqual({k: j["jobProcessDetails"][k] for k in COUNTERS},
+                         counters(None, succeeded=1))
+        self.assertRecent(j["completedAt"])
+        ex = self.c.describe_job_execution(jobId="dp-done", thingName="dp-2")["execution"]
+        self.assertEqual(ex["status"], "SUCCEEDED")
+        self.assertEqual(ex["statusDetails"], {"detailsMap": {"result": "ok"}})
+        self.assertRaisesModeled("InvalidStateTransitionException", lambda: self.c.
+                                 cancel_job_execution(jobId="dp-done", thingName="dp-2"), 409)
 
 
 class TemplateFromJobTest(JobsCase):
