@@ -86,7 +86,8 @@ class GracefulStopTest(E2ECase):
     def test_sigterm_exits_zero_and_keeps_data(self):
         d = self.daemon()
         self.assertRegex(d.ready_line,
-                         r"^iotjobsd ready control=http://127\.0\.0\.1:\d+ region=us-east-1 "
+                         r"^iotjobsd ready control=http://127\.0\.0\.1:\d+ "
+                         r"jobs=http://127\.0\.0\.1:\d+ region=us-east-1 "
                          r"account=123456789012$")
         d.client().create_job_template(jobTemplateId="kept", description="d", document="{}")
         self.assertEqual(d.stop(), 0, d.log())
