@@ -126,14 +126,7 @@ http::Response ControlPlane::Route(http::Request& req, const std::string& region
       const std::string id = in.id;
       auto created = templates_->CreateJobTemplate(std::move(in));
       if (!created.ok()) {
-        http::Response r = Error(created.status());
-        if (created.status().code() == Code::kConflict) {
-          // ConflictException's modeled member: which template the id clashes with.
-          json::object b = json::parse(r.body).as_object();
-          b["resourceId"] = id;
-          r.body = json::serialize(b);
-        }
-        return r;
+        return CreateError(created.status(), id, templates_->TemplateArn(region, id));
       }
       return Ok({{"jobTemplateArn", created->arn}, {"jobTemplateId", created->id}});
     }

@@ -236,17 +236,7 @@ http::Response ControlPlane::RouteJobs(http::Request& req, const std::vector<std
     }
     if (!st.ok()) return Error(st);
     auto j = svc.CreateJob(std::move(in));
-    if (!j.ok()) {
-      if (j.status().code() == Code::kAlreadyExists) {
-        http::Response r = Error(j.status());
-        json::object b = json::parse(r.body).as_object();
-        b["resourceId"] = id;
-        b["resourceArn"] = svc.JobArn(region, id);
-        r.body = json::serialize(b);
-        return r;
-      }
-      return Error(j.status());
-    }
+    if (!j.ok()) return CreateError(j.status(), id, svc.JobArn(region, id));
     json::object out{{"jobArn", svc.JobArn(region, id)}, {"jobId", id}};
     if (j->description) out["description"] = *j->description;
     return Ok(out);

@@ -104,7 +104,7 @@ http::Response ControlPlane::RouteRegistry(http::Request& req, const std::vector
       if (st.ok()) st = DecodeAttributePayload(*body, "attributePayload", &in.attribute_payload);
       if (!st.ok()) return Error(st);
       auto t = reg.CreateThing(in);
-      if (!t.ok()) return Error(t.status());
+      if (!t.ok()) return CreateError(t.status(), in.name, reg.ThingArn(region, in.name));
       return Ok({{"thingName", t->name},
                  {"thingArn", reg.ThingArn(region, t->name)},
                  {"thingId", t->id}});
@@ -221,7 +221,7 @@ http::Response ControlPlane::RouteRegistry(http::Request& req, const std::vector
     }
     if (!st.ok()) return Error(st);
     auto g = reg.CreateThingGroup(in);
-    if (!g.ok()) return Error(g.status());
+    if (!g.ok()) return CreateError(g.status(), in.name, reg.ThingGroupArn(region, in.name));
     return Ok({{"thingGroupName", g->name},
                {"thingGroupArn", reg.ThingGroupArn(region, g->name)},
                {"thingGroupId", g->id}});

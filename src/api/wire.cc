@@ -99,6 +99,16 @@ Status OptBool(const json::object& o, const char* field, bool* out) {
   return Status::Ok();
 }
 
+http::Response CreateError(const Status& st, const std::string& id, const std::string& arn) {
+  http::Response r = Error(st);
+  if (st.code() != Code::kConflict && st.code() != Code::kAlreadyExists) return r;
+  json::object b = json::parse(r.body).as_object();
+  b["resourceId"] = id;
+  if (st.code() == Code::kAlreadyExists) b["resourceArn"] = arn;
+  r.body = json::serialize(b);
+  return r;
+}
+
 double EpochSeconds(Instant t) { return static_cast<double>(ToEpochMillis(t)) / 1000.0; }
 
 http::Response Ok(const json::object& body) {

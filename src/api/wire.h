@@ -34,5 +34,9 @@ double EpochSeconds(Instant t);
 http::Response Ok(const boost::json::object& body);
 http::Response OkEmpty();
 inline http::Response Error(const Status& st) { return ErrorResponse(st, Plane::kControl); }
+// The error of a create call: when it clashed with an existing resource, ConflictException
+// carries resourceId and ResourceAlreadyExistsException resourceId and resourceArn (their
+// modeled members); any other error is returned as Error() does.
+http::Response CreateError(const Status& st, const std::string& id, const std::string& arn);
 
 }  // namespace iotjobs::api

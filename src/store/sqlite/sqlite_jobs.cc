@@ -819,9 +819,9 @@ Result<Page<jobs::JobExecution>> SqliteStore::ListExecutionsForJob(
     auto cursor = ParseCursor(after, 0);
     if (!cursor.ok()) return cursor.status();
     IOTJOBS_PREPARE(s, db,
-                    "SELECT e.thing, t.name, " IOTJOBS_EXEC_COLUMNS
-                    " FROM job_executions e "
-                    "JOIN things t ON t.id = e.thing WHERE e.job = ?1 "
+                    "SELECT e.thing, coalesce(t.name, dt.name), " IOTJOBS_EXEC_COLUMNS
+                    " FROM job_executions e LEFT JOIN things t ON t.id = e.thing "
+                    "LEFT JOIN deleted_things dt ON dt.id = e.thing WHERE e.job = ?1 "
                     "AND (e.thing, e.number) > (?2, ?3) AND (?5 IS NULL OR e.status = ?5) "
                     "ORDER BY e.thing, e.number LIMIT ?4");
     s.Bind(1, j->id).Bind(2, cursor->first).Bind(3, cursor->second);

@@ -207,6 +207,10 @@ Status SqliteStore::DeleteThing(const std::string& region, const std::string& na
                                                 std::to_string(expected_version));
     }
     IOTJOBS_RETURN_IF_ERROR(internal::OnThingDeleted(db, row->id, now));
+    IOTJOBS_PREPARE(tomb, db,
+                    "INSERT INTO deleted_things(id, name) SELECT ?1, ?2 WHERE EXISTS "
+                    "(SELECT 1 FROM job_executions WHERE thing = ?1)");
+    IOTJOBS_RETURN_IF_ERROR(tomb.Bind(1, row->id).Bind(2, name).Run());
     // Its tags go too (keyed by ARN, whose account part the store does not know).
     IOTJOBS_PREPARE(
         tags, db,

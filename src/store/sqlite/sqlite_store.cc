@@ -165,6 +165,14 @@ CREATE INDEX registration_tasks_by_region ON registration_tasks (region, seq);
 ALTER TABLE job_executions ADD COLUMN in_progress_deadline_ms INTEGER;
 ALTER TABLE job_executions ADD COLUMN step_deadline_ms INTEGER;
 )sql",
+    // 6: names of deleted things that still have executions, so their REMOVED executions stay
+    // listable (and match the job's numberOfRemovedThings).
+    R"sql(
+CREATE TABLE deleted_things (
+  id INTEGER PRIMARY KEY,
+  name TEXT NOT NULL
+);
+)sql",
 };
 
 std::shared_ptr<spdlog::logger> Log() {
