@@ -77,6 +77,7 @@ int Run(ServerConfig cfg) {
   service::RegistryService registry(service_config, store->get(), &clock);
   service::SchedulerConfig scheduler_config;
   scheduler_config.max_rollout_per_minute = cfg.max_rollout_per_minute;
+  scheduler_config.time_scale = cfg.time_scale;
   service::Scheduler scheduler(scheduler_config, store->get(), &clock);
   service::JobLimits job_limits;
   job_limits.max_rollout_per_minute = cfg.max_rollout_per_minute;

@@ -38,6 +38,16 @@ Result<std::optional<Instant>> Scheduler::Tick(Instant now) {
   auto due = [&](Instant t) { next = next ? std::min(*next, t) : t; };
   const auto deadline = std::chrono::steady_clock::now() + config_.tick_budget;
 
+  // Timers first: an execution past its deadline times out (then retry, abort, completion).
+  for (;;) {
+    auto n = store_->TimeOutExecutions(now, config_.batch);
+    if (!n.ok()) return n.status();
+    if (*n < config_.batch || std::chrono::steady_clock::now() > deadline) break;
+  }
+  auto next_timeout = store_->NextTimeout();
+  if (!next_timeout.ok()) return next_timeout.status();
+  if (*next_timeout) due(**next_timeout);
+
   for (const auto& w : *work) {
     if (w.deletion || w.cancel || w.force_cancel) {
       auto n = store_->ProcessJobWork(w.job, config_.batch, now);
@@ -82,10 +92,10 @@ void Scheduler::Start() {
       if (!next.ok()) Log()->error("tick failed: {}", next.status().message());
       Millis wait = config_.idle_wait;
       if (next.ok() && *next) {
-        // Service time may run faster than wall time (--time-scale); waiting the service-time
-        // distance in wall time only wakes us early, which Tick tolerates.
-        wait = std::clamp(std::chrono::duration_cast<Millis>(**next - clock_->Now()), Millis(0),
-                          config_.idle_wait);
+        // Service time may run faster than wall time (--time-scale): wait the wall-time share.
+        const auto service_wait = std::chrono::duration_cast<Millis>(**next - clock_->Now());
+        wait = std::clamp(Millis(static_cast<int64_t>(service_wait.count() / config_.time_scale)),
+                          Millis(0), config_.idle_wait);
       }
       if (wait > Millis(0)) {
         cv_.wait_for(lock, wait, [&] { return poked_ || stopping_; });

@@ -24,6 +24,7 @@ struct SchedulerConfig {
   int64_t batch = 20000;                  // executions created / cancelled / purged per transaction
   Millis tick_budget{200};                // work per Tick before yielding to the next job round
   Millis idle_wait{1000};                 // wall-clock wait between ticks when nothing is due
+  double time_scale = 1.0;                // service time runs this many times faster (--time-scale)
 };
 
 class Scheduler {

@@ -225,6 +225,12 @@ class Store {
       const std::optional<std::map<std::string, std::string>>& status_details,
       std::optional<int64_t> step_timeout_minutes, Instant now) = 0;
 
+  // Times out IN_PROGRESS executions whose effective deadline is at or before `now` (at most
+  // `max`), each followed by its retry and abort evaluation; returns how many timed out.
+  virtual Result<int64_t> TimeOutExecutions(Instant now, int64_t max) = 0;
+  // The earliest deadline of an IN_PROGRESS execution, if any.
+  virtual Result<std::optional<Instant>> NextTimeout() = 0;
+
   // --- Executions ---
   // `number` nullopt: the latest execution. NotFound.
   virtual Result<jobs::JobExecution> GetExecution(const std::string& region,

@@ -7,6 +7,8 @@
 #include <charconv>
 
 #include "codec/job_codec.h"
+#include "jobs/abort_rules.h"
+#include "jobs/retry_rules.h"
 #include "jobs/timeouts.h"
 #include "store/sqlite/sqlite_internal.h"
 #include "store/sqlite/sqlite_store.h"
@@ -183,6 +185,102 @@ Status MaybeComplete(SqliteDb& db, int64_t job, Instant now) {
                   "WHERE id = ?1 AND status = 'IN_PROGRESS' AND target_selection = 'SNAPSHOT' "
                   "AND rollout_done = 1 AND n_queued = 0 AND n_in_progress = 0");
   return u.Bind(1, job).Bind(2, ToEpochMillis(now)).Run();
+}
+
+// Cancels job `job` (internal id) as CancelJob does: CANCELED at once, rollout stopped, QUEUED
+// (and with force IN_PROGRESS) executions cancelled in the background by ProcessJobWork.
+Status CancelJobRow(SqliteDb& db, int64_t job, bool force,
+                    const std::optional<std::string>& reason_code,
+                    const std::optional<std::string>& comment, Instant now) {
+  IOTJOBS_PREPARE(s, db, "SELECT job_id, status, spec, work FROM jobs WHERE id = ?1");
+  s.Bind(1, job);
+  Status st;
+  if (!s.Step(&st)) return st.ok() ? Status::NotFound("job does not exist") : st;
+  const std::string id = s.Text(0);
+  const std::string status = s.Text(1);
+  jobs::Job j;
+  IOTJOBS_RETURN_IF_ERROR(codec::JobSpecFromJson(s.Text(2), &j));
+  int64_t work = s.Int(3);
+  if (status == jobs::kJobDeletionInProgress) {
+    return Status::InvalidRequest("job " + id + " is being deleted and cannot be canceled");
+  }
+  if (status == jobs::kJobCompleted) {
+    return Status::InvalidRequest("job " + id + " is COMPLETED and cannot be canceled");
+  }
+  if (status == jobs::kJobCanceled && (!force || j.force_canceled)) {
+    return Status::Ok();  // already cancelled; nothing more to do
+  }
+  if (reason_code) j.reason_code = reason_code;
+  if (comment) j.comment = comment;
+  if (force) j.force_canceled = true;
+  work = (work & ~kWorkRollout) | kWorkCancel | (force ? kWorkForceCancel : 0);
+  IOTJOBS_PREPARE(u, db,
+                  "UPDATE jobs SET status = 'CANCELED', spec = ?2, work = ?3, work_cursor = 0, "
+                  "updated_at_ms = ?4 WHERE id = ?1");
+  return u.Bind(1, job)
+      .Bind(2, codec::JobSpecToJson(j))
+      .Bind(3, work)
+      .Bind(4, ToEpochMillis(now))
+      .Run();
+}
+
+// What follows an execution reaching a terminal `outcome` (spec §3.3, §4.3): a retry when the
+// job's jobExecutionsRetryConfig allows one, then the abort criteria, then completion.
+Status AfterTerminal(SqliteDb& db, int64_t job, int64_t thing, const jobs::JobExecution& e,
+                     bool latest, Instant now) {
+  IOTJOBS_PREPARE(s, db,
+                  "SELECT status, spec, n_succeeded, n_failed, n_rejected, n_timed_out, "
+                  "n_canceled, n_removed FROM jobs WHERE id = ?1");
+  s.Bind(1, job);
+  Status st;
+  if (!s.Step(&st)) return st;
+  if (s.Text(0) != jobs::kJobInProgress) return MaybeComplete(db, job, now);
+  jobs::Job spec;
+  IOTJOBS_RETURN_IF_ERROR(codec::JobSpecFromJson(s.Text(1), &spec));
+  jobs::TerminalCounts counts{s.Int(2), s.Int(3), s.Int(4), s.Int(5), s.Int(6), s.Int(7)};
+
+  const bool retryable =
+      e.status == ExecutionStatus::kFailed || e.status == ExecutionStatus::kTimedOut;
+  if (latest && retryable && spec.configs.retry_config) {
+    IOTJOBS_PREPARE(u, db,
+                    "SELECT retry_cause, count(*) FROM job_executions WHERE job = ?1 "
+                    "AND thing = ?2 AND retry_cause IS NOT NULL GROUP BY retry_cause");
+    u.Bind(1, job).Bind(2, thing);
+    jobs::RetriesUsed used;
+    while (u.Step(&st)) {
+      const auto cause = static_cast<ExecutionStatus>(u.Int(0));
+      (cause == ExecutionStatus::kFailed ? used.failed : used.timed_out) +=
+          static_cast<int32_t>(u.Int(1));
+    }
+    IOTJOBS_RETURN_IF_ERROR(st);
+    if (jobs::ShouldRetry(*spec.configs.retry_config, e.status, used)) {
+      // A new execution with the next number; the failed one stops being the thing's latest.
+      IOTJOBS_PREPARE(old, db,
+                      "UPDATE job_executions SET latest = 0 WHERE job = ?1 AND thing = ?2 "
+                      "AND number = ?3");
+      IOTJOBS_RETURN_IF_ERROR(old.Bind(1, job).Bind(2, thing).Bind(3, e.execution_number).Run());
+      IOTJOBS_PREPARE(ins, db,
+                      "INSERT INTO job_executions(job, thing, number, status, version, latest, "
+                      "queued_at_ms, updated_at_ms, retry_attempt, retry_cause) "
+                      "VALUES (?1, ?2, ?3, 0, 1, 1, ?4, ?4, ?5, ?6)");
+      IOTJOBS_RETURN_IF_ERROR(ins.Bind(1, job)
+                                  .Bind(2, thing)
+                                  .Bind(3, e.execution_number + 1)
+                                  .Bind(4, ToEpochMillis(now))
+                                  .Bind(5, static_cast<int64_t>(e.retry_attempt) + 1)
+                                  .Bind(6, StatusInt(e.status))
+                                  .Run());
+      IOTJOBS_RETURN_IF_ERROR(AddToCounter(db, job, e.status, -1));
+      IOTJOBS_RETURN_IF_ERROR(AddToCounter(db, job, ExecutionStatus::kQueued, 1));
+      (e.status == ExecutionStatus::kFailed ? counts.failed : counts.timed_out) -= 1;
+    }
+  }
+  if (spec.configs.abort_config) {
+    if (auto abort = jobs::EvaluateAbort(*spec.configs.abort_config, counts)) {
+      return CancelJobRow(db, job, /*force=*/false, abort->reason_code, abort->comment, now);
+    }
+  }
+  return MaybeComplete(db, job, now);
 }
 
 // Parses a "<a>:<b>" cursor of two integers; (dflt, dflt) when empty.
@@ -440,41 +538,9 @@ Status SqliteStore::CancelJob(const std::string& region, const std::string& id, 
                               const std::optional<std::string>& reason_code,
                               const std::optional<std::string>& comment, Instant now) {
   return Write([&](SqliteDb& db) -> Status {
-    IOTJOBS_PREPARE(s, db,
-                    "SELECT id, status, spec, work FROM jobs WHERE region = ?1 AND job_id = ?2");
-    s.Bind(1, region).Bind(2, id);
-    Status st;
-    if (!s.Step(&st)) {
-      if (!st.ok()) return st;
-      return Status::NotFound("job " + id + " does not exist");
-    }
-    const int64_t job = s.Int(0);
-    const std::string status = s.Text(1);
-    jobs::Job j;
-    IOTJOBS_RETURN_IF_ERROR(codec::JobSpecFromJson(s.Text(2), &j));
-    int64_t work = s.Int(3);
-    if (status == jobs::kJobDeletionInProgress) {
-      return Status::InvalidRequest("job " + id + " is being deleted and cannot be canceled");
-    }
-    if (status == jobs::kJobCompleted) {
-      return Status::InvalidRequest("job " + id + " is COMPLETED and cannot be canceled");
-    }
-    if (status == jobs::kJobCanceled && (!force || j.force_canceled)) {
-      return Status::Ok();  // already cancelled; nothing more to do
-    }
-    if (reason_code) j.reason_code = reason_code;
-    if (comment) j.comment = comment;
-    if (force) j.force_canceled = true;
-    // Stop the rollout; cancel QUEUED executions (and IN_PROGRESS with force) in the background.
-    work = (work & ~kWorkRollout) | kWorkCancel | (force ? kWorkForceCancel : 0);
-    IOTJOBS_PREPARE(u, db,
-                    "UPDATE jobs SET status = 'CANCELED', spec = ?2, work = ?3, work_cursor = 0, "
-                    "updated_at_ms = ?4 WHERE id = ?1");
-    return u.Bind(1, job)
-        .Bind(2, codec::JobSpecToJson(j))
-        .Bind(3, work)
-        .Bind(4, ToEpochMillis(now))
-        .Run();
+    auto j = FindJob(db, region, id);
+    if (!j.ok()) return j.status();
+    return CancelJobRow(db, j->id, force, reason_code, comment, now);
   });
 }
 
@@ -1049,11 +1115,74 @@ Status WriteDeviceTransition(SqliteDb& db, int64_t job, int64_t thing, jobs::Job
     IOTJOBS_RETURN_IF_ERROR(AddToCounter(db, job, from, -1));
     IOTJOBS_RETURN_IF_ERROR(AddToCounter(db, job, next, 1));
   }
-  if (jobs::IsTerminal(next)) return MaybeComplete(db, job, now);
+  if (jobs::IsTerminal(next)) return AfterTerminal(db, job, thing, *e, latest, now);
   return Status::Ok();
 }
 
 }  // namespace
+
+Result<int64_t> SqliteStore::TimeOutExecutions(Instant now, int64_t max) {
+  int64_t n = 0;
+  Status st = Write([&](SqliteDb& db) -> Status {
+    n = 0;
+    IOTJOBS_PREPARE(s, db,
+                    "SELECT e.job, e.thing, e.latest, " IOTJOBS_EXEC_COLUMNS
+                    " FROM job_executions e WHERE e.timeout_at_ms <= ?1 AND e.status = 1 "
+                    "ORDER BY e.timeout_at_ms LIMIT ?2");
+    s.Bind(1, ToEpochMillis(now)).Bind(2, max);
+    struct Due {
+      int64_t job, thing;
+      bool latest;
+      jobs::JobExecution e;
+    };
+    std::vector<Due> due;
+    Status rs;
+    while (s.Step(&rs)) {
+      auto e = ExecutionFromRow(s, 3);
+      if (!e.ok()) return e.status();
+      due.push_back({s.Int(0), s.Int(1), s.Int(2) != 0, std::move(e).value()});
+    }
+    IOTJOBS_RETURN_IF_ERROR(rs);
+    for (auto& d : due) {
+      auto next = jobs::ApplyServiceEvent(d.e.status, jobs::ServiceEvent::kTimeOut);
+      if (!next.ok()) continue;
+      d.e.status = *next;
+      d.e.version_number += 1;
+      IOTJOBS_PREPARE(u, db,
+                      "UPDATE job_executions SET status = ?4, version = version + 1, "
+                      "updated_at_ms = ?5, timeout_at_ms = NULL, in_progress_deadline_ms = NULL, "
+                      "step_deadline_ms = NULL WHERE job = ?1 AND thing = ?2 AND number = ?3");
+      IOTJOBS_RETURN_IF_ERROR(u.Bind(1, d.job)
+                                  .Bind(2, d.thing)
+                                  .Bind(3, d.e.execution_number)
+                                  .Bind(4, StatusInt(*next))
+                                  .Bind(5, ToEpochMillis(now))
+                                  .Run());
+      if (d.latest) {
+        IOTJOBS_RETURN_IF_ERROR(AddToCounter(db, d.job, ExecutionStatus::kInProgress, -1));
+        IOTJOBS_RETURN_IF_ERROR(AddToCounter(db, d.job, *next, 1));
+      }
+      IOTJOBS_RETURN_IF_ERROR(AfterTerminal(db, d.job, d.thing, d.e, d.latest, now));
+      ++n;
+    }
+    return Status::Ok();
+  });
+  if (!st.ok()) return st;
+  return n;
+}
+
+Result<std::optional<Instant>> SqliteStore::NextTimeout() {
+  using R = std::optional<Instant>;
+  return Read<R>([&](SqliteDb& db) -> Result<R> {
+    IOTJOBS_PREPARE(s, db,
+                    "SELECT min(timeout_at_ms) FROM job_executions WHERE timeout_at_ms IS NOT NULL "
+                    "AND status = 1");
+    Status st;
+    if (s.Step(&st) && s.OptText(0)) return R(FromEpochMillis(s.Int(0)));
+    if (!st.ok()) return st;
+    return R();
+  });
+}
 
 Result<std::vector<jobs::JobExecution>> SqliteStore::PendingExecutions(const std::string& region,
                                                                        const std::string& thing,

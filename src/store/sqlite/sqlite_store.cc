@@ -173,6 +173,11 @@ CREATE TABLE deleted_things (
   name TEXT NOT NULL
 );
 )sql",
+    // 7: why an execution exists: a retry after FAILED or TIMED_OUT (the status as integer), so
+    // the retry budgets per failure type can be counted.
+    R"sql(
+ALTER TABLE job_executions ADD COLUMN retry_cause INTEGER;
+)sql",
 };
 
 std::shared_ptr<spdlog::logger> Log() {

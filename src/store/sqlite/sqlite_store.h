@@ -103,6 +103,8 @@ class SqliteStore final : public Store {
                          const std::string& thing, int64_t number, bool force,
                          Instant now) override;
 
+  Result<int64_t> TimeOutExecutions(Instant now, int64_t max) override;
+  Result<std::optional<Instant>> NextTimeout() override;
   Result<std::vector<jobs::JobExecution>> PendingExecutions(const std::string& region,
                                                             const std::string& thing,
                                                             int limit) override;
