@@ -6,7 +6,9 @@
 #
 # Usage: bench/run_control_plane.sh [--seconds N] [--warmup N] [--connections N]
 #                                    [--client-threads N] [--ops "describe list create"]
-#                                    [--output FILE] [--no-write]
+#                                    [--nice N] [--output FILE] [--no-write]
+# --nice N runs both servers and the client at nice level N (a negative N needs root): on a machine
+# shared with other work it gives the measured processes the cores first, the same for both servers.
 # Environment: BUILD_DIR (default <repo>/build-bench), IOTJOBSD_ARGS (extra iotjobsd flags).
 # Exits non-zero, leaving BENCHMARKS.md untouched, when any run reports an error.
 set -euo pipefail
@@ -20,6 +22,7 @@ CLIENT_THREADS=1
 OPS="describe list create"  # list before create: moto's list cost grows with the template count
 OUTPUT="$ROOT/BENCHMARKS.md"
 WRITE=1
+NICE=()
 COMMAND="bench/run_control_plane.sh${*:+ $*}"
 
 while [[ $# -gt 0 ]]; do
@@ -30,8 +33,9 @@ while [[ $# -gt 0 ]]; do
     --client-threads) CLIENT_THREADS="$2"; shift 2 ;;
     --ops) OPS="$2"; shift 2 ;;
     --output) OUTPUT="$2"; shift 2 ;;
+    --nice) NICE=(nice -n "$2"); shift 2 ;;
     --no-write) WRITE=0; shift ;;
-    -h|--help) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "run_control_plane.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -68,7 +72,7 @@ EOF
 # Extra flags are split on spaces on purpose.
 # shellcheck disable=SC2206
 EXTRA_ARGS=(${IOTJOBSD_ARGS:-})
-IOTJOBSD_CMD=("$IOTJOBSD" --data-dir "$WORK/data" --credentials "$WORK/credentials"
+IOTJOBSD_CMD=("${NICE[@]}" "$IOTJOBSD" --data-dir "$WORK/data" --credentials "$WORK/credentials"
   --control-listen 127.0.0.1:0 --jobs-listen 127.0.0.1:0 --log-level warn "${EXTRA_ARGS[@]}")
 log "starting ${IOTJOBSD_CMD[*]}"
 "${IOTJOBSD_CMD[@]}" >"$WORK/iotjobsd.out" 2>"$WORK/iotjobsd.err" &
@@ -87,7 +91,7 @@ done
 MOTO_PORT="$(python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])')"
 log "starting python3 -m moto.server -H 127.0.0.1 -p $MOTO_PORT"
 # Werkzeug logs one line per request to stderr; a file keeps that cheap.
-python3 -m moto.server -H 127.0.0.1 -p "$MOTO_PORT" >"$WORK/moto.out" 2>"$WORK/moto.err" &
+"${NICE[@]}" python3 -m moto.server -H 127.0.0.1 -p "$MOTO_PORT" >"$WORK/moto.out" 2>"$WORK/moto.err" &
 MOTO_PID=$!
 MOTO_URL="http://127.0.0.1:$MOTO_PORT"
 ready=0
@@ -121,7 +125,7 @@ for op in $OPS; do
     [[ $target == moto ]] && url="$MOTO_URL" && pid="$MOTO_PID"
     log "$op against $target: $CONNECTIONS connections, ${WARMUP}s warm-up, ${SECONDS_MEASURED}s measured"
     before="$(cpu_ticks "$pid")"; busy_before="$(busy_ticks)"; t0="$(date +%s%N)"
-    if ! line="$("$BENCH" --endpoint "$url" --target "$target" --op "$op" \
+    if ! line="$("${NICE[@]}" "$BENCH" --endpoint "$url" --target "$target" --op "$op" \
         --connections "$CONNECTIONS" --threads "$CLIENT_THREADS" --seconds "$SECONDS_MEASURED" \
         --warmup "$WARMUP" --json)"; then
       status=1
@@ -203,8 +207,8 @@ lines = [
     f"{env['LOADAVG_AFTER']}",
     "",
     "| operation | iotjobsd req/s | p50 ms | p99 ms | CPU µs/req | moto req/s | p50 ms | p99 ms | "
-    "CPU µs/req | iotjobsd / moto | goal |",
-    "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|",
+    "CPU µs/req | iotjobsd / moto | goal | other load |",
+    "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|--:|",
 ]
 for op in ops:
     i, m = by[("iotjobsd", op)], by.get(("moto", op))
@@ -219,7 +223,7 @@ for op in ops:
     ratio = f"{i['rps'] / m['rps']:,.0f}×" if m and m["rps"] > 0 else "–"
     lines.append(
         f"| {labels[op]} | {rps(i)} | {ms(i['p50_us'])} | {ms(i['p99_us'])} | {cpu(i)} | "
-        + " | ".join(mcols) + f" | {ratio} | {g} |")
+        + " | ".join(mcols) + f" | {ratio} | {g} | {i.get('other_load_cores', 0):.2f} |")
 client = [r["client_cpu_us_per_req"] for r in rows
           if r["target"] == "iotjobsd" and r.get("client_cpu_us_per_req")]
 other = [r.get("other_load_cores", 0) for r in rows]
@@ -230,8 +234,9 @@ lines += [
     + (f" Against iotjobsd the client itself used {min(client):,.0f}–{max(client):,.0f} µs of CPU "
        "per request." if client else ""),
     "",
-    f"Other processes used {min(other):.2f}–{max(other):.2f} of the {env['NPROC']} cores during "
-    "the runs (machine busy time minus server and client).",
+    f"Other load: cores that other processes used during the iotjobsd run of that row (machine busy "
+    f"time minus server and client); {min(other):.2f}–{max(other):.2f} of {env['NPROC']} over all "
+    "runs.",
 ]
 if max(other) > 0.2:
     lines += [
