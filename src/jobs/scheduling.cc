@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <tuple>
 
 namespace iotjobs::jobs {
 namespace {
@@ -215,6 +216,35 @@ std::vector<Instant> ScheduledRollouts(const Schedule& schedule, Instant now) {
     std::erase_if(starts, [&](Instant t) { return t >= *schedule.end; });
   }
   return starts;
+}
+
+Result<Schedule> ParseSchedule(const SchedulingConfig& c) {
+  Schedule s;
+  for (const auto& [text, field, out] :
+       {std::tuple{&c.start_time, "schedulingConfig.startTime", &s.start},
+        std::tuple{&c.end_time, "schedulingConfig.endTime", &s.end}}) {
+    if (!*text) continue;
+    if ((*text)->empty() || (*text)->size() > 64) {
+      return Status::InvalidRequest(std::string(field) + " must be 1 to 64 characters");
+    }
+    auto t = ParseIsoUtc(field, **text);
+    if (!t.ok()) return t.status();
+    *out = *t;
+  }
+  if (c.end_behavior) {
+    if (!c.end_time) {
+      return Status::InvalidRequest("schedulingConfig.endBehavior needs schedulingConfig.endTime");
+    }
+    auto b = ParseEndBehavior(*c.end_behavior);
+    if (!b.ok()) return b.status();
+    s.end_behavior = *b;
+  }
+  if (c.maintenance_windows) {
+    auto w = ParseMaintenanceWindows(*c.maintenance_windows);
+    if (!w.ok()) return Status::InvalidRequest("schedulingConfig." + w.status().message());
+    s.windows = std::move(w).value();
+  }
+  return s;
 }
 
 }  // namespace iotjobs::jobs

@@ -24,6 +24,7 @@
 #include "common/clock.h"
 #include "common/status.h"
 #include "jobs/cron.h"
+#include "jobs/job.h"
 
 namespace iotjobs::jobs {
 
@@ -59,6 +60,10 @@ struct Schedule {
   EndBehavior end_behavior = EndBehavior::kStopRollout;
   std::vector<CronWindow> windows;
 };
+
+// Parses a job's schedulingConfig (times, endBehavior, maintenance windows). Errors:
+// InvalidRequest naming schedulingConfig.<field>.
+Result<Schedule> ParseSchedule(const SchedulingConfig& config);
 
 // The time rules above, against `now` (the CreateJob instant). Errors: InvalidRequest naming
 // schedulingConfig.startTime or .endTime, the rule, and the limit as an ISO time.

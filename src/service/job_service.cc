@@ -44,42 +44,15 @@ Status ValidateReasonCode(const std::optional<std::string>& code) {
 }
 
 Status ValidateSchedule(const jobs::SchedulingConfig& c, Instant now, jobs::Schedule* out) {
-  if (c.start_time) {
-    if (c.start_time->empty() || c.start_time->size() > 64) {
-      return Status::InvalidRequest("schedulingConfig.startTime must be 1 to 64 characters");
-    }
-    auto t = jobs::ParseIsoUtc("schedulingConfig.startTime", *c.start_time);
-    if (!t.ok()) return t.status();
-    out->start = *t;
-  }
-  if (c.end_time) {
-    if (c.end_time->empty() || c.end_time->size() > 64) {
-      return Status::InvalidRequest("schedulingConfig.endTime must be 1 to 64 characters");
-    }
-    auto t = jobs::ParseIsoUtc("schedulingConfig.endTime", *c.end_time);
-    if (!t.ok()) return t.status();
-    out->end = *t;
-  }
-  if (c.end_behavior) {
-    if (!c.end_time) {
-      return Status::InvalidRequest("schedulingConfig.endBehavior needs schedulingConfig.endTime");
-    }
-    auto b = jobs::ParseEndBehavior(*c.end_behavior);
-    if (!b.ok()) return b.status();
-    out->end_behavior = *b;
-  }
-  IOTJOBS_RETURN_IF_ERROR(jobs::ValidateScheduleTimes(out->start, out->end, now));
   if (c.maintenance_windows) {
     jobs::JobConfigs w;
     w.maintenance_windows = c.maintenance_windows;
     IOTJOBS_RETURN_IF_ERROR(jobs::ValidateConfigs(w));
-    auto windows = jobs::ParseMaintenanceWindows(*c.maintenance_windows);
-    if (!windows.ok()) {
-      return Status::InvalidRequest("schedulingConfig." + windows.status().message());
-    }
-    out->windows = std::move(windows).value();
   }
-  return Status::Ok();
+  auto s = jobs::ParseSchedule(c);
+  if (!s.ok()) return s.status();
+  *out = std::move(s).value();
+  return jobs::ValidateScheduleTimes(out->start, out->end, now);
 }
 
 }  // namespace
@@ -108,19 +81,10 @@ std::string JobService::ThingArn(const std::string& region, const std::string& n
 
 std::vector<std::string> JobService::ScheduledJobRollouts(const jobs::Job& j) const {
   std::vector<std::string> out;
-  if (!j.scheduling_config || !j.scheduling_config->maintenance_windows) return out;
-  jobs::Schedule schedule;
-  const auto& c = *j.scheduling_config;
-  if (c.start_time) {
-    if (auto t = jobs::ParseIsoUtc("startTime", *c.start_time); t.ok()) schedule.start = *t;
-  }
-  if (c.end_time) {
-    if (auto t = jobs::ParseIsoUtc("endTime", *c.end_time); t.ok()) schedule.end = *t;
-  }
-  auto windows = jobs::ParseMaintenanceWindows(*c.maintenance_windows);
-  if (!windows.ok()) return out;
-  schedule.windows = std::move(windows).value();
-  for (Instant t : jobs::ScheduledRollouts(schedule, clock_->Now())) {
+  if (!j.scheduling_config) return out;
+  auto schedule = jobs::ParseSchedule(*j.scheduling_config);
+  if (!schedule.ok()) return out;
+  for (Instant t : jobs::ScheduledRollouts(*schedule, clock_->Now())) {
     out.push_back(jobs::FormatIsoUtc(t));
   }
   return out;

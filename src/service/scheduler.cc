@@ -4,6 +4,7 @@
 
 #include "common/logging.h"
 #include "jobs/rollout.h"
+#include "jobs/scheduling.h"
 
 namespace iotjobs::service {
 namespace {
@@ -37,6 +38,37 @@ Result<std::optional<Instant>> Scheduler::Tick(Instant now) {
   std::optional<Instant> next;
   auto due = [&](Instant t) { next = next ? std::min(*next, t) : t; };
   const auto deadline = std::chrono::steady_clock::now() + config_.tick_budget;
+
+  // Schedules: start and end times, maintenance windows (spec §4.6).
+  auto scheduled = store_->ScheduledJobs();
+  if (!scheduled.ok()) return scheduled.status();
+  for (const auto& j : *scheduled) {
+    auto schedule = jobs::ParseSchedule(j.scheduling);
+    if (!schedule.ok()) {
+      Log()->error("job={} region={}: unreadable schedule: {}", j.id, j.region,
+                   schedule.status().message());
+      continue;
+    }
+    const jobs::ScheduleDecision d = jobs::DecideSchedule(*schedule, now);
+    if (d.end_action && *d.end_action != jobs::EndBehavior::kStopRollout) {
+      const bool force = *d.end_action == jobs::EndBehavior::kForceCancel;
+      IOTJOBS_RETURN_IF_ERROR(
+          store_->CancelJob(j.region, j.id, force, std::string("SCHEDULED_END"),
+                            std::string("schedulingConfig.endTime reached; endBehavior ") +
+                                jobs::ToString(*d.end_action),
+                            now));
+      due(now);
+      continue;
+    }
+    const std::string status =
+        d.status == jobs::ScheduledStatus::kScheduled ? jobs::kJobScheduled : jobs::kJobInProgress;
+    const bool stop = d.end_action.has_value();  // STOP_ROLLOUT
+    if (status != j.status || (stop && !j.rollout_stopped)) {
+      IOTJOBS_RETURN_IF_ERROR(store_->SetScheduledState(j.job, status, stop, now));
+      due(now);  // the rollout may start now
+    }
+    if (d.next_change) due(*d.next_change);
+  }
 
   // Timers first: an execution past its deadline times out (then retry, abort, completion).
   for (;;) {

@@ -225,6 +225,19 @@ class Store {
       const std::optional<std::map<std::string, std::string>>& status_details,
       std::optional<int64_t> step_timeout_minutes, Instant now) = 0;
 
+  // Jobs with a schedulingConfig that are SCHEDULED or IN_PROGRESS (the scheduler moves them).
+  struct ScheduledJob {
+    int64_t job = 0;
+    std::string region, id, status;
+    jobs::SchedulingConfig scheduling;
+    bool rollout_stopped = false;  // no more rollout will happen (finished or stopped)
+  };
+  virtual Result<std::vector<ScheduledJob>> ScheduledJobs() = 0;
+  // Moves a SCHEDULED / IN_PROGRESS job to `status` (one of those two); with stop_rollout its
+  // rollout ends for good (endBehavior STOP_ROLLOUT). No-op for a job in any other status.
+  virtual Status SetScheduledState(int64_t job, const std::string& status, bool stop_rollout,
+                                   Instant now) = 0;
+
   // Times out IN_PROGRESS executions whose effective deadline is at or before `now` (at most
   // `max`), each followed by its retry and abort evaluation; returns how many timed out.
   virtual Result<int64_t> TimeOutExecutions(Instant now, int64_t max) = 0;

@@ -1121,6 +1121,49 @@ Status WriteDeviceTransition(SqliteDb& db, int64_t job, int64_t thing, jobs::Job
 
 }  // namespace
 
+Result<std::vector<Store::ScheduledJob>> SqliteStore::ScheduledJobs() {
+  using V = std::vector<ScheduledJob>;
+  return Read<V>([&](SqliteDb& db) -> Result<V> {
+    IOTJOBS_PREPARE(s, db,
+                    "SELECT id, region, job_id, status, spec, work, rollout_done FROM jobs "
+                    "WHERE status IN ('SCHEDULED', 'IN_PROGRESS') "
+                    "AND json_extract(spec, '$.schedulingConfig') IS NOT NULL");
+    V out;
+    Status st;
+    while (s.Step(&st)) {
+      jobs::Job spec;
+      IOTJOBS_RETURN_IF_ERROR(codec::JobSpecFromJson(s.Text(4), &spec));
+      ScheduledJob j;
+      j.job = s.Int(0);
+      j.region = s.Text(1);
+      j.id = s.Text(2);
+      j.status = s.Text(3);
+      j.scheduling = spec.scheduling_config.value_or(jobs::SchedulingConfig{});
+      j.rollout_stopped = (s.Int(5) & kWorkRollout) == 0 && s.Int(6) != 0;
+      out.push_back(std::move(j));
+    }
+    if (!st.ok()) return st;
+    return out;
+  });
+}
+
+Status SqliteStore::SetScheduledState(int64_t job, const std::string& status, bool stop_rollout,
+                                      Instant now) {
+  return Write([&](SqliteDb& db) -> Status {
+    IOTJOBS_PREPARE(u, db,
+                    "UPDATE jobs SET status = ?2, updated_at_ms = CASE WHEN status <> ?2 THEN ?3 "
+                    "ELSE updated_at_ms END, work = CASE WHEN ?4 THEN work & ~1 ELSE work END, "
+                    "rollout_done = CASE WHEN ?4 THEN 1 ELSE rollout_done END "
+                    "WHERE id = ?1 AND status IN ('SCHEDULED', 'IN_PROGRESS')");
+    IOTJOBS_RETURN_IF_ERROR(u.Bind(1, job)
+                                .Bind(2, status)
+                                .Bind(3, ToEpochMillis(now))
+                                .Bind(4, int64_t{stop_rollout ? 1 : 0})
+                                .Run());
+    return MaybeComplete(db, job, now);
+  });
+}
+
 Result<int64_t> SqliteStore::TimeOutExecutions(Instant now, int64_t max) {
   int64_t n = 0;
   Status st = Write([&](SqliteDb& db) -> Status {

@@ -103,6 +103,9 @@ class SqliteStore final : public Store {
                          const std::string& thing, int64_t number, bool force,
                          Instant now) override;
 
+  Result<std::vector<ScheduledJob>> ScheduledJobs() override;
+  Status SetScheduledState(int64_t job, const std::string& status, bool stop_rollout,
+                           Instant now) override;
   Result<int64_t> TimeOutExecutions(Instant now, int64_t max) override;
   Result<std::optional<Instant>> NextTimeout() override;
   Result<std::vector<jobs::JobExecution>> PendingExecutions(const std::string& region,
