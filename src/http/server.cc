@@ -71,6 +71,11 @@ struct Server::Impl {
 
 namespace {
 
+Response InternalError() {
+  return Response{
+      500, {{"x-amzn-ErrorType", "InternalFailureException"}}, R"({"message":"internal error"})"};
+}
+
 class Session : public std::enable_shared_from_this<Session> {
  public:
   Session(tcp::socket socket, Server::Impl* server) : stream_(std::move(socket)), server_(server) {}
@@ -125,9 +130,11 @@ class Session : public std::enable_shared_from_this<Session> {
         resp = self->server_->handler(req);
       } catch (const std::exception& e) {
         self->server_->log->error("handler threw: {}", e.what());
-        resp = Response{500,
-                        {{"x-amzn-ErrorType", "InternalFailureException"}},
-                        R"({"message":"internal error"})"};
+        resp = InternalError();
+      } catch (...) {
+        // Anything else would escape the worker thread and terminate the whole process.
+        self->server_->log->error("handler threw a non-std::exception");
+        resp = InternalError();
       }
       asio::post(self->stream_.get_executor(), [self, resp = std::move(resp)]() mutable {
         self->counted_ = true;

@@ -1,1 +1,198 @@
+#include "store/sqlite/sqlite_store.h"
+
 #include <gtest/gtest.h>
+#include <sqlite3.h>
+
+#include <atomic>
+#include <filesystem>
+
+#include "store/tests/store_conformance.h"
+#include "store/tests/temp_dir.h"
+
+namespace iotjobs::store {
+namespace {
+
+using testing::FullTemplate;
+using testing::MinimalTemplate;
+using testing::StoreBackend;
+using testing::StoreConformanceTest;
+
+// Every conformance test gets its own database file under one directory removed at exit.
+iotjobs::testing::TempDir& ScratchRoot() {
+  static iotjobs::testing::TempDir dir;
+  return dir;
+}
+
+std::unique_ptr<Store> FreshSqliteStore() {
+  static std::atomic<int> n{0};
+  SqliteStore::Options o;
+  o.path = ScratchRoot().File("conformance-" + std::to_string(n++) + ".db");
+  auto s = SqliteStore::Open(o);
+  if (!s.ok()) {
+    ADD_FAILURE() << s.status().ToString();
+    return nullptr;
+  }
+  return std::move(s).value();
+}
+
+INSTANTIATE_TEST_SUITE_P(Sqlite, StoreConformanceTest,
+                         ::testing::Values(StoreBackend{"Sqlite", FreshSqliteStore}),
+                         testing::StoreBackendName);
+
+// --- SQLite-specific behaviour ---
+
+class SqliteStoreTest : public ::testing::Test {
+ protected:
+  std::unique_ptr<SqliteStore> Open() {
+    SqliteStore::Options o;
+    o.path = path_;
+    auto s = SqliteStore::Open(o);
+    EXPECT_TRUE(s.ok()) << s.status().ToString();
+    return s.ok() ? std::move(s).value() : nullptr;
+  }
+
+  // Runs `sql` on a connection of our own, outside the store; returns the first column of the
+  // first row as an integer (0 when there is none).
+  int64_t RawQuery(const std::string& sql) {
+    sqlite3* db = nullptr;
+    EXPECT_EQ(sqlite3_open_v2(path_.c_str(), &db, SQLITE_OPEN_READWRITE, nullptr), SQLITE_OK);
+    sqlite3_stmt* st = nullptr;
+    int64_t v = 0;
+    EXPECT_EQ(sqlite3_prepare_v2(db, sql.c_str(), -1, &st, nullptr), SQLITE_OK)
+        << sqlite3_errmsg(db);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) v = sqlite3_column_int64(st, 0);
+    EXPECT_TRUE(rc == SQLITE_ROW || rc == SQLITE_DONE) << sqlite3_errmsg(db);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return v;
+  }
+
+  iotjobs::testing::TempDir dir_;
+  std::string path_ = dir_.File("iotjobs.db");
+};
+
+TEST_F(SqliteStoreTest, DataSurvivesCloseAndReopen) {
+  const jobs::JobTemplate full = FullTemplate("us-east-1", "full");
+  const std::string arn = testing::Arn("us-east-1", "full");
+  {
+    auto s = Open();
+    ASSERT_NE(s, nullptr);
+    ASSERT_TRUE(s->CreateJobTemplate(full, arn, {{"a", "1"}}).ok());
+    ASSERT_TRUE(s->CreateJobTemplate(MinimalTemplate("eu-west-1", "gone"),
+                                     testing::Arn("eu-west-1", "gone"), {})
+                    .ok());
+    ASSERT_TRUE(s->TagResource(arn, {{"b", "2"}}, 50).ok());
+    ASSERT_TRUE(s->DeleteJobTemplate("eu-west-1", "gone", testing::Arn("eu-west-1", "gone")).ok());
+  }  // destroyed: the writer thread stops, every connection closes
+  auto s = Open();
+  ASSERT_NE(s, nullptr);
+  auto got = s->GetJobTemplate("us-east-1", "full");
+  ASSERT_TRUE(got.ok()) << got.status().ToString();
+  EXPECT_TRUE(*got == full);
+  EXPECT_EQ(s->GetJobTemplate("eu-west-1", "gone").status().code(), Code::kNotFound);
+  auto tags = s->ListTags(arn, "", 10);
+  ASSERT_TRUE(tags.ok());
+  EXPECT_EQ(tags->items, (std::vector<jobs::Tag>{{"a", "1"}, {"b", "2"}}));
+  // Still writable, and the id is still taken.
+  EXPECT_EQ(s->CreateJobTemplate(full, arn, {}).code(), Code::kConflict);
+}
+
+TEST_F(SqliteStoreTest, SchemaVersionIsRecordedInUserVersion) {
+  EXPECT_GE(SqliteStore::SchemaVersion(), 1);
+  {
+    auto s = Open();
+    ASSERT_NE(s, nullptr);
+  }
+  EXPECT_EQ(RawQuery("PRAGMA user_version"), SqliteStore::SchemaVersion());
+  // Reopening an up-to-date database migrates nothing and keeps the data.
+  {
+    auto s = Open();
+    ASSERT_NE(s, nullptr);
+    ASSERT_TRUE(
+        s->CreateJobTemplate(MinimalTemplate("us-east-1", "t"), testing::Arn("us-east-1", "t"), {})
+            .ok());
+  }
+  auto s = Open();
+  ASSERT_NE(s, nullptr);
+  EXPECT_TRUE(s->GetJobTemplate("us-east-1", "t").ok());
+  EXPECT_EQ(RawQuery("PRAGMA user_version"), SqliteStore::SchemaVersion());
+}
+
+TEST_F(SqliteStoreTest, DatabaseFromANewerVersionIsRefused) {
+  {
+    auto s = Open();
+    ASSERT_NE(s, nullptr);
+  }
+  const int newer = SqliteStore::SchemaVersion() + 1;
+  RawQuery("PRAGMA user_version = " + std::to_string(newer));
+  SqliteStore::Options o;
+  o.path = path_;
+  auto s = SqliteStore::Open(o);
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.status().message().find("newer"), std::string::npos) << s.status().ToString();
+  // Refusing does not touch the database.
+  EXPECT_EQ(RawQuery("PRAGMA user_version"), newer);
+}
+
+TEST_F(SqliteStoreTest, OpenInAMissingDirectoryFails) {
+  SqliteStore::Options o;
+  o.path = dir_.File("no/such/dir/iotjobs.db");
+  auto s = SqliteStore::Open(o);
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.status().code(), Code::kUnavailable) << s.status().ToString();
+}
+
+TEST_F(SqliteStoreTest, UsesWriteAheadLogging) {
+  {
+    auto s = Open();
+    ASSERT_NE(s, nullptr);
+  }
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open_v2(path_.c_str(), &db, SQLITE_OPEN_READONLY, nullptr), SQLITE_OK);
+  sqlite3_stmt* st = nullptr;
+  ASSERT_EQ(sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &st, nullptr), SQLITE_OK);
+  ASSERT_EQ(sqlite3_step(st), SQLITE_ROW);
+  EXPECT_STREQ(reinterpret_cast<const char*>(sqlite3_column_text(st, 0)), "wal");
+  sqlite3_finalize(st);
+  sqlite3_close(db);
+}
+
+// Writes queued behind a busy database are all applied once it frees up, and none is lost when
+// the store is destroyed right after they return.
+TEST_F(SqliteStoreTest, WritesWaitForAnotherWriterAndThenCommit) {
+  auto s = Open();
+  ASSERT_NE(s, nullptr);
+  // Another connection holds the write lock, so the writer thread's BEGIN IMMEDIATE waits (busy
+  // timeout) while writes pile up in the queue.
+  sqlite3* other = nullptr;
+  ASSERT_EQ(sqlite3_open_v2(path_.c_str(), &other, SQLITE_OPEN_READWRITE, nullptr), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(other, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr), SQLITE_OK);
+  constexpr int kThreads = 16;
+  std::latch started(kThreads);
+  std::vector<std::thread> threads;
+  std::atomic<int> failures{0};
+  for (int i = 0; i < kThreads; ++i) {
+    threads.emplace_back([&, i] {
+      started.count_down();
+      const std::string id = i % 4 == 0 ? "dup" : "t" + std::to_string(i);
+      Status st =
+          s->CreateJobTemplate(MinimalTemplate("us-east-1", id), testing::Arn("us-east-1", id), {});
+      if (!st.ok() && !(id == "dup" && st.code() == Code::kConflict)) ++failures;
+    });
+  }
+  started.wait();
+  ASSERT_EQ(sqlite3_exec(other, "COMMIT", nullptr, nullptr, nullptr), SQLITE_OK);
+  for (auto& t : threads) t.join();
+  sqlite3_close(other);
+  EXPECT_EQ(failures.load(), 0);
+  s.reset();
+  s = Open();
+  ASSERT_NE(s, nullptr);
+  auto page = s->ListJobTemplates("us-east-1", "", 100);
+  ASSERT_TRUE(page.ok());
+  EXPECT_EQ(page->items.size(), static_cast<size_t>(kThreads - kThreads / 4 + 1));
+}
+
+}  // namespace
+}  // namespace iotjobs::store
