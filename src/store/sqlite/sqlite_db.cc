@@ -55,9 +55,9 @@ namespace {
 // With SQLite's default threshold (64 KiB) a registration batch spilled and then paid two
 // pwrite(2) calls per page: ~43% of the writer's CPU while registering a million things; in
 // memory, iotjobsd's CPU per registered thing fell from 25 to 14 us (bench/run_fleet_scale.sh,
-// A/B on the same tree). The journal is never needed for crash
-// recovery (the WAL and synchronous=FULL make commits durable), and one write's journal holds at
-// most the pages that write touched, so the bound below is a bound on memory only.
+// A/B on the same tree). The journal is never needed for crash recovery (the WAL and
+// synchronous=FULL make commits durable), and one write's journal holds at most the pages that
+// write touched, so the bound below is a bound on memory only.
 // temp_store=MEMORY would do the same without a bound, and would also keep large sorts and
 // DISTINCT sets in memory (25 MiB for one recursive ListThingsInThingGroup page over a
 // million-thing group).
