@@ -154,7 +154,7 @@ http::Response ControlPlane::Route(http::Request& req, const std::string& region
       st = it == body->end() ? Status::InvalidRequest("tags is required")
                              : codec::DecodeTags(it->value(), "tags", &tags);
     }
-    if (st.ok()) st = templates_->TagResource(*arn, tags);
+    if (st.ok()) st = templates_->TagResource(region, *arn, tags);
     return st.ok() ? OkEmpty() : Error(st);
   }
   if (s.size() == 1 && s[0] == "untag" && m == "POST") {
@@ -178,14 +178,14 @@ http::Response ControlPlane::Route(http::Request& req, const std::string& region
         }
       }
     }
-    if (st.ok()) st = templates_->UntagResource(*arn, keys);
+    if (st.ok()) st = templates_->UntagResource(region, *arn, keys);
     return st.ok() ? OkEmpty() : Error(st);
   }
   if (s.size() == 1 && s[0] == "tags" && m == "GET") {
     auto arn = QueryParam(req.query, "resourceArn");
     if (!arn) return Error(Status::InvalidRequest("resourceArn is required"));
-    auto page =
-        templates_->ListTagsForResource(*arn, QueryParam(req.query, "nextToken").value_or(""));
+    auto page = templates_->ListTagsForResource(region, *arn,
+                                                QueryParam(req.query, "nextToken").value_or(""));
     if (!page.ok()) return Error(page.status());
     json::object out{{"tags", codec::EncodeTags(page->items)}};
     if (!page->next_token.empty()) out["nextToken"] = page->next_token;

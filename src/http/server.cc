@@ -107,7 +107,13 @@ class Session : public std::enable_shared_from_this<Session> {
       keep_alive_ = false;
       return Write(std::move(r));
     }
-    if (server_->stopped) return Close();
+    // Count the request before looking at `stopped`: Stop() sets the flag and then waits for
+    // in_flight to reach zero, so either it sees this request or this request sees the flag.
+    ++server_->in_flight;
+    if (server_->stopped) {
+      server_->Done();
+      return Close();
+    }
     auto msg = parser_->release();
     keep_alive_ = msg.keep_alive();
     Request req;

@@ -154,9 +154,12 @@ Status TemplateService::DeleteJobTemplate(const std::string& region, const std::
   return store_->DeleteJobTemplate(region, id, TemplateArn(region, id));
 }
 
-Status TemplateService::CheckTaggable(const std::string& arn) {
+Status TemplateService::CheckTaggable(const std::string& region, const std::string& arn) {
   auto p = ParseIotArn(arn);
   if (!p) return Status::InvalidRequest("resourceArn '" + arn + "' is not an AWS IoT ARN");
+  if (p->region != region) {
+    return Status::NotFound("resource " + arn + " does not exist in region " + region);
+  }
   if (p->account != config_.account_id) {
     return Status::NotFound("resource " + arn + " does not exist in account " + config_.account_id);
   }
@@ -182,24 +185,26 @@ Status TemplateService::CheckTaggable(const std::string& arn) {
   return Status::NotFound("resource " + arn + " does not exist");
 }
 
-Status TemplateService::TagResource(const std::string& arn, const std::vector<jobs::Tag>& tags) {
+Status TemplateService::TagResource(const std::string& region, const std::string& arn,
+                                    const std::vector<jobs::Tag>& tags) {
   IOTJOBS_RETURN_IF_ERROR(jobs::ValidateTags("tags", tags));
-  IOTJOBS_RETURN_IF_ERROR(CheckTaggable(arn));
+  IOTJOBS_RETURN_IF_ERROR(CheckTaggable(region, arn));
   return store_->TagResource(arn, tags, config_.max_tags);
 }
 
-Status TemplateService::UntagResource(const std::string& arn,
+Status TemplateService::UntagResource(const std::string& region, const std::string& arn,
                                       const std::vector<std::string>& keys) {
   for (size_t i = 0; i < keys.size(); ++i) {
     IOTJOBS_RETURN_IF_ERROR(jobs::ValidateTagKey("tagKeys[" + std::to_string(i) + "]", keys[i]));
   }
-  IOTJOBS_RETURN_IF_ERROR(CheckTaggable(arn));
+  IOTJOBS_RETURN_IF_ERROR(CheckTaggable(region, arn));
   return store_->UntagResource(arn, keys);
 }
 
-Result<ListPage<jobs::Tag>> TemplateService::ListTagsForResource(const std::string& arn,
+Result<ListPage<jobs::Tag>> TemplateService::ListTagsForResource(const std::string& region,
+                                                                 const std::string& arn,
                                                                  const std::string& next_token) {
-  IOTJOBS_RETURN_IF_ERROR(CheckTaggable(arn));
+  IOTJOBS_RETURN_IF_ERROR(CheckTaggable(region, arn));
   auto after = DecodePageToken(next_token);
   if (!after.ok()) return after.status();
   auto page = store_->ListTags(arn, *after, 250);

@@ -61,9 +61,13 @@ class TemplateService {
                                                        int max_results);
   Status DeleteJobTemplate(const std::string& region, const std::string& id);
 
-  Status TagResource(const std::string& arn, const std::vector<jobs::Tag>& tags);
-  Status UntagResource(const std::string& arn, const std::vector<std::string>& keys);
-  Result<ListPage<jobs::Tag>> ListTagsForResource(const std::string& arn,
+  // Tagging acts on resources of the caller's `region` only: an ARN of another region is
+  // NotFound, as the caller cannot see that region's resources.
+  Status TagResource(const std::string& region, const std::string& arn,
+                     const std::vector<jobs::Tag>& tags);
+  Status UntagResource(const std::string& region, const std::string& arn,
+                       const std::vector<std::string>& keys);
+  Result<ListPage<jobs::Tag>> ListTagsForResource(const std::string& region, const std::string& arn,
                                                   const std::string& next_token);
 
   std::string TemplateArn(const std::string& region, const std::string& id) const {
@@ -72,7 +76,7 @@ class TemplateService {
 
  private:
   // Checks that `arn` names an existing taggable resource of this account.
-  Status CheckTaggable(const std::string& arn);
+  Status CheckTaggable(const std::string& region, const std::string& arn);
 
   ServiceConfig config_;
   store::Store* store_;

@@ -362,9 +362,10 @@ TEST_F(TemplateServiceTest, DeleteRemovesTemplateAndTags) {
   ASSERT_TRUE(service_->DeleteJobTemplate("us-east-1", "t").ok());
   EXPECT_EQ(service_->DescribeJobTemplate("us-east-1", "t").status().code(), Code::kNotFound);
   EXPECT_EQ(service_->DeleteJobTemplate("us-east-1", "t").code(), Code::kNotFound);
-  EXPECT_EQ(service_->ListTagsForResource(Arn("t"), "").status().code(), Code::kNotFound);
+  EXPECT_EQ(service_->ListTagsForResource("us-east-1", Arn("t"), "").status().code(),
+            Code::kNotFound);
   MustCreate(Input("t"));
-  auto tags = service_->ListTagsForResource(Arn("t"), "");
+  auto tags = service_->ListTagsForResource("us-east-1", Arn("t"), "");
   ASSERT_TRUE(tags.ok());
   EXPECT_TRUE(tags->items.empty()) << "tags of the deleted template do not come back";
 }
@@ -459,7 +460,7 @@ TEST_F(TemplateServiceTest, ListWithGarbageTokenIsInvalidRequest) {
   MustCreate(Input("t"));
   EXPECT_EQ(service_->ListJobTemplates("us-east-1", "garbage!", 10).status().code(),
             Code::kInvalidRequest);
-  EXPECT_EQ(service_->ListTagsForResource(Arn("t"), "garbage!").status().code(),
+  EXPECT_EQ(service_->ListTagsForResource("us-east-1", Arn("t"), "garbage!").status().code(),
             Code::kInvalidRequest);
 }
 
@@ -469,14 +470,14 @@ TEST_F(TemplateServiceTest, TagUntagListOnATemplate) {
   CreateJobTemplateInput in = Input("t");
   in.tags = {{"b", "2"}, {"a", "1"}};
   MustCreate(in);
-  auto tags = service_->ListTagsForResource(Arn("t"), "");
+  auto tags = service_->ListTagsForResource("us-east-1", Arn("t"), "");
   ASSERT_TRUE(tags.ok()) << tags.status().ToString();
   EXPECT_EQ(tags->items, (std::vector<jobs::Tag>{{"a", "1"}, {"b", "2"}}));
   EXPECT_TRUE(tags->next_token.empty());
 
-  ASSERT_TRUE(service_->TagResource(Arn("t"), {{"a", "one"}, {"c", "3"}}).ok());
-  ASSERT_TRUE(service_->UntagResource(Arn("t"), {"b"}).ok());
-  tags = service_->ListTagsForResource(Arn("t"), "");
+  ASSERT_TRUE(service_->TagResource("us-east-1", Arn("t"), {{"a", "one"}, {"c", "3"}}).ok());
+  ASSERT_TRUE(service_->UntagResource("us-east-1", Arn("t"), {"b"}).ok());
+  tags = service_->ListTagsForResource("us-east-1", Arn("t"), "");
   ASSERT_TRUE(tags.ok());
   EXPECT_EQ(tags->items, (std::vector<jobs::Tag>{{"a", "one"}, {"c", "3"}}));
 }
@@ -490,9 +491,9 @@ TEST_F(TemplateServiceTest, TaggingAnUnknownResourceIsNotFound) {
   };
   for (const auto& arn : unknown) {
     SCOPED_TRACE(arn);
-    EXPECT_EQ(service_->TagResource(arn, {{"k", "v"}}).code(), Code::kNotFound);
-    EXPECT_EQ(service_->UntagResource(arn, {"k"}).code(), Code::kNotFound);
-    EXPECT_EQ(service_->ListTagsForResource(arn, "").status().code(), Code::kNotFound);
+    EXPECT_EQ(service_->TagResource("us-east-1", arn, {{"k", "v"}}).code(), Code::kNotFound);
+    EXPECT_EQ(service_->UntagResource("us-east-1", arn, {"k"}).code(), Code::kNotFound);
+    EXPECT_EQ(service_->ListTagsForResource("us-east-1", arn, "").status().code(), Code::kNotFound);
   }
   // Nothing was written under those ARNs.
   for (const auto& arn : unknown) {
@@ -508,21 +509,25 @@ TEST_F(TemplateServiceTest, TaggingANonIotArnIsInvalidRequest) {
                                 "arn:aws:iot:us-east-1:123456789012:jobtemplate",
                                 "arn:aws:sqs:us-east-1:123456789012:jobtemplate/t"}) {
     SCOPED_TRACE(arn);
-    auto st = service_->TagResource(arn, {{"k", "v"}});
+    auto st = service_->TagResource("us-east-1", arn, {{"k", "v"}});
     EXPECT_EQ(st.code(), Code::kInvalidRequest) << st.ToString();
-    EXPECT_EQ(service_->UntagResource(arn, {"k"}).code(), Code::kInvalidRequest);
-    EXPECT_EQ(service_->ListTagsForResource(arn, "").status().code(), Code::kInvalidRequest);
+    EXPECT_EQ(service_->UntagResource("us-east-1", arn, {"k"}).code(), Code::kInvalidRequest);
+    EXPECT_EQ(service_->ListTagsForResource("us-east-1", arn, "").status().code(),
+              Code::kInvalidRequest);
   }
 }
 
 TEST_F(TemplateServiceTest, InvalidTagsAreRejected) {
   MustCreate(Input("t"));
-  EXPECT_EQ(service_->TagResource(Arn("t"), {{"aws:x", "v"}}).code(), Code::kInvalidRequest);
-  EXPECT_EQ(service_->TagResource(Arn("t"), {{"", "v"}}).code(), Code::kInvalidRequest);
-  EXPECT_EQ(service_->TagResource(Arn("t"), {{"k", "1"}, {"k", "2"}}).code(),
+  EXPECT_EQ(service_->TagResource("us-east-1", Arn("t"), {{"aws:x", "v"}}).code(),
             Code::kInvalidRequest);
-  EXPECT_EQ(service_->UntagResource(Arn("t"), {"ok", "bad\x01"}).code(), Code::kInvalidRequest);
-  auto tags = service_->ListTagsForResource(Arn("t"), "");
+  EXPECT_EQ(service_->TagResource("us-east-1", Arn("t"), {{"", "v"}}).code(),
+            Code::kInvalidRequest);
+  EXPECT_EQ(service_->TagResource("us-east-1", Arn("t"), {{"k", "1"}, {"k", "2"}}).code(),
+            Code::kInvalidRequest);
+  EXPECT_EQ(service_->UntagResource("us-east-1", Arn("t"), {"ok", "bad\x01"}).code(),
+            Code::kInvalidRequest);
+  auto tags = service_->ListTagsForResource("us-east-1", Arn("t"), "");
   ASSERT_TRUE(tags.ok());
   EXPECT_TRUE(tags->items.empty());
 }
@@ -534,10 +539,10 @@ TEST_F(TemplateServiceTest, TagLimitIsLimitExceeded) {
   CreateJobTemplateInput in = Input("t");
   in.tags = {{"a", "1"}, {"b", "2"}};
   MustCreate(in);
-  ASSERT_TRUE(service_->TagResource(Arn("t"), {{"c", "3"}}).ok());
-  auto st = service_->TagResource(Arn("t"), {{"a", "x"}, {"d", "4"}});
+  ASSERT_TRUE(service_->TagResource("us-east-1", Arn("t"), {{"c", "3"}}).ok());
+  auto st = service_->TagResource("us-east-1", Arn("t"), {{"a", "x"}, {"d", "4"}});
   EXPECT_EQ(st.code(), Code::kLimitExceeded) << st.ToString();
-  auto tags = service_->ListTagsForResource(Arn("t"), "");
+  auto tags = service_->ListTagsForResource("us-east-1", Arn("t"), "");
   ASSERT_TRUE(tags.ok());
   EXPECT_EQ(tags->items, (std::vector<jobs::Tag>{{"a", "1"}, {"b", "2"}, {"c", "3"}}));
 }
@@ -554,13 +559,13 @@ TEST_F(TemplateServiceTest, ListTagsPagesAfter250) {
       tags.push_back({"k" + std::to_string(batch * 50 + i + 1000), "v"});
       want.insert(tags.back().key);
     }
-    ASSERT_TRUE(service_->TagResource(Arn("t"), tags).ok());
+    ASSERT_TRUE(service_->TagResource("us-east-1", Arn("t"), tags).ok());
   }
-  auto p1 = service_->ListTagsForResource(Arn("t"), "");
+  auto p1 = service_->ListTagsForResource("us-east-1", Arn("t"), "");
   ASSERT_TRUE(p1.ok());
   EXPECT_EQ(p1->items.size(), 250u);
   ASSERT_FALSE(p1->next_token.empty());
-  auto p2 = service_->ListTagsForResource(Arn("t"), p1->next_token);
+  auto p2 = service_->ListTagsForResource("us-east-1", Arn("t"), p1->next_token);
   ASSERT_TRUE(p2.ok());
   EXPECT_EQ(p2->items.size(), 50u);
   EXPECT_TRUE(p2->next_token.empty());
@@ -568,6 +573,27 @@ TEST_F(TemplateServiceTest, ListTagsPagesAfter250) {
   for (const auto& t : p1->items) got.insert(t.key);
   for (const auto& t : p2->items) got.insert(t.key);
   EXPECT_EQ(got, want);
+}
+
+}  // namespace
+}  // namespace iotjobs::service
+
+namespace iotjobs::service {
+namespace {
+
+// Regression: tagging used the ARN's region, so a caller signed for eu-west-1 could read and
+// change the tags of a us-east-1 template.
+TEST_F(TemplateServiceTest, TaggingIsScopedToTheCallersRegion) {
+  MustCreate(Input("t"));
+  ASSERT_TRUE(service_->TagResource("us-east-1", Arn("t"), {{"k", "v"}}).ok());
+  EXPECT_EQ(service_->TagResource("eu-west-1", Arn("t"), {{"k", "x"}}).code(), Code::kNotFound);
+  EXPECT_EQ(service_->UntagResource("eu-west-1", Arn("t"), {"k"}).code(), Code::kNotFound);
+  EXPECT_EQ(service_->ListTagsForResource("eu-west-1", Arn("t"), "").status().code(),
+            Code::kNotFound);
+  auto tags = service_->ListTagsForResource("us-east-1", Arn("t"), "");
+  ASSERT_TRUE(tags.ok());
+  ASSERT_EQ(tags->items.size(), 1u);
+  EXPECT_EQ(tags->items[0].value, "v");
 }
 
 }  // namespace
