@@ -26,10 +26,12 @@ struct ServerConfig {
   std::string control_listen = "127.0.0.1:9080";  // control plane (aws iot ...)
   std::string jobs_listen = "127.0.0.1:9081";     // jobs data plane (iot-jobs-data)
   std::string mqtt = "none";                      // mqtt://[user:pass@]host:port or none
-  std::string s3_endpoint;                        // S3-compatible endpoint for documentSource
-  std::string s3_region;                          // signing region for S3 (default: --region)
-  std::string region = "us-east-1";               // default region for unsigned requests
-  std::string account_id = "123456789012";        // in every ARN
+  std::string mqtt_client_id = "iotjobsd";  // persistent session: requests queue across restarts
+  std::string mqtt_shared_group;            // $share/<group>/ subscriptions when set
+  std::string s3_endpoint;                  // S3-compatible endpoint for documentSource
+  std::string s3_region;                    // signing region for S3 (default: --region)
+  std::string region = "us-east-1";         // default region for unsigned requests
+  std::string account_id = "123456789012";  // in every ARN
   std::string credentials;  // shared-credentials file (default <data-dir>/credentials)
   bool no_auth = false;     // serve unsigned requests (local experiments only)
   double time_scale = 1.0;  // the service clock runs this many times faster

@@ -8,6 +8,8 @@
 #include "api/jobs_data_plane.h"
 #include "common/credentials.h"
 #include "common/logging.h"
+#include "device/jobs_mqtt.h"
+#include "device/mqtt_client.h"
 #include "http/server.h"
 #include "s3/s3_client.h"
 #include "server/config.h"
@@ -115,9 +117,26 @@ int Run(ServerConfig cfg) {
   if (Status st = jobs_server.Start(); !st.ok()) return Fail("--jobs-listen: " + st.message());
   scheduler.Start();
 
+  // The MQTT jobs API through the broker.
+  std::optional<device::JobsMqtt> jobs_mqtt;
+  std::optional<device::MosquittoClient> mqtt;
   if (cfg.mqtt_url) {
-    log->info("MQTT broker {}:{} configured; the MQTT device plane is not part of this build yet",
-              cfg.mqtt_url->host, cfg.mqtt_url->port);
+    jobs_mqtt.emplace(
+        device::JobsMqttConfig{
+            .region = cfg.region, .worker_threads = 8, .shared_group = cfg.mqtt_shared_group},
+        &devices);
+    mqtt.emplace(device::MosquittoOptions{.host = cfg.mqtt_url->host,
+                                          .port = cfg.mqtt_url->port,
+                                          .username = cfg.mqtt_url->user,
+                                          .password = cfg.mqtt_url->password,
+                                          .client_id = cfg.mqtt_client_id,
+                                          .keepalive_seconds = 30,
+                                          .subscriptions = jobs_mqtt->Subscriptions()},
+                 [&](const std::string& topic, const std::string& payload) {
+                   jobs_mqtt->OnMessage(topic, payload);
+                 });
+    jobs_mqtt->Start(&*mqtt);
+    if (Status st = mqtt->Start(); !st.ok()) return Fail(st.message());
   }
   if (cfg.time_scale != 1.0)
     log->info("service clock runs {}x faster than wall time", cfg.time_scale);
@@ -130,6 +149,8 @@ int Run(ServerConfig cfg) {
   sigwait(&stop_signals, &sig);
   log->info("signal {} received: finishing requests in flight, then stopping", sig);
   control_server.Stop();
+  if (mqtt) mqtt->Stop();
+  if (jobs_mqtt) jobs_mqtt->Stop();
   jobs_server.Stop();
   scheduler.Stop();
   registration.Stop();
@@ -154,6 +175,10 @@ int main(int argc, char** argv) {
        "control plane HOST:PORT");
   flag("--jobs-listen", &cfg.jobs_listen, "IOTJOBS_JOBS_LISTEN", "jobs data plane HOST:PORT");
   flag("--mqtt", &cfg.mqtt, "IOTJOBS_MQTT", "mqtt://[user:pass@]host:port or none");
+  flag("--mqtt-client-id", &cfg.mqtt_client_id, "IOTJOBS_MQTT_CLIENT_ID",
+       "iotjobsd's MQTT client id (one persistent session per node)");
+  flag("--mqtt-shared-group", &cfg.mqtt_shared_group, "IOTJOBS_MQTT_SHARED_GROUP",
+       "subscribe through $share/<group>/ so several nodes split device traffic");
   flag("--s3-endpoint", &cfg.s3_endpoint, "IOTJOBS_S3_ENDPOINT", "S3-compatible endpoint URL");
   flag("--s3-region", &cfg.s3_region, "IOTJOBS_S3_REGION", "S3 signing region (default --region)");
   flag("--s3-timeout-ms", &cfg.s3_timeout_ms, "IOTJOBS_S3_TIMEOUT_MS", "bound on one S3 fetch");

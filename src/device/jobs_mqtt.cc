@@ -1,0 +1,287 @@
+#include "device/jobs_mqtt.h"
+
+#include <boost/json.hpp>
+
+#include "codec/job_codec.h"
+#include "common/logging.h"
+#include "jobs/timeouts.h"
+
+namespace iotjobs::device {
+namespace json = boost::json;
+namespace {
+
+std::shared_ptr<spdlog::logger> Log() {
+  static auto l = Logger("device");
+  return l;
+}
+
+constexpr std::string_view kPrefix = "$aws/things/";
+
+int64_t Seconds(Instant t) { return ToEpochMillis(t) / 1000; }
+
+json::object Summary(const jobs::JobExecution& e) {
+  json::object o{{"jobId", e.job_id},
+                 {"queuedAt", Seconds(e.queued_at)},
+                 {"lastUpdatedAt", Seconds(e.last_updated_at)},
+                 {"versionNumber", e.version_number},
+                 {"executionNumber", e.execution_number}};
+  if (e.started_at) o["startedAt"] = Seconds(*e.started_at);
+  return o;
+}
+
+// The document as a JSON object (MQTT embeds it; HTTPS sends a string).
+json::value DocumentObject(const std::string& text) {
+  boost::system::error_code ec;
+  json::value v = json::parse(text, ec);
+  return ec ? json::value(json::object()) : v;
+}
+
+json::object ExecutionData(const service::DeviceExecution& d, Instant now) {
+  const jobs::JobExecution& e = d.execution;
+  json::object o = Summary(e);
+  o["thingName"] = e.thing_name;
+  o["status"] = jobs::ToString(e.status);
+  o["statusDetails"] = codec::EncodeStringMap(e.status_details);
+  if (auto left =
+          jobs::ApproximateSecondsBeforeTimedOut({e.in_progress_deadline, e.step_deadline}, now)) {
+    o["approximateSecondsBeforeTimedOut"] = *left;
+  }
+  if (d.document) o["jobDocument"] = DocumentObject(*d.document);
+  return o;
+}
+
+json::object ExecutionState(const jobs::JobExecution& e) {
+  return json::object{{"status", jobs::ToString(e.status)},
+                      {"statusDetails", codec::EncodeStringMap(e.status_details)},
+                      {"versionNumber", e.version_number}};
+}
+
+// Reads an integer member that devices may send as a number or a numeric string.
+Status OptLong(const json::object& o, const char* field, std::optional<int64_t>* out) {
+  auto it = o.find(field);
+  if (it == o.end() || it->value().is_null()) return Status::Ok();
+  const json::value& v = it->value();
+  if (v.is_int64()) {
+    *out = v.get_int64();
+  } else if (v.is_uint64()) {
+    *out = static_cast<int64_t>(v.get_uint64());
+  } else if (v.is_string()) {
+    const std::string s(v.get_string());
+    char* end = nullptr;
+    long long n = std::strtoll(s.c_str(), &end, 10);
+    if (s.empty() || *end)
+      return Status::InvalidRequest(std::string(field) + " must be an integer");
+    *out = n;
+  } else {
+    return Status::InvalidRequest(std::string(field) + " must be an integer");
+  }
+  return Status::Ok();
+}
+
+Status OptBool(const json::object& o, const char* field, bool* out) {
+  auto it = o.find(field);
+  if (it == o.end() || it->value().is_null()) return Status::Ok();
+  if (!it->value().is_bool())
+    return Status::InvalidRequest(std::string(field) + " must be a boolean");
+  *out = it->value().get_bool();
+  return Status::Ok();
+}
+
+}  // namespace
+
+const char* RejectionCode(Code code) {
+  switch (code) {
+    case Code::kInvalidRequest:
+      return "InvalidRequest";
+    case Code::kNotFound:
+      return "ResourceNotFound";
+    case Code::kInvalidStateTransition:
+      return "InvalidStateTransition";
+    case Code::kVersionConflict:
+      return "VersionMismatch";
+    case Code::kThrottled:
+      return "RequestThrottled";
+    default:
+      return "InternalError";
+  }
+}
+
+std::vector<std::string> JobsMqtt::Subscriptions() const {
+  const std::string filter = "$aws/things/+/jobs/#";
+  if (config_.shared_group.empty()) return {filter};
+  return {"$share/" + config_.shared_group + "/" + filter};
+}
+
+void JobsMqtt::Start(MqttClient* client) {
+  client_ = client;
+  for (int i = 0; i < std::max(1, config_.worker_threads); ++i) {
+    auto lane = std::make_unique<Lane>();
+    lane->thread = std::thread([this, l = lane.get()] {
+      std::unique_lock lock(l->mu);
+      for (;;) {
+        l->cv.wait(lock, [&] { return l->stopping || !l->queue.empty(); });
+        if (l->queue.empty()) return;  // stopping and drained
+        auto [topic, payload] = std::move(l->queue.front());
+        l->queue.pop_front();
+        lock.unlock();
+        if (auto reply = Handle(topic, payload)) {
+          if (Status st = client_->Publish(reply->first, reply->second); !st.ok()) {
+            Log()->warn("reply to {}: {}", topic, st.message());
+          }
+        }
+        lock.lock();
+      }
+    });
+    lanes_.push_back(std::move(lane));
+  }
+}
+
+void JobsMqtt::Stop() {
+  for (auto& l : lanes_) {
+    {
+      std::lock_guard lock(l->mu);
+      l->stopping = true;
+    }
+    l->cv.notify_all();
+  }
+  for (auto& l : lanes_) l->thread.join();
+  lanes_.clear();
+}
+
+void JobsMqtt::OnMessage(const std::string& topic, const std::string& payload) {
+  if (lanes_.empty()) return;
+  // The lane of the thing named by the topic ($aws/things/{thing}/...): per-thing order.
+  const size_t start = std::min(topic.size(), kPrefix.size());
+  const size_t end = topic.find('/', start);
+  const size_t h =
+      std::hash<std::string_view>{}(std::string_view(topic).substr(start, end - start));
+  Lane& l = *lanes_[h % lanes_.size()];
+  {
+    std::lock_guard lock(l.mu);
+    l.queue.emplace_back(topic, payload);
+  }
+  l.cv.notify_one();
+}
+
+std::optional<std::pair<std::string, std::string>> JobsMqtt::Handle(const std::string& topic,
+                                                                    const std::string& payload) {
+  // $aws/things/{thing}/jobs/{rest}
+  if (topic.rfind(kPrefix, 0) != 0) return std::nullopt;
+  const size_t slash = topic.find('/', kPrefix.size());
+  if (slash == std::string::npos || topic.compare(slash, 6, "/jobs/") != 0) return std::nullopt;
+  const std::string thing = topic.substr(kPrefix.size(), slash - kPrefix.size());
+  const std::string rest = topic.substr(slash + 6);
+  // Our own replies and notifications come back through the wildcard subscription: not requests.
+  auto ends_with = [&](std::string_view s) {
+    return rest.size() >= s.size() && rest.compare(rest.size() - s.size(), s.size(), s) == 0;
+  };
+  if (ends_with("/accepted") || ends_with("/rejected") || rest.rfind("notify", 0) == 0 ||
+      rest.find("/notify-namespace-") != std::string::npos) {
+    return std::nullopt;
+  }
+
+  const Instant now = devices_->clock()->Now();
+  std::string client_token;
+  bool has_token = false;
+  auto reply = [&](const std::string& suffix, json::object body) {
+    body["timestamp"] = Seconds(devices_->clock()->Now());
+    if (has_token) body["clientToken"] = client_token;
+    return std::make_pair(topic + suffix, json::serialize(body));
+  };
+  auto reject = [&](const Status& st, const std::optional<jobs::JobExecution>& state = {}) {
+    json::object b{{"code", RejectionCode(st.code())}, {"message", st.message()}};
+    if (state &&
+        (st.code() == Code::kVersionConflict || st.code() == Code::kInvalidStateTransition)) {
+      b["executionState"] = ExecutionState(*state);
+    }
+    return reply("/rejected", std::move(b));
+  };
+
+  json::object req;
+  if (!payload.empty()) {
+    boost::system::error_code ec;
+    json::value v = json::parse(payload, ec);
+    if (ec || !v.is_object()) {
+      json::object b{{"code", "InvalidJson"},
+                     {"message", "the payload must be a JSON object" +
+                                     (ec ? ": " + ec.message() : std::string())}};
+      return reply("/rejected", std::move(b));
+    }
+    req = std::move(v.get_object());
+  }
+  if (auto t = req.find("clientToken"); t != req.end() && t->value().is_string()) {
+    client_token = std::string(t->value().get_string());
+    has_token = true;
+  }
+  const std::string& region = config_.region;
+
+  if (rest == "get") {
+    auto p = devices_->GetPending(region, thing);
+    if (!p.ok()) return reject(p.status());
+    json::array in_progress, queued;
+    for (const auto& e : p->in_progress) in_progress.push_back(Summary(e));
+    for (const auto& e : p->queued) queued.push_back(Summary(e));
+    return reply("/accepted",
+                 {{"inProgressJobs", std::move(in_progress)}, {"queuedJobs", std::move(queued)}});
+  }
+  if (rest == "start-next") {
+    std::optional<std::map<std::string, std::string>> details;
+    std::map<std::string, std::string> m;
+    bool found = false;
+    Status st = codec::DecodeStringMap(req, "statusDetails", &m, &found);
+    if (found) details = std::move(m);
+    std::optional<int64_t> step;
+    if (st.ok()) st = OptLong(req, "stepTimeoutInMinutes", &step);
+    if (!st.ok()) return reject(st);
+    auto next = devices_->StartNext(region, thing, details, step);
+    if (!next.ok()) return reject(next.status());
+    json::object body;
+    if (*next) body["execution"] = ExecutionData(**next, now);
+    return reply("/accepted", std::move(body));
+  }
+  const size_t op = rest.rfind('/');
+  const std::string job = op == std::string::npos ? "" : rest.substr(0, op);
+  const std::string verb = op == std::string::npos ? rest : rest.substr(op + 1);
+  if (!job.empty() && job.find('/') == std::string::npos && verb == "get") {
+    std::optional<int64_t> number;
+    bool include = true;
+    Status st = OptLong(req, "executionNumber", &number);
+    if (st.ok()) st = OptBool(req, "includeJobDocument", &include);
+    if (!st.ok()) return reject(st);
+    auto d = devices_->Describe(region, thing, job, number, include);
+    if (!d.ok()) return reject(d.status());
+    json::object body;
+    if (*d) body["execution"] = ExecutionData(**d, now);
+    return reply("/accepted", std::move(body));
+  }
+  if (!job.empty() && job.find('/') == std::string::npos && verb == "update" &&
+      job != service::kNextJob) {
+    service::UpdateRequest u;
+    Status st;
+    if (auto s = req.find("status"); s != req.end() && s->value().is_string()) {
+      u.status = std::string(s->value().get_string());
+    } else if (s != req.end()) {
+      st = Status::InvalidRequest("status must be a string");
+    }
+    std::map<std::string, std::string> m;
+    bool found = false;
+    if (st.ok()) st = codec::DecodeStringMap(req, "statusDetails", &m, &found);
+    if (found) u.status_details = std::move(m);
+    if (st.ok()) st = OptLong(req, "stepTimeoutInMinutes", &u.step_timeout_minutes);
+    if (st.ok()) st = OptLong(req, "expectedVersion", &u.expected_version);
+    if (st.ok()) st = OptLong(req, "executionNumber", &u.execution_number);
+    if (st.ok()) st = OptBool(req, "includeJobExecutionState", &u.include_job_execution_state);
+    if (st.ok()) st = OptBool(req, "includeJobDocument", &u.include_job_document);
+    if (!st.ok()) return reject(st);
+    auto r = devices_->Update(region, thing, job, u);
+    if (!r.status.ok()) return reject(r.status, r.execution);
+    json::object body;
+    if (r.execution) body["executionState"] = ExecutionState(*r.execution);
+    if (r.document) body["jobDocument"] = DocumentObject(*r.document);
+    return reply("/accepted", std::move(body));
+  }
+  json::object b{{"code", "InvalidTopic"}, {"message", "no jobs API serves topic " + topic}};
+  return reply("/rejected", std::move(b));
+}
+
+}  // namespace iotjobs::device

@@ -1,0 +1,68 @@
+// JobsMqtt: the AWS IoT Jobs MQTT API (spec §2.2) over a real broker. It serves the request
+// topics $aws/things/{thing}/jobs/get, /start-next, /{jobId}/get and /{jobId}/update, answering on
+// .../accepted or .../rejected with the SDKs' payloads (integer-second timestamps, clientToken
+// echoed, jobDocument as a JSON object, executionState on VersionMismatch and
+// InvalidStateTransition rejections). This is the one place where a Status becomes an MQTT
+// rejection code.
+//
+// Messages arrive on the MQTT network thread and are queued to `worker_threads` threads, where
+// DeviceService may block on the store. A thing's requests always go to the same worker, so they
+// are answered in the order the device sent them.
+#pragma once
+
+#include <condition_variable>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "device/mqtt_client.h"
+#include "service/device_service.h"
+
+namespace iotjobs::device {
+
+struct JobsMqttConfig {
+  std::string region = "us-east-1";  // devices do not sign; their requests use this region
+  int worker_threads = 8;
+  std::string shared_group;  // non-empty: subscribe through $share/<group>/ (several nodes)
+};
+
+// The MQTT rejection code of a Status (InvalidRequest, ResourceNotFound, VersionMismatch, ...).
+const char* RejectionCode(Code code);
+
+class JobsMqtt {
+ public:
+  JobsMqtt(JobsMqttConfig config, service::DeviceService* devices)
+      : config_(std::move(config)), devices_(devices) {}
+  ~JobsMqtt() { Stop(); }
+
+  // The subscriptions iotjobsd needs on the broker.
+  std::vector<std::string> Subscriptions() const;
+  // `client` publishes the replies; it must outlive Stop().
+  void Start(MqttClient* client);
+  void Stop();
+  // Queues one message (called on the MQTT thread; never blocks on the store).
+  void OnMessage(const std::string& topic, const std::string& payload);
+  // Handles one request now and returns the (topic, payload) to publish, or nothing for topics
+  // that are not requests (our own replies echoed back by the broker).
+  std::optional<std::pair<std::string, std::string>> Handle(const std::string& topic,
+                                                            const std::string& payload);
+
+ private:
+  JobsMqttConfig config_;
+  service::DeviceService* devices_;
+  MqttClient* client_ = nullptr;
+  struct Lane {
+    std::mutex mu;
+    std::condition_variable cv;
+    std::deque<std::pair<std::string, std::string>> queue;
+    bool stopping = false;
+    std::thread thread;
+  };
+  std::vector<std::unique_ptr<Lane>> lanes_;
+};
+
+}  // namespace iotjobs::device
