@@ -278,10 +278,19 @@ Status RegistrationService::StopTask(const std::string& region, const std::strin
   }
   t->status = kCancelling;
   t->updated_at = clock_->Now();
-  return store_->UpdateRegistrationTask(*t);
+  IOTJOBS_RETURN_IF_ERROR(store_->UpdateRegistrationTask(*t));
+  // Run stores its progress (status InProgress) after every batch, so that write can overwrite
+  // the Cancelling just stored; the request is also kept here, where Run looks first.
+  std::lock_guard lock(mu_);
+  cancel_requested_.insert(id);
+  return Status::Ok();
 }
 
 bool RegistrationService::CancelRequested(const std::string& id) {
+  {
+    std::lock_guard lock(mu_);
+    if (cancel_requested_.count(id)) return true;
+  }
   // Reads the stored status between batches; StopTask writes it.
   auto page = store_->ListRegistrationTasks("", kCancelling, "", 250);
   if (!page.ok()) return false;
@@ -299,7 +308,9 @@ Result<std::vector<std::string>> RegistrationService::ReportLinks(const std::str
   }
   auto t = DescribeTask(region, id);
   if (!t.ok()) return t.status();
-  if (t->status == kInProgress || t->status == kCancelling) return std::vector<std::string>();
+  // Reports exist once a task has completed or been stopped (what it did until then); a failed
+  // task wrote none.
+  if (t->status != kCompleted && t->status != kCancelled) return std::vector<std::string>();
   s3::S3Location loc{t->bucket, "thing-registration-reports/" + id + "/" +
                                     (type == "ERRORS" ? "errors.jsonl" : "results.jsonl")};
   return std::vector<std::string>{s3_->PresignGet(
@@ -307,17 +318,36 @@ Result<std::vector<std::string>> RegistrationService::ReportLinks(const std::str
 }
 
 void RegistrationService::Run(jobs::RegistrationTask task) {
+  // Reports beside the input file; their absence does not fail the registration itself. Returns
+  // notes for the task's message.
+  auto write_reports = [&](const std::string& errors, const std::string& results) {
+    std::string note;
+    for (const auto& [name, body] :
+         {std::pair{"errors.jsonl", &errors}, std::pair{"results.jsonl", &results}}) {
+      s3::S3Location loc{task.bucket, "thing-registration-reports/" + task.id + "/" + name};
+      if (Status st = s3_->Put(loc, *body, "report", reg_.input_timeout_ms); !st.ok()) {
+        note += "; could not write the " + std::string(name) + " report: " + st.message();
+      }
+    }
+    return note;
+  };
   auto finish = [&](const char* status, std::optional<std::string> message) {
     task.status = status;
     task.message = std::move(message);
     task.updated_at = clock_->Now();
+    {
+      std::lock_guard lock(mu_);
+      cancel_requested_.erase(task.id);
+    }
     if (Status st = store_->UpdateRegistrationTask(task); !st.ok()) {
       Log()->error("registration task={}: cannot store its end: {}", task.id, st.message());
     }
     Log()->info("registration task={} {}: {} succeeded, {} failed", task.id, status,
                 task.success_count, task.failure_count);
   };
-  if (task.status == kCancelling) return finish(kCancelled, "stopped before it ran");
+  if (task.status == kCancelling) {
+    return finish(kCancelled, "stopped before it ran" + write_reports("", ""));
+  }
   task.success_count = task.failure_count = 0;
   task.percentage = 0;
 
@@ -328,20 +358,26 @@ void RegistrationService::Run(jobs::RegistrationTask task) {
   if (!input.ok()) return finish(kFailed, input.status().message());
   const std::string& text = *input;
 
-  // Line starts, so progress can be reported as a percentage of lines.
-  std::vector<std::pair<size_t, size_t>> lines;
+  // Non-blank lines, so progress can be reported as a percentage of lines; reports give each
+  // line's number in the file (blank lines count there).
+  struct Line {
+    size_t begin, size, number;  // number: 1-based, in the file
+  };
+  std::vector<Line> lines;
+  size_t number = 0;
   for (size_t p = 0; p < text.size();) {
     size_t nl = text.find('\n', p);
     if (nl == std::string::npos) nl = text.size();
     size_t b = p, e = nl;
     while (b < e && (text[b] == ' ' || text[b] == '\t' || text[b] == '\r')) ++b;
     while (e > b && (text[e - 1] == ' ' || text[e - 1] == '\t' || text[e - 1] == '\r')) --e;
-    if (e > b) lines.emplace_back(b, e - b);
+    ++number;
+    if (e > b) lines.push_back({b, e - b, number});
     p = nl + 1;
   }
   std::string errors, results;
-  auto error_line = [&](size_t n, const std::string& message) {
-    errors += json::serialize(json::object{{"lineNumber", n + 1}, {"errorMessage", message}});
+  auto error_line = [&](size_t line_number, const std::string& message) {
+    errors += json::serialize(json::object{{"lineNumber", line_number}, {"errorMessage", message}});
     errors += '\n';
     ++task.failure_count;
   };
@@ -355,7 +391,7 @@ void RegistrationService::Run(jobs::RegistrationTask task) {
       if ((*r)[i].ok()) {
         ++task.success_count;
         results += json::serialize(json::object{
-            {"lineNumber", batch_lines[i] + 1},
+            {"lineNumber", batch_lines[i]},
             {"thingName", batch[i].thing.name},
             {"thingArn", jobs::ThingArn(task.region, config_.account_id, batch[i].thing.name)}});
         results += '\n';
@@ -368,42 +404,42 @@ void RegistrationService::Run(jobs::RegistrationTask task) {
     task.percentage = static_cast<int32_t>(
         lines.empty() ? 100 : (task.success_count + task.failure_count) * 100 / lines.size());
     task.updated_at = clock_->Now();
+    {
+      // Do not turn a StopTask's Cancelling back into InProgress.
+      std::lock_guard lock(mu_);
+      if (cancel_requested_.count(task.id)) task.status = kCancelling;
+    }
     return store_->UpdateRegistrationTask(task);
   };
   for (size_t n = 0; n < lines.size(); ++n) {
     boost::system::error_code ec;
-    json::value v = json::parse(std::string_view(text).substr(lines[n].first, lines[n].second), ec);
+    json::value v = json::parse(std::string_view(text).substr(lines[n].begin, lines[n].size), ec);
     if (ec || !v.is_object()) {
-      error_line(n, "line is not a JSON object" + (ec ? ": " + ec.message() : std::string()));
+      error_line(lines[n].number,
+                 "line is not a JSON object" + (ec ? ": " + ec.message() : std::string()));
     } else {
       auto item = Apply(*tmpl, v.get_object(), task.region);
       if (!item.ok()) {
-        error_line(n, item.status().message());
+        error_line(lines[n].number, item.status().message());
       } else {
         batch.push_back(std::move(item).value());
-        batch_lines.push_back(n);
+        batch_lines.push_back(lines[n].number);
       }
     }
     if (static_cast<int>(batch.size()) >= reg_.batch) {
       if (Status st = flush(); !st.ok()) return finish(kFailed, st.message());
       // Shutting down: leave it InProgress; the next start runs it again (idempotently).
       if (halt_) return;
-      if (CancelRequested(task.id))
-        return finish(kCancelled, "stopped by StopThingRegistrationTask");
+      if (CancelRequested(task.id)) {
+        return finish(kCancelled,
+                      "stopped by StopThingRegistrationTask" + write_reports(errors, results));
+      }
     }
   }
   if (Status st = flush(); !st.ok()) return finish(kFailed, st.message());
   task.percentage = 100;
 
-  // Reports beside the input file; their absence does not fail the registration itself.
-  std::string note;
-  for (const auto& [name, body] :
-       {std::pair{"errors.jsonl", &errors}, std::pair{"results.jsonl", &results}}) {
-    s3::S3Location loc{task.bucket, "thing-registration-reports/" + task.id + "/" + name};
-    if (Status st = s3_->Put(loc, *body, "report", reg_.input_timeout_ms); !st.ok()) {
-      note += "; could not write the " + std::string(name) + " report: " + st.message();
-    }
-  }
+  std::string note = write_reports(errors, results);
   if (!tmpl->ignored.empty()) {
     std::string ignored;
     for (const auto& r : tmpl->ignored) ignored += (ignored.empty() ? "" : ", ") + r;

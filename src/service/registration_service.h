@@ -13,6 +13,7 @@
 #include <condition_variable>
 #include <deque>
 #include <mutex>
+#include <set>
 #include <string>
 #include <thread>
 
@@ -49,7 +50,8 @@ class RegistrationService {
                                           const std::string& next_token, int max_results);
   // Asks a running task to stop (Cancelling, then Cancelled). InvalidRequest when it has ended.
   Status StopTask(const std::string& region, const std::string& id);
-  // Presigned GET URLs of the task's ERRORS or RESULTS report (once the task has ended).
+  // Presigned GET URLs of the task's ERRORS or RESULTS report: one once the task has completed or
+  // been stopped (what it did until then), none while it runs or when it failed.
   Result<std::vector<std::string>> ReportLinks(const std::string& region, const std::string& id,
                                                const std::string& report_type);
 
@@ -69,6 +71,7 @@ class RegistrationService {
   std::mutex mu_;
   std::condition_variable cv_;
   std::deque<jobs::RegistrationTask> queue_;
+  std::set<std::string> cancel_requested_;  // ids StopTask asked to stop, until Run ends them
   bool stopping_ = false;
   std::atomic<bool> halt_{false};  // read by Run between batches
 };
