@@ -1,5 +1,6 @@
 #include "device/jobs_mqtt.h"
 
+#include <algorithm>
 #include <boost/json.hpp>
 
 #include "codec/job_codec.h"
@@ -134,9 +135,82 @@ void JobsMqtt::Start(MqttClient* client) {
     });
     lanes_.push_back(std::move(lane));
   }
+  notifier_ = std::thread([this] {
+    std::unique_lock lock(notify_mu_);
+    while (!notify_stopping_) {
+      lock.unlock();
+      auto changes = devices_->Changes(1000);
+      if (!changes.ok()) Log()->error("notifier: {}", changes.status().message());
+      if (changes.ok() && !changes->empty()) {
+        std::vector<std::pair<std::string, std::string>> things;
+        for (const auto& c : *changes) {
+          if (!c.thing.empty()) things.emplace_back(c.region, c.thing);
+        }
+        std::sort(things.begin(), things.end());
+        things.erase(std::unique(things.begin(), things.end()), things.end());
+        for (const auto& [region, thing] : things) Notify(region, thing);
+        if (Status st = devices_->AckChanges(changes->back().seq); !st.ok()) {
+          Log()->error("notifier: {}", st.message());
+        }
+        lock.lock();
+        continue;  // more may be waiting
+      }
+      lock.lock();
+      // The outbox is polled: 20 ms bounds the notification delay and costs nothing measurable.
+      notify_cv_.wait_for(lock, std::chrono::milliseconds(20), [&] { return notify_stopping_; });
+    }
+  });
+}
+
+void JobsMqtt::Notify(const std::string& region, const std::string& thing) {
+  auto pending = devices_->GetPending(region, thing);
+  if (!pending.ok()) return;  // the thing is gone
+  Published now_state;
+  for (const auto* list : {&pending->in_progress, &pending->queued}) {
+    for (const auto& e : *list) now_state.members.emplace_back(e.job_id, e.execution_number);
+  }
+  if (!now_state.members.empty()) {
+    now_state.head = now_state.members[0].first + "#" + std::to_string(now_state.members[0].second);
+  }
+  // notify is about membership, not order: a member moving QUEUED → IN_PROGRESS (and so to the
+  // front) is not a change of the list (the guide's worked example).
+  std::sort(now_state.members.begin(), now_state.members.end());
+  Published& before = published_[region + "/" + thing];
+  const std::string base = "$aws/things/" + thing + "/jobs/";
+  const int64_t ts = Seconds(devices_->clock()->Now());
+  if (now_state.members != before.members) {
+    json::object jobs;
+    json::array in_progress, queued;
+    for (const auto& e : pending->in_progress) in_progress.push_back(Summary(e));
+    for (const auto& e : pending->queued) queued.push_back(Summary(e));
+    if (!in_progress.empty()) jobs["IN_PROGRESS"] = std::move(in_progress);
+    if (!queued.empty()) jobs["QUEUED"] = std::move(queued);
+    (void)client_->Publish(base + "notify", json::serialize(json::object{
+                                                {"timestamp", ts}, {"jobs", std::move(jobs)}}));
+  }
+  if (now_state.head != before.head) {
+    json::object body{{"timestamp", ts}};
+    if (!now_state.head.empty()) {
+      auto next = devices_->Describe(region, thing, std::string(service::kNextJob), std::nullopt,
+                                     /*include_document=*/true);
+      if (next.ok() && *next) body["execution"] = ExecutionData(**next, devices_->clock()->Now());
+    }
+    (void)client_->Publish(base + "notify-next", json::serialize(body));
+  }
+  if (now_state.members.empty()) {
+    published_.erase(region + "/" + thing);
+  } else {
+    before = std::move(now_state);
+  }
 }
 
 void JobsMqtt::Stop() {
+  {
+    std::lock_guard lock(notify_mu_);
+    notify_stopping_ = true;
+  }
+  notify_cv_.notify_all();
+  if (notifier_.joinable()) notifier_.join();
   for (auto& l : lanes_) {
     {
       std::lock_guard lock(l->mu);

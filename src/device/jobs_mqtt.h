@@ -8,6 +8,11 @@
 // Messages arrive on the MQTT network thread and are queued to `worker_threads` threads, where
 // DeviceService may block on the store. A thing's requests always go to the same worker, so they
 // are answered in the order the device sent them.
+//
+// Notifications (spec §2.3): a notifier thread drains the store's outbox of changed things, reads
+// each thing's pending list and publishes $aws/things/{thing}/jobs/notify when the list gained or
+// lost a member and .../notify-next when its head changed, comparing with what it last published
+// (a thing it has not published for counts as having an empty list).
 #pragma once
 
 #include <condition_variable>
@@ -17,6 +22,7 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <unordered_map>
 #include <vector>
 
 #include "device/mqtt_client.h"
@@ -63,6 +69,18 @@ class JobsMqtt {
     std::thread thread;
   };
   std::vector<std::unique_ptr<Lane>> lanes_;
+
+  // Publishes notify / notify-next for one thing if its pending list changed.
+  void Notify(const std::string& region, const std::string& thing);
+  struct Published {
+    std::vector<std::pair<std::string, int64_t>> members;  // (jobId, executionNumber), sorted
+    std::string head;                                      // "jobId#number", empty when none
+  };
+  std::unordered_map<std::string, Published> published_;  // by thing; notifier thread only
+  std::thread notifier_;
+  std::mutex notify_mu_;
+  std::condition_variable notify_cv_;
+  bool notify_stopping_ = false;
 };
 
 }  // namespace iotjobs::device

@@ -64,7 +64,9 @@ int Run(ServerConfig cfg) {
         "change every job template. Use it for local experiments only.");
   }
 
-  auto store = store::SqliteStore::Open({.path = cfg.sqlite_path});
+  // With MQTT the store also keeps an outbox of changed things for notify / notify-next.
+  auto store = store::SqliteStore::Open(
+      {.path = cfg.sqlite_path, .track_thing_changes = cfg.mqtt_url.has_value()});
   if (!store.ok()) return Fail("--store: " + store.status().message());
 
   SystemClock clock(cfg.time_scale);

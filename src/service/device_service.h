@@ -72,6 +72,12 @@ class DeviceService {
   UpdateOutcome Update(const std::string& region, const std::string& thing,
                        const std::string& job_id, const UpdateRequest& request);
 
+  // The outbox of things whose pending list may have changed (see Store::ThingChanges).
+  Result<std::vector<store::Store::ThingChange>> Changes(int limit) {
+    return store_->ThingChanges(limit);
+  }
+  Status AckChanges(int64_t up_to) { return store_->AckThingChanges(up_to); }
+
   // The job's document with placeholders substituted for delivery at `now`.
   std::string DeliverDocument(const jobs::Job& job) const;
   const Clock* clock() const { return clock_; }

@@ -238,6 +238,16 @@ class Store {
   virtual Status SetScheduledState(int64_t job, const std::string& status, bool stop_rollout,
                                    Instant now) = 0;
 
+  // The outbox of things whose pending list may have changed (oldest first), for the MQTT
+  // notifier; empty unless the backend was opened to track changes. Deleted things are skipped.
+  struct ThingChange {
+    int64_t seq = 0;
+    std::string region, thing;
+  };
+  virtual Result<std::vector<ThingChange>> ThingChanges(int limit) = 0;
+  // Forgets the changes up to and including `up_to`.
+  virtual Status AckThingChanges(int64_t up_to) = 0;
+
   // Times out IN_PROGRESS executions whose effective deadline is at or before `now` (at most
   // `max`), each followed by its retry and abort evaluation; returns how many timed out.
   virtual Result<int64_t> TimeOutExecutions(Instant now, int64_t max) = 0;

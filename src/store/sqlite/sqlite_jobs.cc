@@ -657,11 +657,21 @@ Result<int64_t> SqliteStore::MaterializeExecutions(int64_t job, int64_t max, Ins
   int64_t created = 0;
   Status result = Write([&](SqliteDb& db) -> Status {
     created = 0;
+    Status st;
+    {
+      // The caller read the job's work earlier; a CancelJob, an abort or a schedule may have
+      // stopped the rollout since. Re-checked here, in the same transaction as the inserts.
+      IOTJOBS_PREPARE(j, db, "SELECT status, work FROM jobs WHERE id = ?1");
+      j.Bind(1, job);
+      if (!j.Step(&st)) return st;  // gone already
+      if (j.Text(0) != jobs::kJobInProgress || (j.Int(1) & kWorkRollout) == 0) {
+        return Status::Ok();
+      }
+    }
     IOTJOBS_PREPARE(cur, db,
                     "SELECT target_idx, groups, group_idx, last_thing FROM rollout_cursors "
                     "WHERE job = ?1");
     cur.Bind(1, job);
-    Status st;
     if (!cur.Step(&st)) return st.ok() ? Status::NotFound("job has no rollout cursor") : st;
     int64_t target_idx = cur.Int(0);
     std::string groups = cur.OptText(1).value_or("");
@@ -1212,6 +1222,31 @@ Result<int64_t> SqliteStore::TimeOutExecutions(Instant now, int64_t max) {
   });
   if (!st.ok()) return st;
   return n;
+}
+
+Result<std::vector<Store::ThingChange>> SqliteStore::ThingChanges(int limit) {
+  using V = std::vector<ThingChange>;
+  return Read<V>([&](SqliteDb& db) -> Result<V> {
+    IOTJOBS_PREPARE(s, db,
+                    "SELECT c.seq, t.region, t.name FROM thing_changes c "
+                    "LEFT JOIN things t ON t.id = c.thing ORDER BY c.seq LIMIT ?1");
+    s.Bind(1, static_cast<int64_t>(limit));
+    V out;
+    Status st;
+    while (s.Step(&st)) {
+      // A deleted thing has no device left to notify; its seq is still acknowledged.
+      out.push_back({s.Int(0), s.OptText(1).value_or(""), s.OptText(2).value_or("")});
+    }
+    if (!st.ok()) return st;
+    return out;
+  });
+}
+
+Status SqliteStore::AckThingChanges(int64_t up_to) {
+  return Write([&](SqliteDb& db) -> Status {
+    IOTJOBS_PREPARE(d, db, "DELETE FROM thing_changes WHERE seq <= ?1");
+    return d.Bind(1, up_to).Run();
+  });
 }
 
 Result<std::optional<Instant>> SqliteStore::NextTimeout() {

@@ -178,7 +178,33 @@ CREATE TABLE deleted_things (
     R"sql(
 ALTER TABLE job_executions ADD COLUMN retry_cause INTEGER;
 )sql",
+    // 8: an outbox of things whose pending executions may have changed, filled by triggers when
+    // MQTT notifications are on (Options::track_thing_changes) and drained by the notifier.
+    R"sql(
+CREATE TABLE thing_changes (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  thing INTEGER NOT NULL
+);
+)sql",
 };
+
+// Triggers that feed thing_changes, installed only while notifications are on so a server
+// without MQTT pays nothing for them.
+const char* const kTrackChanges = R"sql(
+CREATE TRIGGER IF NOT EXISTS thing_changes_ins AFTER INSERT ON job_executions
+BEGIN INSERT INTO thing_changes(thing) VALUES (NEW.thing); END;
+CREATE TRIGGER IF NOT EXISTS thing_changes_upd AFTER UPDATE OF status, latest ON job_executions
+WHEN OLD.status <> NEW.status OR OLD.latest <> NEW.latest
+BEGIN INSERT INTO thing_changes(thing) VALUES (NEW.thing); END;
+CREATE TRIGGER IF NOT EXISTS thing_changes_del AFTER DELETE ON job_executions
+BEGIN INSERT INTO thing_changes(thing) VALUES (OLD.thing); END;
+)sql";
+const char* const kUntrackChanges = R"sql(
+DROP TRIGGER IF EXISTS thing_changes_ins;
+DROP TRIGGER IF EXISTS thing_changes_upd;
+DROP TRIGGER IF EXISTS thing_changes_del;
+DELETE FROM thing_changes;
+)sql";
 
 std::shared_ptr<spdlog::logger> Log() {
   static auto l = Logger("store");
@@ -231,6 +257,8 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(const Options& options) {
   if (!db.ok()) return db.status();
   store->writer_db_ = std::move(db).value();
   IOTJOBS_RETURN_IF_ERROR(store->Migrate());
+  IOTJOBS_RETURN_IF_ERROR(
+      store->writer_db_->Exec(options.track_thing_changes ? kTrackChanges : kUntrackChanges));
   store->writer_ = std::thread([s = store.get()] { s->WriterLoop(); });
   return store;
 }

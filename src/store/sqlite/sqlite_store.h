@@ -24,9 +24,10 @@ namespace iotjobs::store {
 class SqliteStore final : public Store {
  public:
   struct Options {
-    std::string path;              // database file; created when missing
-    bool synchronous_full = true;  // fsync every commit (durable across power loss)
-    int max_batch = 512;           // writes per group commit at most
+    std::string path;                  // database file; created when missing
+    bool synchronous_full = true;      // fsync every commit (durable across power loss)
+    int max_batch = 512;               // writes per group commit at most
+    bool track_thing_changes = false;  // fill the thing_changes outbox (MQTT notifications)
   };
 
   // Opens the database and applies pending schema migrations (PRAGMA user_version).
@@ -107,6 +108,8 @@ class SqliteStore final : public Store {
   Status SetScheduledState(int64_t job, const std::string& status, bool stop_rollout,
                            Instant now) override;
   Result<int64_t> TimeOutExecutions(Instant now, int64_t max) override;
+  Result<std::vector<ThingChange>> ThingChanges(int limit) override;
+  Status AckThingChanges(int64_t up_to) override;
   Result<std::optional<Instant>> NextTimeout() override;
   Result<std::vector<jobs::JobExecution>> PendingExecutions(const std::string& region,
                                                             const std::string& thing,
