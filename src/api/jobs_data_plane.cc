@@ -3,10 +3,10 @@
 #include <boost/json.hpp>
 
 #include "api/wire.h"
+#include "codec/device_codec.h"
 #include "codec/job_codec.h"
 #include "codec/json_codec.h"
 #include "common/logging.h"
-#include "jobs/timeouts.h"
 
 namespace iotjobs::api {
 namespace json = boost::json;
@@ -14,49 +14,10 @@ namespace {
 
 http::Response DataError(const Status& st) { return ErrorResponse(st, Plane::kJobsData); }
 
-int64_t Seconds(Instant t) { return ToEpochMillis(t) / 1000; }
-
-json::object Summary(const jobs::JobExecution& e) {
-  json::object o{{"jobId", e.job_id},
-                 {"queuedAt", Seconds(e.queued_at)},
-                 {"lastUpdatedAt", Seconds(e.last_updated_at)},
-                 {"versionNumber", e.version_number},
-                 {"executionNumber", e.execution_number}};
-  if (e.started_at) o["startedAt"] = Seconds(*e.started_at);
-  return o;
-}
-
 json::object Execution(const service::DeviceExecution& d, Instant now) {
-  const jobs::JobExecution& e = d.execution;
-  json::object o = Summary(e);
-  o["thingName"] = e.thing_name;
-  o["status"] = jobs::ToString(e.status);
-  o["statusDetails"] = codec::EncodeStringMap(e.status_details);
-  if (auto left =
-          jobs::ApproximateSecondsBeforeTimedOut({e.in_progress_deadline, e.step_deadline}, now)) {
-    o["approximateSecondsBeforeTimedOut"] = *left;
-  }
-  if (d.document) o["jobDocument"] = *d.document;
+  json::object o = codec::ExecutionDataJson(d.execution, now);
+  if (d.document) o["jobDocument"] = *d.document;  // a string on the HTTPS plane
   return o;
-}
-
-Status OptLong(const json::object& body, const char* field, std::optional<int64_t>* out) {
-  int64_t v;
-  bool found;
-  // Devices sometimes send numbers as strings ("expectedVersion": "1"); accept those too.
-  auto it = body.find(field);
-  if (it != body.end() && it->value().is_string()) {
-    const std::string s(it->value().get_string());
-    char* end = nullptr;
-    long long n = std::strtoll(s.c_str(), &end, 10);
-    if (s.empty() || *end)
-      return Status::InvalidRequest(std::string(field) + " must be an integer");
-    *out = n;
-    return Status::Ok();
-  }
-  IOTJOBS_RETURN_IF_ERROR(codec::GetInt64(body, field, "", &v, &found));
-  if (found) *out = v;
-  return Status::Ok();
 }
 
 Status OptDetails(const json::object& body,
@@ -97,8 +58,9 @@ http::Response JobsDataPlane::Handle(http::Request& req) {
     auto pending = dev.GetPending(region, thing);
     if (!pending.ok()) return DataError(pending.status());
     json::array in_progress, queued;
-    for (const auto& e : pending->in_progress) in_progress.push_back(Summary(e));
-    for (const auto& e : pending->queued) queued.push_back(Summary(e));
+    for (const auto& e : pending->in_progress)
+      in_progress.push_back(codec::ExecutionSummaryJson(e));
+    for (const auto& e : pending->queued) queued.push_back(codec::ExecutionSummaryJson(e));
     return Ok({{"inProgressJobs", std::move(in_progress)}, {"queuedJobs", std::move(queued)}});
   }
   if (s.size() != 4) return UnknownOperation(req);
@@ -109,7 +71,7 @@ http::Response JobsDataPlane::Handle(http::Request& req) {
     std::optional<std::map<std::string, std::string>> details;
     std::optional<int64_t> step;
     Status st = OptDetails(*body, &details);
-    if (st.ok()) st = OptLong(*body, "stepTimeoutInMinutes", &step);
+    if (st.ok()) st = codec::GetLenientInt64(*body, "stepTimeoutInMinutes", &step);
     if (!st.ok()) return DataError(st);
     auto next = dev.StartNext(region, thing, details, step);
     if (!next.ok()) return DataError(next.status());
@@ -137,9 +99,10 @@ http::Response JobsDataPlane::Handle(http::Request& req) {
     std::optional<std::string> status;
     Status st = OptString(*body, "status", &status);
     if (st.ok()) st = OptDetails(*body, &u.status_details);
-    if (st.ok()) st = OptLong(*body, "stepTimeoutInMinutes", &u.step_timeout_minutes);
-    if (st.ok()) st = OptLong(*body, "expectedVersion", &u.expected_version);
-    if (st.ok()) st = OptLong(*body, "executionNumber", &u.execution_number);
+    if (st.ok())
+      st = codec::GetLenientInt64(*body, "stepTimeoutInMinutes", &u.step_timeout_minutes);
+    if (st.ok()) st = codec::GetLenientInt64(*body, "expectedVersion", &u.expected_version);
+    if (st.ok()) st = codec::GetLenientInt64(*body, "executionNumber", &u.execution_number);
     if (st.ok()) st = OptBool(*body, "includeJobExecutionState", &u.include_job_execution_state);
     if (st.ok()) st = OptBool(*body, "includeJobDocument", &u.include_job_document);
     if (!st.ok()) return DataError(st);

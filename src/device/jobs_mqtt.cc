@@ -3,9 +3,9 @@
 #include <algorithm>
 #include <boost/json.hpp>
 
+#include "codec/device_codec.h"
 #include "codec/job_codec.h"
 #include "common/logging.h"
-#include "jobs/timeouts.h"
 
 namespace iotjobs::device {
 namespace json = boost::json;
@@ -20,16 +20,6 @@ constexpr std::string_view kPrefix = "$aws/things/";
 
 int64_t Seconds(Instant t) { return ToEpochMillis(t) / 1000; }
 
-json::object Summary(const jobs::JobExecution& e) {
-  json::object o{{"jobId", e.job_id},
-                 {"queuedAt", Seconds(e.queued_at)},
-                 {"lastUpdatedAt", Seconds(e.last_updated_at)},
-                 {"versionNumber", e.version_number},
-                 {"executionNumber", e.execution_number}};
-  if (e.started_at) o["startedAt"] = Seconds(*e.started_at);
-  return o;
-}
-
 // The document as a JSON object (MQTT embeds it; HTTPS sends a string).
 json::value DocumentObject(const std::string& text) {
   boost::system::error_code ec;
@@ -38,45 +28,9 @@ json::value DocumentObject(const std::string& text) {
 }
 
 json::object ExecutionData(const service::DeviceExecution& d, Instant now) {
-  const jobs::JobExecution& e = d.execution;
-  json::object o = Summary(e);
-  o["thingName"] = e.thing_name;
-  o["status"] = jobs::ToString(e.status);
-  o["statusDetails"] = codec::EncodeStringMap(e.status_details);
-  if (auto left =
-          jobs::ApproximateSecondsBeforeTimedOut({e.in_progress_deadline, e.step_deadline}, now)) {
-    o["approximateSecondsBeforeTimedOut"] = *left;
-  }
-  if (d.document) o["jobDocument"] = DocumentObject(*d.document);
+  json::object o = codec::ExecutionDataJson(d.execution, now);
+  if (d.document) o["jobDocument"] = DocumentObject(*d.document);  // an object over MQTT
   return o;
-}
-
-json::object ExecutionState(const jobs::JobExecution& e) {
-  return json::object{{"status", jobs::ToString(e.status)},
-                      {"statusDetails", codec::EncodeStringMap(e.status_details)},
-                      {"versionNumber", e.version_number}};
-}
-
-// Reads an integer member that devices may send as a number or a numeric string.
-Status OptLong(const json::object& o, const char* field, std::optional<int64_t>* out) {
-  auto it = o.find(field);
-  if (it == o.end() || it->value().is_null()) return Status::Ok();
-  const json::value& v = it->value();
-  if (v.is_int64()) {
-    *out = v.get_int64();
-  } else if (v.is_uint64()) {
-    *out = static_cast<int64_t>(v.get_uint64());
-  } else if (v.is_string()) {
-    const std::string s(v.get_string());
-    char* end = nullptr;
-    long long n = std::strtoll(s.c_str(), &end, 10);
-    if (s.empty() || *end)
-      return Status::InvalidRequest(std::string(field) + " must be an integer");
-    *out = n;
-  } else {
-    return Status::InvalidRequest(std::string(field) + " must be an integer");
-  }
-  return Status::Ok();
 }
 
 Status OptBool(const json::object& o, const char* field, bool* out) {
@@ -181,8 +135,9 @@ void JobsMqtt::Notify(const std::string& region, const std::string& thing) {
   if (now_state.members != before.members) {
     json::object jobs;
     json::array in_progress, queued;
-    for (const auto& e : pending->in_progress) in_progress.push_back(Summary(e));
-    for (const auto& e : pending->queued) queued.push_back(Summary(e));
+    for (const auto& e : pending->in_progress)
+      in_progress.push_back(codec::ExecutionSummaryJson(e));
+    for (const auto& e : pending->queued) queued.push_back(codec::ExecutionSummaryJson(e));
     if (!in_progress.empty()) jobs["IN_PROGRESS"] = std::move(in_progress);
     if (!queued.empty()) jobs["QUEUED"] = std::move(queued);
     (void)client_->Publish(base + "notify", json::serialize(json::object{
@@ -266,7 +221,7 @@ std::optional<std::pair<std::string, std::string>> JobsMqtt::Handle(const std::s
     json::object b{{"code", RejectionCode(st.code())}, {"message", st.message()}};
     if (state &&
         (st.code() == Code::kVersionConflict || st.code() == Code::kInvalidStateTransition)) {
-      b["executionState"] = ExecutionState(*state);
+      b["executionState"] = codec::ExecutionStateJson(*state);
     }
     return reply("/rejected", std::move(b));
   };
@@ -293,8 +248,8 @@ std::optional<std::pair<std::string, std::string>> JobsMqtt::Handle(const std::s
     auto p = devices_->GetPending(region, thing);
     if (!p.ok()) return reject(p.status());
     json::array in_progress, queued;
-    for (const auto& e : p->in_progress) in_progress.push_back(Summary(e));
-    for (const auto& e : p->queued) queued.push_back(Summary(e));
+    for (const auto& e : p->in_progress) in_progress.push_back(codec::ExecutionSummaryJson(e));
+    for (const auto& e : p->queued) queued.push_back(codec::ExecutionSummaryJson(e));
     return reply("/accepted",
                  {{"inProgressJobs", std::move(in_progress)}, {"queuedJobs", std::move(queued)}});
   }
@@ -305,7 +260,7 @@ std::optional<std::pair<std::string, std::string>> JobsMqtt::Handle(const std::s
     Status st = codec::DecodeStringMap(req, "statusDetails", &m, &found);
     if (found) details = std::move(m);
     std::optional<int64_t> step;
-    if (st.ok()) st = OptLong(req, "stepTimeoutInMinutes", &step);
+    if (st.ok()) st = codec::GetLenientInt64(req, "stepTimeoutInMinutes", &step);
     if (!st.ok()) return reject(st);
     auto next = devices_->StartNext(region, thing, details, step);
     if (!next.ok()) return reject(next.status());
@@ -319,7 +274,7 @@ std::optional<std::pair<std::string, std::string>> JobsMqtt::Handle(const std::s
   if (!job.empty() && job.find('/') == std::string::npos && verb == "get") {
     std::optional<int64_t> number;
     bool include = true;
-    Status st = OptLong(req, "executionNumber", &number);
+    Status st = codec::GetLenientInt64(req, "executionNumber", &number);
     if (st.ok()) st = OptBool(req, "includeJobDocument", &include);
     if (!st.ok()) return reject(st);
     auto d = devices_->Describe(region, thing, job, number, include);
@@ -341,16 +296,16 @@ std::optional<std::pair<std::string, std::string>> JobsMqtt::Handle(const std::s
     bool found = false;
     if (st.ok()) st = codec::DecodeStringMap(req, "statusDetails", &m, &found);
     if (found) u.status_details = std::move(m);
-    if (st.ok()) st = OptLong(req, "stepTimeoutInMinutes", &u.step_timeout_minutes);
-    if (st.ok()) st = OptLong(req, "expectedVersion", &u.expected_version);
-    if (st.ok()) st = OptLong(req, "executionNumber", &u.execution_number);
+    if (st.ok()) st = codec::GetLenientInt64(req, "stepTimeoutInMinutes", &u.step_timeout_minutes);
+    if (st.ok()) st = codec::GetLenientInt64(req, "expectedVersion", &u.expected_version);
+    if (st.ok()) st = codec::GetLenientInt64(req, "executionNumber", &u.execution_number);
     if (st.ok()) st = OptBool(req, "includeJobExecutionState", &u.include_job_execution_state);
     if (st.ok()) st = OptBool(req, "includeJobDocument", &u.include_job_document);
     if (!st.ok()) return reject(st);
     auto r = devices_->Update(region, thing, job, u);
     if (!r.status.ok()) return reject(r.status, r.execution);
     json::object body;
-    if (r.execution) body["executionState"] = ExecutionState(*r.execution);
+    if (r.execution) body["executionState"] = codec::ExecutionStateJson(*r.execution);
     if (r.document) body["jobDocument"] = DocumentObject(*r.document);
     return reply("/accepted", std::move(body));
   }

@@ -178,22 +178,10 @@ Result<jobs::Job> JobService::CreateJob(CreateJobInput in) {
           sources == 0 ? "a job needs one of document, documentSource or jobTemplateArn"
                        : "a job takes only one of document and documentSource");
     }
-    if (in.document) {
-      IOTJOBS_RETURN_IF_ERROR(jobs::ValidateDocument(*in.document));
-      IOTJOBS_RETURN_IF_ERROR(codec::ValidateJsonDocument("document", *in.document));
-      j.document = std::move(in.document);
-    } else {
-      IOTJOBS_RETURN_IF_ERROR(jobs::ValidateDocumentSource(*in.document_source));
-      auto loc = s3::ParseS3Url(*in.document_source, config_.s3_endpoint);
-      if (!loc.ok()) return loc.status();
-      auto text = documents_->Fetch(*loc);
-      if (!text.ok()) return text.status();
-      IOTJOBS_RETURN_IF_ERROR(jobs::ValidateDocument(*text));
-      IOTJOBS_RETURN_IF_ERROR(codec::ValidateJsonDocument(
-          "the document at documentSource " + *in.document_source, *text));
-      j.document = std::move(text).value();
-      j.document_source = std::move(in.document_source);
-    }
+    auto text = ResolveDocument(in.document, in.document_source, config_.s3_endpoint, documents_);
+    if (!text.ok()) return text.status();
+    j.document = std::move(text).value();
+    j.document_source = std::move(in.document_source);
   }
   IOTJOBS_RETURN_IF_ERROR(jobs::ValidateConfigs(j.configs, limits_.max_rollout_per_minute));
   // A job keeps its maintenance windows inside schedulingConfig (a template keeps them at the

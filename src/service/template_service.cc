@@ -37,6 +37,25 @@ std::optional<ParsedArn> ParseIotArn(const std::string& arn) {
 
 }  // namespace
 
+Result<std::string> ResolveDocument(const std::optional<std::string>& document,
+                                    const std::optional<std::string>& document_source,
+                                    const std::string& s3_endpoint, s3::DocumentSource* documents) {
+  if (document) {
+    IOTJOBS_RETURN_IF_ERROR(jobs::ValidateDocument(*document));
+    IOTJOBS_RETURN_IF_ERROR(codec::ValidateJsonDocument("document", *document));
+    return *document;
+  }
+  IOTJOBS_RETURN_IF_ERROR(jobs::ValidateDocumentSource(*document_source));
+  auto loc = s3::ParseS3Url(*document_source, s3_endpoint);
+  if (!loc.ok()) return loc.status();
+  auto text = documents->Fetch(*loc);
+  if (!text.ok()) return text.status();
+  IOTJOBS_RETURN_IF_ERROR(jobs::ValidateDocument(*text));
+  IOTJOBS_RETURN_IF_ERROR(
+      codec::ValidateJsonDocument("the document at documentSource " + *document_source, *text));
+  return std::move(text).value();
+}
+
 std::string EncodePageToken(const std::string& after) {
   return Base64UrlEncode(std::string(kTokenPrefix) + after);
 }
@@ -91,19 +110,9 @@ Result<CreatedResource> TemplateService::CreateJobTemplate(CreateJobTemplateInpu
       inherit(&in.configs.maintenance_windows, job->scheduling_config->maintenance_windows);
     }
     IOTJOBS_RETURN_IF_ERROR(jobs::ValidateConfigs(in.configs, INT64_MAX));
-  } else if (in.document) {
-    IOTJOBS_RETURN_IF_ERROR(jobs::ValidateDocument(*in.document));
-    IOTJOBS_RETURN_IF_ERROR(codec::ValidateJsonDocument("document", *in.document));
   } else {
-    IOTJOBS_RETURN_IF_ERROR(jobs::ValidateDocumentSource(*in.document_source));
-    auto loc = s3::ParseS3Url(*in.document_source, config_.s3_endpoint);
-    if (!loc.ok()) return loc.status();
-    // Fetch now and keep the text: later changes to the object must not change the template.
-    auto text = documents_->Fetch(*loc);
+    auto text = ResolveDocument(in.document, in.document_source, config_.s3_endpoint, documents_);
     if (!text.ok()) return text.status();
-    IOTJOBS_RETURN_IF_ERROR(jobs::ValidateDocument(*text));
-    IOTJOBS_RETURN_IF_ERROR(codec::ValidateJsonDocument(
-        "the document at documentSource " + *in.document_source, *text));
     in.document = std::move(text).value();
   }
 

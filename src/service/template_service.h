@@ -84,6 +84,13 @@ class TemplateService {
   const Clock* clock_;
 };
 
+// The document of a job or template: `document` checked as given, or the text behind
+// `document_source` fetched now (and checked), so later changes to the object do not matter.
+// Exactly one of the two must be set.
+Result<std::string> ResolveDocument(const std::optional<std::string>& document,
+                                    const std::optional<std::string>& document_source,
+                                    const std::string& s3_endpoint, s3::DocumentSource* documents);
+
 // Opaque pagination tokens: base64url of a versioned cursor. Decode fails with InvalidRequest.
 std::string EncodePageToken(const std::string& after);
 Result<std::string> DecodePageToken(const std::string& token);

@@ -98,6 +98,11 @@ Result<jobs::Thing> ThingFromRow(SqliteDb& db, const Stmt& s) {
   return t;
 }
 
+Status VersionConflict(const std::string& what, int64_t have, int64_t want) {
+  return Status(Code::kVersionConflict,
+                what + " is at version " + std::to_string(have) + ", not " + std::to_string(want));
+}
+
 template <typename T>
 void TakePage(Page<T>* page, int limit, std::string next_after) {
   if (static_cast<int>(page->items.size()) > limit) {
@@ -180,9 +185,7 @@ Status SqliteStore::UpdateThing(const jobs::Thing& t, int64_t expected_version) 
     auto row = ThingRow(db, t.region, t.name);
     if (!row.ok()) return row.status();
     if (row->version != expected_version) {
-      return Status(Code::kVersionConflict, "thing " + t.name + " is at version " +
-                                                std::to_string(row->version) + ", not " +
-                                                std::to_string(expected_version));
+      return VersionConflict("thing " + t.name, row->version, expected_version);
     }
     IOTJOBS_PREPARE(s, db,
                     "UPDATE things SET thing_type = ?2, billing_group = ?3, version = ?4 "
@@ -202,9 +205,7 @@ Status SqliteStore::DeleteThing(const std::string& region, const std::string& na
     auto row = ThingRow(db, region, name);
     if (!row.ok()) return row.status();
     if (expected_version >= 0 && row->version != expected_version) {
-      return Status(Code::kVersionConflict, "thing " + name + " is at version " +
-                                                std::to_string(row->version) + ", not " +
-                                                std::to_string(expected_version));
+      return VersionConflict("thing " + name, row->version, expected_version);
     }
     IOTJOBS_RETURN_IF_ERROR(internal::OnThingDeleted(db, row->id, now));
     IOTJOBS_PREPARE(tomb, db,
@@ -350,9 +351,7 @@ Status SqliteStore::UpdateThingGroup(const jobs::ThingGroup& g, int64_t expected
     auto row = ThingGroupRow(db, g.region, g.name);
     if (!row.ok()) return row.status();
     if (expected_version >= 0 && row->version != expected_version) {
-      return Status(Code::kVersionConflict, "thing group " + g.name + " is at version " +
-                                                std::to_string(row->version) + ", not " +
-                                                std::to_string(expected_version));
+      return VersionConflict("thing group " + g.name, row->version, expected_version);
     }
     IOTJOBS_PREPARE(s, db, "UPDATE thing_groups SET description = ?2, version = ?3 WHERE id = ?1");
     IOTJOBS_RETURN_IF_ERROR(
@@ -367,9 +366,7 @@ Status SqliteStore::DeleteThingGroup(const std::string& region, const std::strin
     auto row = ThingGroupRow(db, region, name);
     if (!row.ok()) return row.status();
     if (expected_version >= 0 && row->version != expected_version) {
-      return Status(Code::kVersionConflict, "thing group " + name + " is at version " +
-                                                std::to_string(row->version) + ", not " +
-                                                std::to_string(expected_version));
+      return VersionConflict("thing group " + name, row->version, expected_version);
     }
     IOTJOBS_PREPARE(c, db, "SELECT 1 FROM thing_groups WHERE parent = ?1 LIMIT 1");
     c.Bind(1, row->id);
