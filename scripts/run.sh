@@ -96,7 +96,9 @@ cat <<BANNER
 
 iotjobs is running.
   control plane (aws iot)  $endpoint
-  MQTT broker (Mosquitto)  mqtt://127.0.0.1:$mqtt_port  (user iotjobsd, password in $data/mosquitto/iotjobsd.pass)
+  jobs data plane (HTTPS)  http://127.0.0.1:$jobs_port  (service iot-jobs-data)
+  MQTT broker (Mosquitto)  mqtt://127.0.0.1:$mqtt_port  (iotjobsd serves \$aws/things/+/jobs/# there;
+                           user iotjobsd, password in $data/mosquitto/iotjobsd.pass)
   S3-compatible store      ${s3_endpoint:-none (set IOTJOBS_S3_ENDPOINT for documentSource)}
   data                     $data (SQLite: iotjobs.db)
   credentials              $data/credentials (SigV4; every key pair in it is accepted)
