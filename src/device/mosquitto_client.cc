@@ -62,8 +62,12 @@ Status MosquittoClient::Start() {
 void MosquittoClient::Stop() {
   if (!started_) return;
   started_ = false;
+  // Connected: a clean DISCONNECT, after which the network thread returns by itself. Not
+  // connected (the broker is gone): the thread may sleep in its reconnect backoff for up to
+  // 30 s, so it is cancelled instead; nothing is in flight without a connection.
+  const bool was_connected = connected_;
   mosquitto_disconnect(mosq_);
-  mosquitto_loop_stop(mosq_, /*force=*/false);
+  mosquitto_loop_stop(mosq_, /*force=*/!was_connected);
 }
 
 Status MosquittoClient::Publish(const std::string& topic, const std::string& payload) {
