@@ -126,7 +126,7 @@ class Session : public std::enable_shared_from_this<Session> {
       req.headers.emplace_back(std::string(f.name_string()), std::string(f.value()));
     req.body = std::move(msg.body());
 
-    ++server_->in_flight;
+    // Already counted in flight above; Done() runs once the response is on the wire.
     // Safe methods only read: they go to the small read pool (see Server::Impl).
     const bool read = msg.method() == bhttp::verb::get || msg.method() == bhttp::verb::head;
     auto& pool = read ? server_->read_workers : server_->workers;
