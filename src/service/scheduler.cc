@@ -1,6 +1,7 @@
 #include "service/scheduler.h"
 
 #include <algorithm>
+#include <cmath>
 
 #include "common/logging.h"
 #include "jobs/rollout.h"
@@ -16,25 +17,40 @@ std::shared_ptr<spdlog::logger> Log() {
 
 }  // namespace
 
-int64_t Scheduler::Allowance(int64_t job, int64_t rate, Instant now) {
+Scheduler::Pacing Scheduler::Pace(int64_t job, int64_t rate, Instant now) {
   // The rules of jobs/rollout.h over batches instead of single instants (a million-thing rollout
-  // creates executions by the ten thousand): at most `rate` in any rolling minute, and at most
-  // the bucket's burst in any rolling tolerance window.
+  // creates executions by the ten thousand): the bucket (GCRA) and at most `rate` in any rolling
+  // minute. A batch of n at instant r counts as n instants at r, so TAT is
+  // max_j (r_j + (executions created from batch j on) × I), in ms × rate so that I × rate = 60000
+  // stays exact. An earlier version allowed a whole burst in every rolling second instead: about
+  // twice the rate at 60/min until the minute cap stopped it, i.e. a minute's executions created
+  // in its first half rather than spread evenly.
   // TODO(issue 5): move this into jobs/rollout.h as a weighted RolloutAllowance.
+  constexpr int64_t kWindowMs = jobs::kRolloutWindow.count();
   auto& q = recent_[job];
   while (!q.empty() && q.front().at <= now - jobs::kRolloutWindow) q.pop_front();
-  int64_t minute = 0, second = 0;
-  for (const Batch& b : q) {
-    minute += b.count;
-    if (b.at > now - jobs::kRolloutBurstTolerance) second += b.count;
+  int64_t minute = 0, lag = 0;  // lag = (TAT − now) × rate, 0 when TAT is behind now
+  for (auto b = q.rbegin(); b != q.rend(); ++b) {
+    minute += b->count;
+    lag = std::max(lag, minute * kWindowMs - (now - b->at).count() * rate);
   }
-  const int64_t burst = jobs::RolloutBurst(static_cast<int32_t>(rate));
-  return std::max<int64_t>(0, std::min(rate - minute, burst - second));
+  const int64_t tolerance = jobs::kRolloutBurstTolerance.count() * rate;
+  const int64_t bucket = lag > tolerance ? 0 : (tolerance - lag) / kWindowMs + 1;
+  Pacing p{std::max<int64_t>(0, std::min(rate - minute, bucket)), now};
+  if (p.allowance > 0) return p;
+  // Not now: when TAT − τ is reached (rounded up to a whole ms) and enough of the last minute's
+  // batches have left the window.
+  if (lag > tolerance) p.next = now + Millis((lag - tolerance + rate - 1) / rate);
+  int64_t left = minute;
+  for (const Batch& b : q) {
+    if (left < rate) break;
+    left -= b.count;
+    p.next = std::max(p.next, b.at + jobs::kRolloutWindow);
+  }
+  return p;
 }
 
 Result<std::optional<Instant>> Scheduler::Tick(Instant now) {
-  auto work = store_->PendingJobWork();
-  if (!work.ok()) return work.status();
   std::optional<Instant> next;
   auto due = [&](Instant t) { next = next ? std::min(*next, t) : t; };
   const auto deadline = std::chrono::steady_clock::now() + config_.tick_budget;
@@ -80,6 +96,11 @@ Result<std::optional<Instant>> Scheduler::Tick(Instant now) {
   if (!next_timeout.ok()) return next_timeout.status();
   if (*next_timeout) due(**next_timeout);
 
+  // Read after the schedules and timers above: a job they just moved to SCHEDULED (a window
+  // closed), CANCELED (endTime, or an abort after a time-out) or out of rollout (STOP_ROLLOUT)
+  // must not roll out in this tick at an instant its schedule forbids.
+  auto work = store_->PendingJobWork();
+  if (!work.ok()) return work.status();
   for (const auto& w : *work) {
     if (w.deletion || w.cancel || w.force_cancel) {
       auto n = store_->ProcessJobWork(w.job, config_.batch, now);
@@ -88,22 +109,32 @@ Result<std::optional<Instant>> Scheduler::Tick(Instant now) {
       continue;
     }
     if (!w.rollout) continue;
-    const int64_t rate = jobs::RolloutRatePerMinute(
-        w.rollout_config, w.notified, w.succeeded,
-        static_cast<int32_t>(std::min<int64_t>(config_.max_rollout_per_minute, INT32_MAX)));
-    int64_t allowed = Allowance(w.job, rate, now);
+    const auto cap =
+        static_cast<int32_t>(std::min<int64_t>(config_.max_rollout_per_minute, INT32_MAX));
+    const int64_t rate =
+        jobs::RolloutRatePerMinute(w.rollout_config, w.notified, w.succeeded, cap);
+    int64_t allowed = Pace(w.job, rate, now).allowance, notified = w.notified;
+    bool exhausted = false;
     while (allowed > 0) {
       const int64_t n = std::min(allowed, config_.batch);
       auto created = store_->MaterializeExecutions(w.job, n, now);
       if (!created.ok()) return created.status();
       if (*created > 0) recent_[w.job].push_back({now, *created});
+      notified += *created;
       allowed -= n;
-      if (*created < n) break;  // rollout finished (or nothing left to create right now)
+      if (*created < n) {  // rollout finished (or nothing left to create right now)
+        exhausted = true;
+        break;
+      }
       if (std::chrono::steady_clock::now() > deadline) break;
     }
-    // The second window refills within a second; wake then to keep the pace exact.
-    due(now +
-        jobs::kRolloutBurstTolerance / std::max<int64_t>(1, std::min<int64_t>(rate / 60, 10)));
+    if (exhausted) continue;  // nothing to wake for; idle_wait bounds any wait anyway
+    // Wake when the next execution is due, at the rate these creations may have raised
+    // (exponentialRate), so the pace is kept exactly. A wake-up late by less than τ loses no
+    // credit (jobs/rollout.h), so fast rates wake every τ / 10 rather than once per execution.
+    const Pacing p =
+        Pace(w.job, jobs::RolloutRatePerMinute(w.rollout_config, notified, w.succeeded, cap), now);
+    due(p.allowance > 0 ? now : std::max(p.next, now + jobs::kRolloutBurstTolerance / 10));
   }
   // Forget pacing state of jobs that no longer roll out.
   for (auto it = recent_.begin(); it != recent_.end();) {
@@ -126,8 +157,10 @@ void Scheduler::Start() {
       if (next.ok() && *next) {
         // Service time may run faster than wall time (--time-scale): wait the wall-time share.
         const auto service_wait = std::chrono::duration_cast<Millis>(**next - clock_->Now());
-        wait = std::clamp(Millis(static_cast<int64_t>(service_wait.count() / config_.time_scale)),
-                          Millis(0), config_.idle_wait);
+        // Rounded up: waking early would only find nothing due yet.
+        wait = std::clamp(
+            Millis(static_cast<int64_t>(std::ceil(service_wait.count() / config_.time_scale))),
+            Millis(0), config_.idle_wait);
       }
       if (wait > Millis(0)) {
         cv_.wait_for(lock, wait, [&] { return poked_ || stopping_; });

@@ -1,7 +1,7 @@
 // Scheduler: the background half of the service. Tick(now) does the work that is due: it creates
-// executions as each job's rollout rate allows (jobs::RolloutRatePerMinute, paced over rolling
-// minute and second windows), and cancels or purges the executions of cancelled and deleted jobs
-// in batches, so no API call ever touches a million rows.
+// executions as each job's rollout rate allows (jobs::RolloutRatePerMinute, paced by the bucket
+// and the rolling-minute cap of jobs/rollout.h), and cancels or purges the executions of cancelled
+// and deleted jobs in batches, so no API call ever touches a million rows.
 //
 // Tick is idempotent and re-derives everything from the store except the rollout pacing windows,
 // which are kept in memory: after a restart a job may create up to one minute's budget at once.
@@ -45,8 +45,12 @@ class Scheduler {
     Instant at;
     int64_t count;
   };
-  // Executions the job may create at `now` under `rate` per minute.
-  int64_t Allowance(int64_t job, int64_t rate, Instant now);
+  struct Pacing {
+    int64_t allowance;  // executions the job may create at `now`
+    Instant next;       // when allowance is 0: the earliest instant it will be ≥ 1; else `now`
+  };
+  // The job's pacing at `now` under `rate` per minute, from its recent creations.
+  Pacing Pace(int64_t job, int64_t rate, Instant now);
 
   SchedulerConfig config_;
   store::Store* store_;
