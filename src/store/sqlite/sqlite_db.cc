@@ -113,6 +113,12 @@ Status SqliteDb::Exec(const char* sql) {
   return Status::Ok();
 }
 
+Status SqliteDb::Run(const char* sql) {
+  auto s = Prepare(sql);
+  if (!s.ok()) return s.status();
+  return (*s)->Run();
+}
+
 Result<std::unique_ptr<Stmt>> SqliteDb::Prepare(const char* sql) {
   auto it = cache_.find(sql);
   if (it == cache_.end()) {

@@ -55,6 +55,10 @@ class SqliteDb {
   ~SqliteDb();
 
   Status Exec(const char* sql);
+  // Runs one statement through the prepared-statement cache: for the statements of every write
+  // (BEGIN, SAVEPOINT, RELEASE, COMMIT), which Exec would parse again each time. `sql` must be a
+  // string literal.
+  Status Run(const char* sql);
   // `sql` must be a string literal (its address keys the cache).
   Result<std::unique_ptr<Stmt>> Prepare(const char* sql);
   Status Error(const char* what) const;

@@ -515,7 +515,7 @@ Result<std::vector<Status>> SqliteStore::RegisterThings(
     for (size_t i = 0; i < items.size(); ++i) {
       const jobs::Thing& t = items[i].thing;
       // Each item in its own savepoint: a failing line leaves no half-registered thing.
-      IOTJOBS_RETURN_IF_ERROR(db.Exec("SAVEPOINT item"));
+      IOTJOBS_RETURN_IF_ERROR(db.Run("SAVEPOINT item"));
       Status item = [&]() -> Status {
         IOTJOBS_PREPARE(ins, db,
                         "INSERT INTO things(region, name, thing_id, thing_type, billing_group, "
@@ -558,9 +558,9 @@ Result<std::vector<Status>> SqliteStore::RegisterThings(
       }();
       if (!item.ok()) {
         results[i] = item;
-        IOTJOBS_RETURN_IF_ERROR(db.Exec("ROLLBACK TO item"));
+        IOTJOBS_RETURN_IF_ERROR(db.Run("ROLLBACK TO item"));
       }
-      IOTJOBS_RETURN_IF_ERROR(db.Exec("RELEASE item"));
+      IOTJOBS_RETURN_IF_ERROR(db.Run("RELEASE item"));
     }
     return Status::Ok();
   });

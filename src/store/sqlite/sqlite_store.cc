@@ -327,19 +327,19 @@ void SqliteStore::WriterLoop() {
       }
     }
     results.assign(batch.size(), Status::Ok());
-    Status txn = writer_db_->Exec("BEGIN IMMEDIATE");
+    Status txn = writer_db_->Run("BEGIN IMMEDIATE");
     if (txn.ok()) {
       for (size_t i = 0; i < batch.size(); ++i) {
-        Status sp = writer_db_->Exec("SAVEPOINT w");
+        Status sp = writer_db_->Run("SAVEPOINT w");
         if (!sp.ok()) {
           results[i] = sp;
           continue;
         }
         results[i] = batch[i].fn(*writer_db_);
-        if (!results[i].ok()) (void)writer_db_->Exec("ROLLBACK TO w");
-        (void)writer_db_->Exec("RELEASE w");
+        if (!results[i].ok()) (void)writer_db_->Run("ROLLBACK TO w");
+        (void)writer_db_->Run("RELEASE w");
       }
-      txn = writer_db_->Exec("COMMIT");
+      txn = writer_db_->Run("COMMIT");
       if (!txn.ok()) (void)writer_db_->Exec("ROLLBACK");
     }
     for (size_t i = 0; i < batch.size(); ++i) {
