@@ -785,6 +785,7 @@ class ScheduleTest(RulesCase):
         cls.make_things("sc-w", 16)
         cls.make_things("sc-r", 1)
         cls.make_things("sc-x", 120, group="sc-x")
+        cls.make_things("sc-b", 3)
 
     def create_scheduled(self, jobs, with_end=True):
         """Creates {job_id: (things, schedulingConfig extras, CreateJob extras)} with startTime
@@ -995,6 +996,42 @@ class ScheduleTest(RulesCase):
         self.assertEqual([iso(t) for t in times if t % cycle_ms >= open_ms], [],
                          "executions created outside every maintenance window")
         self.assertGreaterEqual(len({t // cycle_ms for t in times}), 2)
+
+    def test_issue_failures_between_windows_are_retried_and_abort(self):
+        # Regression: after a terminal update the store applied retries and abort criteria only
+        # to IN_PROGRESS jobs, so a job SCHEDULED between maintenance windows neither retried a
+        # FAILED execution nor aborted, however many failed.
+        cycle_ms, open_ms = 10 * 60_000, 5 * 60_000
+        windows = {"maintenanceWindows": [
+            {"startTime": "cron(0/10 * * * ? *)", "durationInMinutes": 5}]}
+        retry, abort = "sc-between-retry", "sc-between-abort"
+        self.c.create_job(jobId=retry, targets=[thing_arn("sc-b-000")], document=DOCUMENT,
+                          schedulingConfig=windows, jobExecutionsRetryConfig={"criteriaList": [
+                              {"failureType": "FAILED", "numberOfRetries": 1}]})
+        self.c.create_job(jobId=abort, targets=[thing_arn("sc-b-001"), thing_arn("sc-b-002")],
+                          document=DOCUMENT, schedulingConfig=windows, abortConfig={
+                              "criteriaList": [{"failureType": "FAILED", "action": "CANCEL",
+                                                "thresholdPercentage": 50,
+                                                "minNumberOfExecutedThings": 1}]})
+        # The devices start their executions inside a window (between windows a SCHEDULED job
+        # has nothing pending for them)...
+        for job_id, thing in ((retry, "sc-b-000"), (abort, "sc-b-001"), (abort, "sc-b-002")):
+            self.wait_until(lambda: self.start_next(thing), lambda e: e and e["jobId"] == job_id,
+                            f"{thing} to start its execution of {job_id}")
+        # ...and fail them after it has closed.
+        for job_id in (retry, abort):
+            self.wait_until(lambda: self.describe(job_id)["status"], lambda s: s == "SCHEDULED",
+                            f"{job_id} to be SCHEDULED between windows")
+        self.report(retry, "sc-b-000", "FAILED")
+        self.report(abort, "sc-b-001", "FAILED")
+        for job_id, thing in ((retry, "sc-b-000"), (abort, "sc-b-001")):
+            failed_at = ms(self.execution(job_id, thing, 1)["lastUpdatedAt"])
+            self.assertGreaterEqual(failed_at % cycle_ms, open_ms, "failed inside a window")
+        self.assertEqual(self.history(retry, "sc-b-000"), [(1, "FAILED", 0), (2, "QUEUED", 1)])
+        j = self.describe(abort)
+        self.assertEqual((j["status"], j.get("reasonCode")), ("CANCELED", "ABORT_CRITERIA_MET"))
+        self.assertEqual(self.execution(abort, "sc-b-002")["status"], "IN_PROGRESS")
+        self.c.cancel_job(jobId=retry)
 
     @staticmethod
     def things(prefix, n):

@@ -234,7 +234,12 @@ Status AfterTerminal(SqliteDb& db, int64_t job, int64_t thing, const jobs::JobEx
   s.Bind(1, job);
   Status st;
   if (!s.Step(&st)) return st;
-  if (s.Text(0) != jobs::kJobInProgress) return MaybeComplete(db, job, now);
+  // A job SCHEDULED between maintenance windows still runs its executions: their failures are
+  // retried and counted for abort as in a window. Only a canceled (or ending) job skips both.
+  const std::string status = s.Text(0);
+  if (status != jobs::kJobInProgress && status != jobs::kJobScheduled) {
+    return MaybeComplete(db, job, now);
+  }
   jobs::Job spec;
   IOTJOBS_RETURN_IF_ERROR(codec::JobSpecFromJson(s.Text(1), &spec));
   jobs::TerminalCounts counts{s.Int(2), s.Int(3), s.Int(4), s.Int(5), s.Int(6), s.Int(7)};
