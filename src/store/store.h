@@ -1,7 +1,8 @@
 // Store: durable state behind one interface, with one conformance suite (tests/store_conformance.h)
 // run against every backend.
 //
-// Contract: every method is blocking and thread-safe; call it from worker threads, never from I/O
+// Contract: every method is blocking and thread-safe; every `limit` of a list call is >= 1 (the
+// services enforce maxResults 1..250 before they call); call it from worker threads, never from I/O
 // threads. A write returns only after it is durable (it survives kill -9 of the process). Writes
 // issued concurrently are group-committed by the backend. Errors: NotFound / Conflict as documented
 // per method; Unavailable or Internal when the database fails.
