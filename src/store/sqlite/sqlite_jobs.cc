@@ -392,12 +392,15 @@ Status OnMembershipAdded(SqliteDb& db, int64_t thing, int64_t grp, Instant now) 
       IOTJOBS_RETURN_IF_ERROR(AddToCounter(db, job, status, -1));
     }
     IOTJOBS_RETURN_IF_ERROR(st);
-    // A joiner gets a fresh execution at once, outside the rollout rate (spec §4.2).
+    // A joiner gets a fresh execution at once, outside the rollout rate (spec §4.2). Numbered
+    // after every execution the thing has, not only the latest: when the latest was deleted
+    // (DeleteExecution) an older one may remain without being the latest, and latest + 1 would
+    // collide with it.
     IOTJOBS_PREPARE(ins, db,
                     "INSERT INTO job_executions(job, thing, number, status, version, latest, "
-                    "queued_at_ms, updated_at_ms) VALUES (?1, ?2, ?3, 0, 1, 1, ?4, ?4)");
-    IOTJOBS_RETURN_IF_ERROR(
-        ins.Bind(1, job).Bind(2, thing).Bind(3, number + 1).Bind(4, ToEpochMillis(now)).Run());
+                    "queued_at_ms, updated_at_ms) SELECT ?1, ?2, coalesce(max(number), 0) + 1, "
+                    "0, 1, 1, ?3, ?3 FROM job_executions WHERE job = ?1 AND thing = ?2");
+    IOTJOBS_RETURN_IF_ERROR(ins.Bind(1, job).Bind(2, thing).Bind(3, ToEpochMillis(now)).Run());
     IOTJOBS_RETURN_IF_ERROR(AddToCounter(db, job, ExecutionStatus::kQueued, 1));
     IOTJOBS_PREPARE(n, db,
                     "UPDATE jobs SET notified = notified + 1, updated_at_ms = ?2 WHERE id = ?1");

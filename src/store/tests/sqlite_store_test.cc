@@ -7,6 +7,7 @@
 #include <filesystem>
 
 #include "store/tests/store_conformance.h"
+#include "store/tests/store_conformance_jobs.h"
 #include "store/tests/temp_dir.h"
 
 namespace iotjobs::store {
@@ -16,6 +17,8 @@ using testing::FullTemplate;
 using testing::MinimalTemplate;
 using testing::StoreBackend;
 using testing::StoreConformanceTest;
+using testing::StoreJobsBackend;
+using testing::StoreJobsConformanceTest;
 
 // Every conformance test gets its own database file under one directory removed at exit.
 iotjobs::testing::TempDir& ScratchRoot() {
@@ -23,10 +26,11 @@ iotjobs::testing::TempDir& ScratchRoot() {
   return dir;
 }
 
-std::unique_ptr<Store> FreshSqliteStore() {
+std::unique_ptr<Store> FreshSqliteStore(bool track_thing_changes) {
   static std::atomic<int> n{0};
   SqliteStore::Options o;
   o.path = ScratchRoot().File("conformance-" + std::to_string(n++) + ".db");
+  o.track_thing_changes = track_thing_changes;
   auto s = SqliteStore::Open(o);
   if (!s.ok()) {
     ADD_FAILURE() << s.status().ToString();
@@ -36,8 +40,13 @@ std::unique_ptr<Store> FreshSqliteStore() {
 }
 
 INSTANTIATE_TEST_SUITE_P(Sqlite, StoreConformanceTest,
-                         ::testing::Values(StoreBackend{"Sqlite", FreshSqliteStore}),
+                         ::testing::Values(StoreBackend{"Sqlite",
+                                                        [] { return FreshSqliteStore(false); }}),
                          testing::StoreBackendName);
+
+INSTANTIATE_TEST_SUITE_P(Sqlite, StoreJobsConformanceTest,
+                         ::testing::Values(StoreJobsBackend{"Sqlite", FreshSqliteStore}),
+                         testing::StoreJobsBackendName);
 
 // --- SQLite-specific behaviour ---
 
