@@ -1,0 +1,370 @@
+// Scheduler::Tick against a real SqliteStore in a temp dir, time driven by hand: rollout pacing
+// (maximumPerMinute, counted through the store), execution time-outs at their exact deadline,
+// schedulingConfig start and end. No sleeps: every Tick gets its `now` from a FakeClock.
+#include "service/scheduler.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <chrono>
+#include <string>
+#include <vector>
+
+#include "common/clock.h"
+#include "jobs/scheduling.h"
+#include "store/sqlite/sqlite_store.h"
+#include "store/tests/temp_dir.h"
+
+namespace iotjobs::service {
+namespace {
+
+using std::chrono::minutes;
+using std::chrono::seconds;
+
+constexpr const char* kRegion = "us-east-1";
+constexpr const char* kAccount = "123456789012";
+
+class SchedulerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    store::SqliteStore::Options o;
+    o.path = dir_.File("iotjobs.db");
+    o.synchronous_full = false;  // a temp file: durability is not under test here
+    auto s = store::SqliteStore::Open(o);
+    ASSERT_TRUE(s.ok()) << s.status().ToString();
+    store_ = std::move(s).value();
+    scheduler_ = std::make_unique<Scheduler>(SchedulerConfig{}, store_.get(), &clock_);
+  }
+
+  void Things(const std::string& prefix, int n, const std::optional<std::string>& group) {
+    if (group) {
+      jobs::ThingGroup g;
+      g.region = kRegion;
+      g.name = *group;
+      g.id = "gid-" + *group;
+      g.created_at = clock_.Now();
+      ASSERT_TRUE(
+          store_->CreateThingGroup(g, jobs::ThingGroupArn(kRegion, kAccount, *group), {}).ok());
+    }
+    for (int i = 0; i < n; ++i) {
+      jobs::Thing t;
+      t.region = kRegion;
+      t.name = prefix + std::to_string(i);
+      t.id = "id-" + t.name;
+      ASSERT_TRUE(store_->CreateThing(t).ok());
+      if (group) {
+        ASSERT_TRUE(store_->AddThingToGroup(kRegion, t.name, *group, clock_.Now()).ok());
+      }
+    }
+  }
+
+  jobs::Job MakeJob(const std::string& id, std::vector<std::string> targets) {
+    jobs::Job j;
+    j.region = kRegion;
+    j.id = id;
+    j.targets = std::move(targets);
+    j.document = "{}";
+    j.created_at = j.last_updated_at = clock_.Now();
+    return j;
+  }
+  void CreateJob(const jobs::Job& j) {
+    Status st = store_->CreateJob(j, jobs::JobArn(kRegion, kAccount, j.id), {});
+    ASSERT_TRUE(st.ok()) << st.ToString();
+  }
+  jobs::Job GetJob(const std::string& id) {
+    auto j = store_->GetJob(kRegion, id);
+    EXPECT_TRUE(j.ok()) << j.status().ToString();
+    return j.ok() ? *j : jobs::Job{};
+  }
+  std::vector<jobs::JobExecution> Executions(const std::string& id) {
+    std::vector<jobs::JobExecution> out;
+    std::string after;
+    for (;;) {
+      auto p = store_->ListExecutionsForJob(kRegion, id, std::nullopt, after, 250);
+      EXPECT_TRUE(p.ok()) << p.status().ToString();
+      if (!p.ok()) break;
+      out.insert(out.end(), p->items.begin(), p->items.end());
+      if (p->next_after.empty()) break;
+      after = p->next_after;
+    }
+    return out;
+  }
+  void DeviceUpdate(const std::string& thing, jobs::ExecutionStatus status,
+                    const std::string& job) {
+    store::Store::DeviceUpdate u;
+    u.status = status;
+    auto r = store_->UpdateExecution(kRegion, thing, job, u, clock_.Now());
+    ASSERT_TRUE(r.status.ok()) << r.status.ToString();
+  }
+  std::optional<Instant> Tick() {
+    auto next = scheduler_->Tick(clock_.Now());
+    EXPECT_TRUE(next.ok()) << next.status().ToString();
+    return next.ok() ? *next : std::nullopt;
+  }
+
+  // On a whole minute, so ISO times print without seconds.
+  const Instant t0_ = FromEpochMillis(1'800'000'000'000);
+  FakeClock clock_{t0_};
+  iotjobs::testing::TempDir dir_;
+  std::unique_ptr<store::SqliteStore> store_;
+  std::unique_ptr<Scheduler> scheduler_;
+};
+
+// maximumPerMinute 60 over 200 things, ticked every simulated second: exactly 60 per minute, and
+// no rolling minute of the executions' queuedAt holds more than 60.
+TEST_F(SchedulerTest, RolloutKeepsMaximumPerMinute) {
+  Things("t", 200, "fleet");
+  jobs::Job j = MakeJob("rollout", {jobs::ThingGroupArn(kRegion, kAccount, "fleet")});
+  jobs::RolloutConfig r;
+  r.maximum_per_minute = 60;
+  j.configs.rollout_config = r;
+  CreateJob(j);
+
+  constexpr int kTicks = 4 * 60;
+  std::vector<int64_t> notified;  // after the tick at t0 + i s
+  for (int i = 0; i < kTicks; ++i) {
+    clock_.Set(t0_ + seconds(i));
+    Tick();
+    notified.push_back(GetJob("rollout").notified);
+  }
+  auto at = [&](int i) { return i < 0 ? int64_t{0} : notified[i]; };
+  for (int m = 0; m < 4; ++m) {
+    const int64_t in_minute = at(60 * m + 59) - at(60 * m - 1);
+    EXPECT_EQ(in_minute, m < 3 ? 60 : 20) << "simulated minute " << m;
+  }
+  for (int i = 0; i < kTicks; ++i) {
+    // (t_i - 60 s, t_i] holds the ticks i-59 .. i.
+    EXPECT_LE(at(i) - at(i - 60), 60) << "rolling minute ending at tick " << i;
+  }
+  jobs::Job done = GetJob("rollout");
+  EXPECT_EQ(done.notified, 200);
+  EXPECT_EQ(done.counters.queued, 200);
+  EXPECT_TRUE(done.rollout_done);
+
+  // The same from the stored executions' queuedAt.
+  std::vector<int64_t> queued;
+  for (const auto& e : Executions("rollout")) queued.push_back(ToEpochMillis(e.queued_at));
+  ASSERT_EQ(queued.size(), 200u);
+  std::sort(queued.begin(), queued.end());
+  for (size_t i = 0; i < queued.size(); ++i) {
+    const auto first = std::upper_bound(queued.begin(), queued.end(), queued[i] - 60'000);
+    const auto last = std::upper_bound(queued.begin(), queued.end(), queued[i]);
+    EXPECT_LE(last - first, 60) << "rolling minute ending at +" << (queued[i] - ToEpochMillis(t0_))
+                                << " ms";
+  }
+  EXPECT_EQ(queued.front(), ToEpochMillis(t0_));
+}
+
+// The same job driven the way Start() drives it: each Tick at the instant the previous one asked
+// for (or idle_wait later when it asked for none). The wake-ups must sustain the rate exactly.
+TEST_F(SchedulerTest, WakingWhenTickAsksSustainsMaximumPerMinute) {
+  Things("t", 200, "fleet");
+  jobs::Job j = MakeJob("rollout", {jobs::ThingGroupArn(kRegion, kAccount, "fleet")});
+  jobs::RolloutConfig r;
+  r.maximum_per_minute = 60;
+  j.configs.rollout_config = r;
+  CreateJob(j);
+
+  const Millis idle = SchedulerConfig{}.idle_wait;
+  std::vector<std::pair<int64_t, int64_t>> seen;  // (ms since t0, notified) after each tick
+  int ticks = 0;
+  while (clock_.Now() < t0_ + minutes(4) && ticks < 100000) {
+    auto next = Tick();
+    ++ticks;
+    seen.emplace_back(ToEpochMillis(clock_.Now()) - ToEpochMillis(t0_), GetJob("rollout").notified);
+    ASSERT_TRUE(!next || *next >= clock_.Now()) << "a wake-up in the past";
+    clock_.Set(next ? std::max(*next, clock_.Now() + Millis(1)) : clock_.Now() + idle);
+  }
+  auto notified_at = [&](int64_t ms) {  // notified after the last tick at or before ms
+    int64_t n = 0;
+    for (const auto& [t, v] : seen) {
+      if (t <= ms) n = v;
+    }
+    return n;
+  };
+  for (int m = 0; m < 3; ++m) {
+    EXPECT_EQ(notified_at(60'000 * (m + 1) - 1) - notified_at(60'000 * m - 1), 60)
+        << "simulated minute " << m;
+  }
+  EXPECT_EQ(GetJob("rollout").notified, 200);
+  std::vector<int64_t> queued;
+  for (const auto& e : Executions("rollout")) queued.push_back(ToEpochMillis(e.queued_at));
+  std::sort(queued.begin(), queued.end());
+  for (size_t i = 0; i < queued.size(); ++i) {
+    const auto first = std::upper_bound(queued.begin(), queued.end(), queued[i] - 60'000);
+    const auto last = std::upper_bound(queued.begin(), queued.end(), queued[i]);
+    EXPECT_LE(last - first, 60);
+  }
+  // Roughly one wake-up per execution, not a busy loop.
+  EXPECT_LT(ticks, 2000);
+}
+
+TEST_F(SchedulerTest, TimeOutFiresExactlyAtTheDeadline) {
+  Things("t", 1, std::nullopt);
+  jobs::Job j = MakeJob("timeout", {jobs::ThingArn(kRegion, kAccount, "t0")});
+  j.configs.timeout_config = jobs::TimeoutConfig{int64_t{5}};
+  CreateJob(j);
+  Tick();
+  ASSERT_EQ(GetJob("timeout").counters.queued, 1);
+  clock_.Advance(seconds(10));
+  auto started =
+      store_->StartNextExecution(kRegion, "t0", std::nullopt, std::nullopt, clock_.Now());
+  ASSERT_TRUE(started.status.ok()) << started.status.ToString();
+  const Instant deadline = clock_.Now() + minutes(5);
+
+  clock_.Set(deadline - Millis(1));
+  auto next = Tick();
+  ASSERT_TRUE(next.has_value());
+  EXPECT_EQ(ToEpochMillis(*next), ToEpochMillis(deadline)) << "the scheduler wakes at the deadline";
+  EXPECT_EQ(GetJob("timeout").counters.in_progress, 1);
+  auto e = store_->GetExecution(kRegion, "timeout", "t0", std::nullopt);
+  ASSERT_TRUE(e.ok());
+  EXPECT_EQ(e->status, jobs::ExecutionStatus::kInProgress);
+
+  clock_.Set(deadline);
+  Tick();
+  e = store_->GetExecution(kRegion, "timeout", "t0", std::nullopt);
+  ASSERT_TRUE(e.ok());
+  EXPECT_EQ(e->status, jobs::ExecutionStatus::kTimedOut);
+  EXPECT_EQ(ToEpochMillis(e->last_updated_at), ToEpochMillis(deadline));
+  jobs::Job after = GetJob("timeout");
+  EXPECT_EQ(after.counters.timed_out, 1);
+  EXPECT_EQ(after.status, jobs::kJobCompleted);
+}
+
+TEST_F(SchedulerTest, ScheduledJobWaitsForStartTime) {
+  Things("t", 3, "fleet");
+  const Instant start = t0_ + minutes(31);
+  jobs::Job j = MakeJob("later", {jobs::ThingGroupArn(kRegion, kAccount, "fleet")});
+  j.scheduling_config =
+      jobs::SchedulingConfig{jobs::FormatIsoUtc(start), std::nullopt, std::nullopt, std::nullopt};
+  j.status = jobs::kJobScheduled;  // what JobService::CreateJob decides for a future start
+  CreateJob(j);
+
+  auto next = Tick();
+  ASSERT_TRUE(next.has_value());
+  EXPECT_EQ(ToEpochMillis(*next), ToEpochMillis(start));
+  for (Instant t : {t0_ + minutes(1), t0_ + minutes(30), start - Millis(1)}) {
+    clock_.Set(t);
+    Tick();
+    jobs::Job now = GetJob("later");
+    EXPECT_EQ(now.status, jobs::kJobScheduled) << ToEpochMillis(t) - ToEpochMillis(t0_);
+    EXPECT_EQ(now.notified, 0);
+  }
+  EXPECT_TRUE(Executions("later").empty());
+
+  clock_.Set(start);
+  Tick();
+  jobs::Job now = GetJob("later");
+  EXPECT_EQ(now.status, jobs::kJobInProgress);
+  EXPECT_EQ(now.notified, 3) << "rolls out in the tick that starts it";
+  EXPECT_TRUE(now.rollout_done);
+  for (const auto& e : Executions("later")) {
+    EXPECT_EQ(ToEpochMillis(e.queued_at), ToEpochMillis(start));
+  }
+}
+
+TEST_F(SchedulerTest, EndBehaviorCancelCancelsAtEndTime) {
+  Things("t", 5, "fleet");
+  const Instant end = t0_ + minutes(40);
+  jobs::Job j = MakeJob("ending", {jobs::ThingGroupArn(kRegion, kAccount, "fleet")});
+  jobs::RolloutConfig r;
+  r.maximum_per_minute = 1;  // still rolling out at endTime
+  j.configs.rollout_config = r;
+  j.scheduling_config = jobs::SchedulingConfig{std::nullopt, jobs::FormatIsoUtc(end),
+                                               std::string("CANCEL"), std::nullopt};
+  CreateJob(j);
+
+  Tick();
+  ASSERT_EQ(GetJob("ending").notified, 1);
+  clock_.Advance(seconds(5));
+  auto started =
+      store_->StartNextExecution(kRegion, "t0", std::nullopt, std::nullopt, clock_.Now());
+  ASSERT_TRUE(started.status.ok());
+  ASSERT_TRUE(started.execution.has_value());
+
+  clock_.Set(end - Millis(1));
+  Tick();
+  jobs::Job before = GetJob("ending");
+  EXPECT_EQ(before.status, jobs::kJobInProgress);
+  EXPECT_EQ(before.notified, 2);
+  EXPECT_EQ(before.counters.queued, 1);
+
+  clock_.Set(end);
+  Tick();
+  jobs::Job at_end = GetJob("ending");
+  EXPECT_EQ(at_end.status, jobs::kJobCanceled);
+  EXPECT_EQ(at_end.reason_code, "SCHEDULED_END");
+  EXPECT_FALSE(at_end.force_canceled);
+  for (int i = 1; i <= 5; ++i) {
+    clock_.Set(end + minutes(i));
+    Tick();
+  }
+  jobs::Job after = GetJob("ending");
+  EXPECT_EQ(after.notified, 2) << "no rollout after endTime";
+  EXPECT_EQ(after.counters.queued, 0);
+  EXPECT_EQ(after.counters.canceled, 1);
+  EXPECT_EQ(after.counters.in_progress, 1) << "CANCEL, not FORCE_CANCEL";
+  auto work = store_->PendingJobWork();
+  ASSERT_TRUE(work.ok());
+  EXPECT_TRUE(work->empty());
+}
+
+TEST_F(SchedulerTest, EndBehaviorStopRolloutStopsCreatingAndLetsTheJobComplete) {
+  Things("t", 5, "fleet");
+  const Instant end = t0_ + minutes(40);
+  jobs::Job j = MakeJob("stopping", {jobs::ThingGroupArn(kRegion, kAccount, "fleet")});
+  jobs::RolloutConfig r;
+  r.maximum_per_minute = 1;
+  j.configs.rollout_config = r;
+  j.scheduling_config = jobs::SchedulingConfig{std::nullopt, jobs::FormatIsoUtc(end),
+                                               std::string("STOP_ROLLOUT"), std::nullopt};
+  CreateJob(j);
+  Tick();
+  ASSERT_EQ(GetJob("stopping").notified, 1);
+  clock_.Set(end);
+  Tick();
+  for (int i = 1; i <= 5; ++i) {
+    clock_.Set(end + minutes(i));
+    Tick();
+  }
+  jobs::Job after = GetJob("stopping");
+  EXPECT_EQ(after.notified, 1) << "no rollout from endTime on";
+  EXPECT_EQ(after.status, jobs::kJobInProgress);
+  EXPECT_TRUE(after.rollout_done);
+  EXPECT_EQ(after.counters.queued, 1) << "existing executions continue";
+  DeviceUpdate("t0", jobs::ExecutionStatus::kSucceeded, "stopping");
+  EXPECT_EQ(GetJob("stopping").status, jobs::kJobCompleted);
+}
+
+TEST_F(SchedulerTest, CancelJobStopsTheRolloutAndCancelsInLaterTicks) {
+  Things("t", 50, "fleet");
+  jobs::Job j = MakeJob("cancelled", {jobs::ThingGroupArn(kRegion, kAccount, "fleet")});
+  jobs::RolloutConfig r;
+  r.maximum_per_minute = 600;  // 11 at once, then 10 a second
+  j.configs.rollout_config = r;
+  CreateJob(j);
+  Tick();
+  clock_.Advance(seconds(1));
+  Tick();
+  const int64_t created = GetJob("cancelled").notified;
+  ASSERT_GT(created, 0);
+  ASSERT_LT(created, 50);
+  ASSERT_TRUE(
+      store_->CancelJob(kRegion, "cancelled", false, std::nullopt, std::nullopt, clock_.Now())
+          .ok());
+  for (int i = 0; i < 5; ++i) {
+    clock_.Advance(seconds(1));
+    Tick();
+  }
+  jobs::Job after = GetJob("cancelled");
+  EXPECT_EQ(after.notified, created);
+  EXPECT_EQ(after.counters.canceled, created);
+  EXPECT_EQ(after.counters.queued, 0);
+  auto work = store_->PendingJobWork();
+  ASSERT_TRUE(work.ok());
+  EXPECT_TRUE(work->empty());
+}
+
+}  // namespace
+}  // namespace iotjobs::service
