@@ -140,9 +140,9 @@ class Store {
                                                                      int limit) = 0;
 
   // --- Jobs ---
-  // Stores the job, its targets (thing / thing-group ARNs of `j.region`) and tags. Conflict when
-  // the id exists in any state; NotFound when a target does not exist. Executions are created
-  // later, by MaterializeExecutions.
+  // Stores the job, its targets (thing / thing-group ARNs of `j.region`) and tags. AlreadyExists
+  // when the id exists in any state (JobService maps it to ResourceAlreadyExists); NotFound when a
+  // target does not exist. Executions are created later, by MaterializeExecutions.
   virtual Status CreateJob(const jobs::Job& j, const std::string& arn,
                            const std::vector<jobs::Tag>& tags) = 0;
   virtual Result<jobs::Job> GetJob(const std::string& region, const std::string& id) = 0;
@@ -240,7 +240,8 @@ class Store {
                                    Instant now) = 0;
 
   // The outbox of things whose pending list may have changed (oldest first), for the MQTT
-  // notifier; empty unless the backend was opened to track changes. Deleted things are skipped.
+  // notifier; empty unless the backend was opened to track changes. A deleted thing is never
+  // named: its changes come with region and thing empty, so their seq can still be acknowledged.
   struct ThingChange {
     int64_t seq = 0;
     std::string region, thing;

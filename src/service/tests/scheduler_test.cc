@@ -366,5 +366,55 @@ TEST_F(SchedulerTest, CancelJobStopsTheRolloutAndCancelsInLaterTicks) {
   EXPECT_TRUE(work->empty());
 }
 
+// A maintenance window every hour from :00 for 30 minutes (t0 is on a whole hour): the job rolls
+// out inside the windows and is SCHEDULED, creating nothing, between them.
+TEST_F(SchedulerTest, MaintenanceWindowsGateTheRollout) {
+  Things("t", 100, "fleet");
+  jobs::Job j = MakeJob("windowed", {jobs::ThingGroupArn(kRegion, kAccount, "fleet")});
+  jobs::RolloutConfig r;
+  r.maximum_per_minute = 1;
+  j.configs.rollout_config = r;
+  j.scheduling_config =
+      jobs::SchedulingConfig{std::nullopt, std::nullopt, std::nullopt,
+                             std::vector<jobs::MaintenanceWindow>{{"cron(0 * * * ? *)", 30}}};
+  CreateJob(j);
+  ASSERT_EQ(ToEpochMillis(t0_) % 3'600'000, 0);
+
+  int64_t last = 0;
+  for (int m = 0; m < 120; ++m) {
+    clock_.Set(t0_ + minutes(m));
+    Tick();
+    jobs::Job now = GetJob("windowed");
+    const bool open = m % 60 < 30;
+    EXPECT_EQ(now.status, open ? jobs::kJobInProgress : jobs::kJobScheduled) << "minute " << m;
+    EXPECT_EQ(now.notified - last, open ? 1 : 0) << "minute " << m;
+    last = now.notified;
+  }
+  EXPECT_EQ(last, 60);
+}
+
+// More due work than one batch: Tick loops over batches, so everything due is done in one tick.
+TEST_F(SchedulerTest, SmallBatchesStillFinishTheTick) {
+  SchedulerConfig config;
+  config.batch = 3;
+  scheduler_ = std::make_unique<Scheduler>(config, store_.get(), &clock_);
+  Things("t", 10, "fleet");
+  jobs::Job j = MakeJob("batched", {jobs::ThingGroupArn(kRegion, kAccount, "fleet")});
+  j.configs.timeout_config = jobs::TimeoutConfig{int64_t{1}};
+  CreateJob(j);
+  Tick();
+  ASSERT_EQ(GetJob("batched").notified, 10) << "a burst of 17 at 1000/min, in batches of 3";
+  for (int i = 0; i < 10; ++i) {
+    auto r = store_->StartNextExecution(kRegion, "t" + std::to_string(i), std::nullopt,
+                                        std::nullopt, clock_.Now());
+    ASSERT_TRUE(r.status.ok());
+  }
+  clock_.Advance(minutes(1));
+  Tick();
+  jobs::Job after = GetJob("batched");
+  EXPECT_EQ(after.counters.timed_out, 10);
+  EXPECT_EQ(after.status, jobs::kJobCompleted);
+}
+
 }  // namespace
 }  // namespace iotjobs::service
