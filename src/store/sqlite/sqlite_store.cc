@@ -186,6 +186,59 @@ CREATE TABLE thing_changes (
   thing INTEGER NOT NULL
 );
 )sql",
+    // 9: thing and group ids are never reused. Executions, job targets, tombstones and the outbox
+    // refer to them by id, and a plain INTEGER PRIMARY KEY hands a deleted maximum id to the next
+    // row: a new thing inherited a deleted thing's executions (and could then not be deleted,
+    // its id being in deleted_things), a new group became a target of a deleted group's jobs.
+    // AUTOINCREMENT needs the tables rebuilt; the sequences start above every id still referred
+    // to, whatever the table.
+    R"sql(
+CREATE TABLE things_v9 (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  region TEXT NOT NULL,
+  name TEXT NOT NULL,
+  thing_id TEXT NOT NULL,
+  thing_type TEXT,
+  billing_group TEXT,
+  version INTEGER NOT NULL,
+  UNIQUE (region, name)
+);
+INSERT INTO things_v9 (id, region, name, thing_id, thing_type, billing_group, version)
+  SELECT id, region, name, thing_id, thing_type, billing_group, version FROM things;
+DROP TABLE things;
+ALTER TABLE things_v9 RENAME TO things;
+CREATE INDEX things_by_type ON things (region, thing_type, name);
+CREATE TABLE thing_groups_v9 (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  region TEXT NOT NULL,
+  name TEXT NOT NULL,
+  group_id TEXT NOT NULL,
+  parent INTEGER,
+  root INTEGER,
+  depth INTEGER NOT NULL,
+  description TEXT,
+  version INTEGER NOT NULL,
+  created_at_ms INTEGER NOT NULL,
+  UNIQUE (region, name)
+);
+INSERT INTO thing_groups_v9 (id, region, name, group_id, parent, root, depth, description,
+                             version, created_at_ms)
+  SELECT id, region, name, group_id, parent, root, depth, description, version, created_at_ms
+  FROM thing_groups;
+DROP TABLE thing_groups;
+ALTER TABLE thing_groups_v9 RENAME TO thing_groups;
+CREATE INDEX thing_groups_by_parent ON thing_groups (parent, name);
+DELETE FROM sqlite_sequence WHERE name IN ('things', 'thing_groups');
+INSERT INTO sqlite_sequence (name, seq) SELECT 'things', coalesce(max(id), 0) FROM (
+  SELECT max(id) AS id FROM things UNION ALL SELECT max(id) FROM deleted_things
+  UNION ALL SELECT max(thing) FROM job_executions UNION ALL SELECT max(thing) FROM job_targets
+  UNION ALL SELECT max(thing) FROM thing_group_members
+  UNION ALL SELECT max(thing) FROM thing_attributes UNION ALL SELECT max(thing) FROM thing_changes);
+INSERT INTO sqlite_sequence (name, seq) SELECT 'thing_groups', coalesce(max(id), 0) FROM (
+  SELECT max(id) AS id FROM thing_groups UNION ALL SELECT max(parent) FROM thing_groups
+  UNION ALL SELECT max(root) FROM thing_groups UNION ALL SELECT max(grp) FROM job_targets
+  UNION ALL SELECT max(grp) FROM thing_group_members UNION ALL SELECT max(grp) FROM group_attributes);
+)sql",
 };
 
 // Triggers that feed thing_changes, installed only while notifications are on so a server

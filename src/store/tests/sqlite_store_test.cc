@@ -144,6 +144,78 @@ TEST_F(SqliteStoreTest, DatabaseFromANewerVersionIsRefused) {
   EXPECT_EQ(RawQuery("PRAGMA user_version"), newer);
 }
 
+// Migration 9 (ids never reused) on a database whose deleted maximum ids would otherwise be
+// handed out again: the data survives and the sequences start above every id still referred to.
+// The pre-9 behaviour is recreated by forgetting the sequences and the schema version.
+TEST_F(SqliteStoreTest, MigrationKeepsDeletedThingAndGroupIdsFromBeingReused) {
+  const Instant now = FromEpochMillis(1'800'000'000'000);
+  auto thing = [](const std::string& name) {
+    jobs::Thing t;
+    t.region = "us-east-1";
+    t.name = name;
+    t.id = "id-" + name;
+    t.attributes = {{"k", name}};
+    return t;
+  };
+  auto group = [&](const std::string& name) {
+    jobs::ThingGroup g;
+    g.region = "us-east-1";
+    g.name = name;
+    g.id = "gid-" + name;
+    g.created_at = now;
+    return g;
+  };
+  const std::string gone_arn = jobs::ThingGroupArn("us-east-1", "123456789012", "gone-group");
+  {
+    auto s = Open();
+    ASSERT_NE(s, nullptr);
+    ASSERT_TRUE(s->CreateThing(thing("kept")).ok());
+    ASSERT_TRUE(s->CreateThing(thing("gone")).ok());
+    ASSERT_TRUE(s->CreateThingGroup(group("kept-group"), "arn:kept", {}).ok());
+    ASSERT_TRUE(s->CreateThingGroup(group("gone-group"), gone_arn, {}).ok());
+    ASSERT_TRUE(s->AddThingToGroup("us-east-1", "kept", "kept-group", now).ok());
+    jobs::Job j;
+    j.region = "us-east-1";
+    j.id = "j";
+    j.target_selection = "CONTINUOUS";
+    j.targets = {jobs::ThingArn("us-east-1", "123456789012", "gone"), gone_arn};
+    j.document = "{}";
+    j.created_at = now;
+    ASSERT_TRUE(s->CreateJob(j, "arn:job", {}).ok());
+    auto work = s->PendingJobWork();
+    ASSERT_TRUE(work.ok());
+    ASSERT_EQ(work->size(), 1u);
+    ASSERT_TRUE(s->MaterializeExecutions(work->front().job, 10, now).ok());
+    ASSERT_TRUE(s->DeleteThing("us-east-1", "gone", -1, now).ok());
+    ASSERT_TRUE(s->DeleteThingGroup("us-east-1", "gone-group", gone_arn, -1).ok());
+  }
+  RawQuery("DELETE FROM sqlite_sequence WHERE name IN ('things', 'thing_groups')");
+  RawQuery("PRAGMA user_version = 8");
+  auto s = Open();
+  ASSERT_NE(s, nullptr);
+  EXPECT_EQ(RawQuery("PRAGMA user_version"), SqliteStore::SchemaVersion());
+  auto kept = s->GetThing("us-east-1", "kept");
+  ASSERT_TRUE(kept.ok()) << kept.status().ToString();
+  EXPECT_TRUE(*kept == thing("kept"));
+  auto members = s->ListThingsInGroup("us-east-1", "kept-group", false, "", 10);
+  ASSERT_TRUE(members.ok());
+  EXPECT_EQ(members->items, (std::vector<std::string>{"kept"}));
+
+  ASSERT_TRUE(s->CreateThing(thing("new")).ok());
+  auto mine = s->ListExecutionsForThing("us-east-1", "new", std::nullopt, "", "", 10);
+  ASSERT_TRUE(mine.ok());
+  EXPECT_TRUE(mine->items.empty());
+  auto listed = s->ListExecutionsForJob("us-east-1", "j", std::nullopt, "", 10);
+  ASSERT_TRUE(listed.ok());
+  ASSERT_EQ(listed->items.size(), 1u);
+  EXPECT_EQ(listed->items[0].thing_name, "gone");
+  ASSERT_TRUE(s->CreateThingGroup(group("new-group"), "arn:new", {}).ok());
+  ASSERT_TRUE(s->AddThingToGroup("us-east-1", "new", "new-group", now).ok());
+  EXPECT_EQ(s->GetExecution("us-east-1", "j", "new", std::nullopt).status().code(),
+            Code::kNotFound);
+  EXPECT_TRUE(s->DeleteThing("us-east-1", "new", -1, now).ok());
+}
+
 TEST_F(SqliteStoreTest, OpenInAMissingDirectoryFails) {
   SqliteStore::Options o;
   o.path = dir_.File("no/such/dir/iotjobs.db");

@@ -995,4 +995,46 @@ TEST_P(StoreJobsConformanceTest, RejoinAfterTheLatestExecutionWasDeleted) {
   EXPECT_EQ(first->status, ES::kFailed);
 }
 
+// A thing created after another was deleted must not inherit its executions, whatever internal
+// ids the backend reuses.
+TEST_P(StoreJobsConformanceTest, ANewThingDoesNotInheritADeletedThingsExecutions) {
+  Thing("old");
+  CreateJob(MakeJob("j", {ThingArn("old")}, t0_));
+  MaterializeAll(Internal("j"), 10, T(1));
+  ASSERT_TRUE(store_->DeleteThing(kRegion, "old", -1, T(2)).ok());
+  Thing("new");
+  auto mine = store_->ListExecutionsForThing(kRegion, "new", std::nullopt, "", "", 10);
+  ASSERT_TRUE(mine.ok());
+  EXPECT_TRUE(mine->items.empty()) << "inherited " << mine->items.size() << " execution(s)";
+  auto listed = Executions("j");
+  ASSERT_EQ(listed.size(), 1u);
+  EXPECT_EQ(listed[0].thing_name, "old");
+  EXPECT_EQ(listed[0].status, ES::kRemoved);
+  EXPECT_EQ(store_->GetExecution(kRegion, "j", "new", std::nullopt).status().code(),
+            Code::kNotFound);
+  // The new thing can have executions of its own and be deleted in turn.
+  CreateJob(MakeJob("k", {ThingArn("new")}, T(3)));
+  MaterializeAll(Internal("k"), 10, T(3));
+  Status st = store_->DeleteThing(kRegion, "new", -1, T(4));
+  EXPECT_TRUE(st.ok()) << st.ToString();
+}
+
+// Likewise a group created after a targeted group was deleted is not a target of its jobs.
+TEST_P(StoreJobsConformanceTest, ANewGroupIsNotTargetedByADeletedGroupsJobs) {
+  Thing("t");
+  ASSERT_TRUE(Group("old").ok());
+  CreateJob(MakeJob("cont", {GroupArn("old")}, t0_, "CONTINUOUS"));
+  MaterializeAll(Internal("cont"), 10, T(1));
+  ASSERT_TRUE(store_->DeleteThingGroup(kRegion, "old", GroupArn("old"), -1).ok());
+  ASSERT_TRUE(Group("new").ok());
+  Member("t", "new", T(2));
+  EXPECT_EQ(store_->GetExecution(kRegion, "cont", "t", std::nullopt).status().code(),
+            Code::kNotFound);
+  Store::JobFilter f;
+  f.thing_group = "new";
+  auto jobs = store_->ListJobs(kRegion, f, "", 10);
+  ASSERT_TRUE(jobs.ok());
+  EXPECT_TRUE(jobs->items.empty());
+}
+
 }  // namespace iotjobs::store::testing
