@@ -199,6 +199,32 @@ TEST_F(SchedulerTest, WakingWhenTickAsksSustainsMaximumPerMinute) {
   EXPECT_LT(ticks, 2000);
 }
 
+// exponentialRate raises the rate as things are notified (10, 20, 40, then maximumPerMinute 50);
+// the rolling-minute cap follows the current rate and never exceeds maximumPerMinute.
+TEST_F(SchedulerTest, ExponentialRateGrowsUpToMaximumPerMinute) {
+  Things("t", 300, "fleet");
+  jobs::Job j = MakeJob("exp", {jobs::ThingGroupArn(kRegion, kAccount, "fleet")});
+  jobs::RolloutConfig r;
+  r.maximum_per_minute = 50;
+  r.exponential_rate =
+      jobs::ExponentialRolloutRate{10, 2.0, jobs::RateIncreaseCriteria{int32_t{10}, std::nullopt}};
+  j.configs.rollout_config = r;
+  CreateJob(j);
+  std::vector<int64_t> notified;
+  for (int i = 0; i < 6 * 60; ++i) {
+    clock_.Set(t0_ + seconds(i));
+    Tick();
+    notified.push_back(GetJob("exp").notified);
+  }
+  auto at = [&](int i) { return i < 0 ? int64_t{0} : notified[i]; };
+  for (int i = 0; i < static_cast<int>(notified.size()); ++i) {
+    EXPECT_LE(at(i) - at(i - 60), 50) << "rolling minute ending at tick " << i;
+  }
+  const int64_t first = at(59), later = at(5 * 60 - 1) - at(4 * 60 - 1);
+  EXPECT_GE(first, 10);
+  EXPECT_EQ(later, 50) << "at the maximum once enough things were notified";
+}
+
 TEST_F(SchedulerTest, TimeOutFiresExactlyAtTheDeadline) {
   Things("t", 1, std::nullopt);
   jobs::Job j = MakeJob("timeout", {jobs::ThingArn(kRegion, kAccount, "t0")});
