@@ -1,0 +1,912 @@
+// End-to-end: devices run jobs through the AWS IoT Device SDK v2 for JavaScript
+// (aws-iot-device-sdk-v2: its IotJobsClient over an mTLS MQTT 3.1.1 connection, and its
+// request-response IotJobsClientv2 over MQTT5 and 3.1.1) against a real Mosquitto, with the real
+// iotjobsd behind it as a privileged MQTT client (--mqtt). Jobs and things are created through the
+// control plane with @aws-sdk/client-iot. Run with `node --test mqtt.test.mjs` from this folder;
+// IOTJOBSD names the binary and IOTJOBS_MOSQUITTO the broker (ctest sets both);
+// IOTJOBS_E2E_KEEP=1 keeps the temp dir, IOTJOBS_E2E_BROKER_DEBUG=1 logs every MQTT packet.
+//
+//   devices --mTLS, CN = thing--> Mosquitto (ACL: $aws/things/%u/jobs/#) <--password-- iotjobsd
+//
+// One broker and one iotjobsd for the file (tests/e2e/mqtt/broker.mjs; certificates from
+// scripts/dev-certs.sh). Each test uses its own things, so notifications never cross tests. The
+// last two tests restart iotjobsd and then the broker in the middle of a run.
+//
+// Waiting is always for an event (a message, a port, a ready line) with a deadline; negative
+// checks ("nothing arrived") are closed by a later message on the same connection, which MQTT
+// delivers in order, never by a fixed sleep. Every process is stopped by PID and the temp dir
+// removed when the file ends, pass or fail.
+
+import { spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import {
+  closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync,
+} from "node:fs";
+import { once } from "node:events";
+import { createRequire } from "node:module";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, test } from "node:test";
+import assert from "node:assert/strict";
+
+import {
+  IoTClient,
+  AddThingToThingGroupCommand,
+  CreateJobCommand,
+  CreateThingGroupCommand,
+  CreateThingCommand,
+  DeleteJobCommand,
+  DescribeJobExecutionCommand,
+} from "@aws-sdk/client-iot";
+
+import { Mosquitto, REPO, issueCerts } from "../mqtt/broker.mjs";
+
+// The Device SDK is CommonJS.
+const require = createRequire(import.meta.url);
+const { mqtt, mqtt5, iot, iotjobs } = require("aws-iot-device-sdk-v2");
+
+const ACCOUNT = "123456789012";
+const REGION = "us-east-1";
+const READY_TIMEOUT_MS = 20_000;
+const WAIT_MS = 15_000;
+const TEST_TIMEOUT_MS = 90_000;
+const QOS1 = mqtt.QoS.AtLeastOnce;
+const thingArn = (n) => `arn:aws:iot:${REGION}:${ACCOUNT}:thing/${n}`;
+
+// Things with a certificate. `ghost` has one but is never registered.
+const THINGS = [
+  "probe", "dev-a", "dev-b", "dev-v", "ghost", "dev-seq", "dev-r", "dev-k",
+  "dev-v2-5", "dev-v2-311",
+];
+
+function iotjobsdBinary() {
+  if (process.env.IOTJOBSD) return process.env.IOTJOBSD;
+  for (const b of ["build-e2e", "build"]) {
+    const p = join(REPO, b, "src/server/iotjobsd");
+    if (existsSync(p)) return p;
+  }
+  throw new Error("iotjobsd not found: set IOTJOBSD");
+}
+
+// --- iotjobsd ------------------------------------------------------------------------------------
+
+class Iotjobsd {
+  constructor({ dir, credentialsFile, mqttUrl, clientId }) {
+    this.dir = dir;
+    this.args = [
+      "--control-listen", "127.0.0.1:0", "--jobs-listen", "127.0.0.1:0",
+      "--data-dir", join(dir, "data"), "--account-id", ACCOUNT, "--region", REGION,
+      "--credentials", credentialsFile, "--mqtt", mqttUrl, "--mqtt-client-id", clientId,
+    ];
+    this.logPath = join(dir, "iotjobsd.log");
+    this.proc = null;
+    this.stopping = false;
+  }
+
+  log() {
+    try {
+      return readFileSync(this.logPath, "utf8");
+    } catch {
+      return "";
+    }
+  }
+
+  // Starts it (on the same data dir each time) and resolves with the control endpoint.
+  start() {
+    this.stopping = false;
+    const log = openSync(this.logPath, "a");
+    const child = spawn(iotjobsdBinary(), this.args, { stdio: ["ignore", "pipe", log] });
+    closeSync(log);
+    this.proc = child;
+    return new Promise((res, rej) => {
+      let buf = "";
+      const timer = setTimeout(() => {
+        this.killNow();
+        rej(new Error(`iotjobsd printed no ready line within ${READY_TIMEOUT_MS} ms`));
+      }, READY_TIMEOUT_MS);
+      const fail = (why) => {
+        clearTimeout(timer);
+        rej(new Error(`iotjobsd ${why} before it was ready; its log:\n${this.log()}`));
+      };
+      child.on("error", (e) => fail(`could not start (${e.message})`));
+      child.on("exit", (code, signal) => fail(`exited (${code ?? signal})`));
+      child.stdout.on("data", (chunk) => {
+        buf += chunk.toString();
+        const nl = buf.indexOf("\n");
+        if (nl < 0) return;
+        clearTimeout(timer);
+        child.removeAllListeners("exit");
+        child.on("exit", (code, signal) => {
+          if (!this.stopping) {
+            process.stderr.write(`\n*** iotjobsd exited by itself (${code ?? signal}); its log:\n` +
+              `${this.log()}\n`);
+          }
+        });
+        child.stdout.removeAllListeners("data");
+        child.stdout.resume();
+        const m = /^iotjobsd ready .*\bcontrol=(\S+)/.exec(buf.slice(0, nl));
+        if (!m) {
+          this.killNow();
+          rej(new Error(`unexpected first line from iotjobsd: ${buf.slice(0, nl)}`));
+          return;
+        }
+        res(m[1]);
+      });
+    });
+  }
+
+  async stop(signal = "SIGTERM") {
+    const p = this.proc;
+    if (!p || p.exitCode !== null || p.signalCode !== null) return;
+    this.stopping = true;
+    const exited = new Promise((r) => p.once("exit", r));
+    p.kill(signal);
+    const timer = setTimeout(() => p.kill("SIGKILL"), 10_000);
+    await exited;
+    clearTimeout(timer);
+  }
+
+  killNow() {
+    this.stopping = true;
+    const p = this.proc;
+    if (p && p.exitCode === null && p.signalCode === null) p.kill("SIGKILL");
+  }
+}
+
+// --- a device: one mTLS connection and its IotJobsClient -----------------------------------------
+
+// Messages are kept per subscription in arrival order; take() hands them out oldest first.
+// Requests carry a fresh clientToken and wait for the accepted or rejected reply echoing it.
+class Device {
+  constructor(thing) {
+    this.thing = thing;
+    this.inbox = new Map(); // key -> [{error, response}]
+    this.waiters = new Set();
+    this.subscribed = new Map(); // key -> Promise<MqttSubscribeRequest>
+    this.subscribers = new Map(); // key -> () => Promise<MqttSubscribeRequest>
+    this.events = []; // notify and notify-next, in arrival order: {kind, msg}
+    this.resumes = []; // sessionPresent of every reconnection
+  }
+
+  async connect() {
+    const cfg = iot.AwsIotMqttConnectionConfigBuilder
+      .new_mtls_builder_from_path(certs.cert(this.thing), certs.key(this.thing))
+      .with_certificate_authority_from_path(undefined, certs.ca)
+      .with_endpoint("127.0.0.1")
+      .with_port(broker.devicePort)
+      .with_client_id(`${this.thing}-${runId}`)
+      .with_clean_session(false)
+      .with_reconnect_min_sec(1)
+      .with_reconnect_max_sec(2)
+      .build();
+    this.conn = new mqtt.MqttClient().new_connection(cfg);
+    this.conn.on("error", (e) => process.stderr.write(`device ${this.thing}: ${e}\n`));
+    // The SDK's MQTT 3.1.1 connection reconnects by itself but does not renew subscriptions when
+    // the broker lost the session (and aws-crt for Node has no resubscribe call): do it here, as
+    // a device application must.
+    this.conn.on("resume", (returnCode, sessionPresent) => {
+      this.resumes.push(sessionPresent);
+      if (!sessionPresent) {
+        for (const subscribe of this.subscribers.values()) {
+          subscribe().catch((e) => process.stderr.write(`${this.thing}: resubscribe: ${e}\n`));
+        }
+      }
+      this.#wake();
+    });
+    await this.conn.connect();
+    this.jobs = new iotjobs.IotJobsClient(this.conn);
+    devices.push(this);
+    return this;
+  }
+
+  async disconnect() {
+    if (!this.conn) return;
+    const c = this.conn;
+    this.conn = null;
+    await c.disconnect().catch(() => {});
+  }
+
+  #wake() {
+    for (const w of this.waiters) w();
+  }
+
+  #push(key, error, response) {
+    if (!this.inbox.has(key)) this.inbox.set(key, []);
+    this.inbox.get(key).push({ error, response });
+    if (key === "notify" || key === "notify-next") this.events.push({ kind: key, msg: response });
+    this.#wake();
+  }
+
+  // Resolves when probe() returns something other than undefined, or fails after timeoutMs.
+  until(probe, what, timeoutMs = WAIT_MS) {
+    return new Promise((res, rej) => {
+      const poll = () => {
+        let v;
+        try {
+          v = probe();
+        } catch (e) {
+          done();
+          rej(e);
+          return;
+        }
+        if (v !== undefined) {
+          done();
+          res(v);
+        }
+      };
+      const timer = setTimeout(() => {
+        done();
+        rej(new Error(`${this.thing}: timed out after ${timeoutMs} ms waiting for ${what}`));
+      }, timeoutMs);
+      const done = () => {
+        clearTimeout(timer);
+        this.waiters.delete(poll);
+      };
+      this.waiters.add(poll);
+      poll();
+    });
+  }
+
+  // Subscribes once per key (the SDK's typed subscribe call).
+  sub(key, subscribe) {
+    if (!this.subscribed.has(key)) {
+      const again = () => subscribe((error, response) => this.#push(key, error, response));
+      this.subscribers.set(key, again);
+      this.subscribed.set(key, again());
+    }
+    return this.subscribed.get(key);
+  }
+
+  // The notify and notify-next subscriptions (the SDK's event streams).
+  async watch(thingName = this.thing) {
+    const suffix = thingName === this.thing ? "" : `@${thingName}`;
+    return Promise.all([
+      this.sub(`notify${suffix}`, (h) =>
+        this.jobs.subscribeToJobExecutionsChangedEvents({ thingName }, QOS1, h)),
+      this.sub(`notify-next${suffix}`, (h) =>
+        this.jobs.subscribeToNextJobExecutionChangedEvents({ thingName }, QOS1, h)),
+    ]);
+  }
+
+  // The oldest message under `key` not taken yet.
+  take(key, what = key, timeoutMs = WAIT_MS) {
+    return this.until(() => {
+      const q = this.inbox.get(key);
+      if (!q || q.length === 0) return undefined;
+      const { error, response } = q.shift();
+      if (error) throw error;
+      return response;
+    }, what, timeoutMs);
+  }
+
+  pending(key) {
+    return (this.inbox.get(key) ?? []).length;
+  }
+
+  // One jobs API request; resolves with {accepted} or {rejected} (the parsed reply).
+  // op: "get" | "start-next" | "describe" | "update". `thingName` defaults to this device.
+  // publishOnly: resolves with {key, clientToken, published} without waiting for the PUBACK
+  // (`published` settles with it) or the reply (see reply()).
+  async request(op, fields = {}, { timeoutMs = WAIT_MS, publishOnly = false } = {}) {
+    const thingName = fields.thingName ?? this.thing;
+    const req = { ...fields, thingName, clientToken: `${op}-${randomBytes(6).toString("hex")}` };
+    const j = this.jobs;
+    const at = thingName === this.thing ? "" : `@${thingName}`;
+    let acc, rej, publish;
+    if (op === "get") {
+      acc = (h) => j.subscribeToGetPendingJobExecutionsAccepted({ thingName }, QOS1, h);
+      rej = (h) => j.subscribeToGetPendingJobExecutionsRejected({ thingName }, QOS1, h);
+      publish = () => j.publishGetPendingJobExecutions(req, QOS1);
+    } else if (op === "start-next") {
+      acc = (h) => j.subscribeToStartNextPendingJobExecutionAccepted({ thingName }, QOS1, h);
+      rej = (h) => j.subscribeToStartNextPendingJobExecutionRejected({ thingName }, QOS1, h);
+      publish = () => j.publishStartNextPendingJobExecution(req, QOS1);
+    } else if (op === "describe") {
+      const s = { thingName, jobId: req.jobId };
+      acc = (h) => j.subscribeToDescribeJobExecutionAccepted(s, QOS1, h);
+      rej = (h) => j.subscribeToDescribeJobExecutionRejected(s, QOS1, h);
+      publish = () => j.publishDescribeJobExecution(req, QOS1);
+    } else if (op === "update") {
+      const s = { thingName, jobId: req.jobId };
+      acc = (h) => j.subscribeToUpdateJobExecutionAccepted(s, QOS1, h);
+      rej = (h) => j.subscribeToUpdateJobExecutionRejected(s, QOS1, h);
+      publish = () => j.publishUpdateJobExecution(req, QOS1);
+    } else {
+      throw new Error(`unknown op ${op}`);
+    }
+    const key = `${op}${op === "describe" || op === "update" ? "/" + req.jobId : ""}${at}`;
+    await Promise.all([this.sub(`${key}/accepted`, acc), this.sub(`${key}/rejected`, rej)]);
+    const published = publish();
+    if (publishOnly) return { key, clientToken: req.clientToken, published };
+    await published;
+    return this.reply(key, req.clientToken, timeoutMs);
+  }
+
+  // The reply to an earlier request (by clientToken) under `key`.
+  reply(key, clientToken, timeoutMs = WAIT_MS) {
+    const find = (suffix) => {
+      const q = this.inbox.get(`${key}/${suffix}`) ?? [];
+      const i = q.findIndex((m) => m.response?.clientToken === clientToken);
+      if (i < 0) return undefined;
+      const [m] = q.splice(i, 1);
+      if (m.error) throw m.error;
+      return m.response;
+    };
+    return this.until(() => {
+      const a = find("accepted");
+      if (a) return { accepted: a };
+      const r = find("rejected");
+      if (r) return { rejected: r };
+      return undefined;
+    }, `the reply to ${key} ${clientToken}`, timeoutMs);
+  }
+}
+
+// --- the fixture ---------------------------------------------------------------------------------
+
+const runId = randomBytes(4).toString("hex");
+let tmp;
+let certs;
+let broker;
+let daemon;
+let iotClient;
+let credentials;
+const devices = [];
+
+// Whatever happens (a failed assertion, an uncaught error, Ctrl-C), our processes die with us.
+function emergencyStop() {
+  daemon?.killNow();
+  broker?.killNow();
+}
+process.on("exit", emergencyStop);
+for (const sig of ["SIGINT", "SIGTERM"]) {
+  process.once(sig, () => {
+    emergencyStop();
+    if (tmp && !process.env.IOTJOBS_E2E_KEEP) rmSync(tmp, { recursive: true, force: true });
+    process.exit(1);
+  });
+}
+
+async function connectControlPlane(endpoint) {
+  iotClient?.destroy();
+  iotClient = new IoTClient({ region: REGION, endpoint, credentials, maxAttempts: 1 });
+}
+const send = (command) => iotClient.send(command);
+
+before(async () => {
+  tmp = mkdtempSync(join(tmpdir(), "iotjobs-e2e-mqtt-"));
+  certs = issueCerts(join(tmp, "certs"), THINGS);
+  broker = new Mosquitto({
+    dir: join(tmp, "broker"),
+    certs,
+    service: { user: "iotjobsd", password: randomBytes(12).toString("hex") },
+  });
+  await broker.start();
+
+  credentials = {
+    accessKeyId: "AKIA" + randomBytes(8).toString("hex").toUpperCase(),
+    secretAccessKey: randomBytes(30).toString("base64url").slice(0, 40),
+  };
+  const credentialsFile = join(tmp, "credentials");
+  writeFileSync(credentialsFile, `[default]\naws_access_key_id = ${credentials.accessKeyId}\n` +
+    `aws_secret_access_key = ${credentials.secretAccessKey}\n`);
+  // A client id of its own: iotjobsd's session is persistent, and other servers share machines.
+  daemon = new Iotjobsd({ dir: tmp, credentialsFile, mqttUrl: broker.serviceUrl,
+                          clientId: `iotjobsd-e2e-${runId}` });
+  await connectControlPlane(await daemon.start());
+
+  for (const t of THINGS.filter((t) => t !== "ghost")) {
+    await send(new CreateThingCommand({ thingName: t }));
+  }
+  // iotjobsd subscribes in the background after its ready line: ask until it answers.
+  const probe = await new Device("probe").connect();
+  const deadline = Date.now() + READY_TIMEOUT_MS;
+  for (;;) {
+    const r = await probe.request("get", {}, { timeoutMs: 250 }).catch(() => null);
+    if (r) break;
+    if (Date.now() > deadline) {
+      throw new Error(`iotjobsd never answered over MQTT:\n${daemon.log()}`);
+    }
+  }
+});
+
+after(async () => {
+  for (const d of devices) await d.disconnect();
+  iotClient?.destroy();
+  await daemon?.stop();
+  await broker?.stop();
+  if (tmp && !process.env.IOTJOBS_E2E_KEEP) rmSync(tmp, { recursive: true, force: true });
+  // aws-crt's request-response streams (IotJobsClientv2) keep Node's event loop alive after they,
+  // their client and the MQTT client are closed (like awslabs/aws-crt-nodejs#600 for MQTT5
+  // clients), so the file would never end. Everything of ours is stopped by now: leave once the
+  // runner has reported. (The timer itself keeps nothing alive.)
+  setTimeout(() => process.exit(), 2000).unref();
+});
+
+// Dumps the server and broker logs when a test fails (node --test prints stderr).
+function withLogs(fn) {
+  return async (t) => {
+    try {
+      await fn(t);
+    } catch (e) {
+      process.stderr.write(`\n--- iotjobsd log ---\n${daemon?.log()}\n--- mosquitto log ---\n` +
+        `${broker?.log()}\n`);
+      throw e;
+    }
+  };
+}
+
+// A test with a deadline of its own (a hang fails that test, not the whole file at ctest's limit)
+// that prints both logs when it fails.
+function check(name, fn, options = {}) {
+  return test(name, { timeout: TEST_TIMEOUT_MS, ...options }, withLogs(fn));
+}
+
+// --- helpers -------------------------------------------------------------------------------------
+
+async function createJob(jobId, things, document = { operation: jobId }) {
+  await send(new CreateJobCommand({
+    jobId, targets: things.map(thingArn), document: JSON.stringify(document),
+  }));
+}
+
+const describeExecution = async (jobId, thingName) =>
+  (await send(new DescribeJobExecutionCommand({ jobId, thingName }))).execution;
+
+function assertSeconds(v, what) {
+  assert.ok(Number.isInteger(v), `${what} is not an integer: ${v}`);
+  assert.ok(Math.abs(v - Date.now() / 1000) < 120, `${what} ${v} is not epoch seconds of now`);
+}
+
+// notify's payload as {IN_PROGRESS: [jobId...], QUEUED: [jobId...]} (absent keys absent).
+function notifyLists(msg) {
+  assertSeconds(msg.timestamp, "notify timestamp");
+  assert.ok(msg.jobs && typeof msg.jobs === "object", `notify without jobs ${JSON.stringify(msg)}`);
+  const out = {};
+  for (const [k, list] of Object.entries(msg.jobs)) {
+    assert.ok(["IN_PROGRESS", "QUEUED"].includes(k), `notify key ${k}`);
+    assert.ok(list.length > 0, `notify ${k} is an empty list (should be omitted)`);
+    for (const s of list) {
+      assertSeconds(s.queuedAt, "queuedAt");
+      assertSeconds(s.lastUpdatedAt, "lastUpdatedAt");
+      assert.equal(typeof s.versionNumber, "number");
+      assert.equal(typeof s.executionNumber, "number");
+      if (k === "IN_PROGRESS") assertSeconds(s.startedAt, "startedAt");
+    }
+    out[k] = list.map((s) => s.jobId);
+  }
+  return out;
+}
+
+// notify-next's payload as its execution's jobId, or null when it has none.
+function nextJob(msg) {
+  assertSeconds(msg.timestamp, "notify-next timestamp");
+  return msg.execution ? msg.execution.jobId : null;
+}
+
+// --- tests ---------------------------------------------------------------------------------------
+
+describe("jobs through the AWS IoT Device SDK v2 (IotJobsClient over mTLS)", () => {
+  check("notify-next after CreateJob; start-next runs it with the document as an object; " +
+       "SUCCEEDED empties the list", async () => {
+    const dev = await new Device("dev-a").connect();
+    await dev.watch();
+    const doc = { operation: "reboot", args: { delay: 5 }, steps: ["a", "b"] };
+    await createJob("a-1", ["dev-a"], doc);
+
+    const nn = await dev.take("notify-next", "notify-next for a-1");
+    assert.equal(nextJob(nn), "a-1");
+    const e = nn.execution;
+    assert.equal(e.thingName, "dev-a");
+    assert.equal(e.status, "QUEUED");
+    assert.equal(e.versionNumber, 1);
+    assert.equal(e.executionNumber, 1);
+    assertSeconds(e.queuedAt, "queuedAt");
+    assert.deepEqual(e.jobDocument, doc);
+    assert.deepEqual(notifyLists(await dev.take("notify")), { QUEUED: ["a-1"] });
+
+    const got = await dev.request("get");
+    assert.ok(got.accepted, JSON.stringify(got));
+    assert.deepEqual(got.accepted.queuedJobs.map((s) => s.jobId), ["a-1"]);
+    assert.deepEqual(got.accepted.inProgressJobs, []);
+    assertSeconds(got.accepted.timestamp, "get timestamp");
+
+    const started = await dev.request("start-next", { statusDetails: { phase: "download" } });
+    assert.ok(started.accepted, JSON.stringify(started));
+    const x = started.accepted.execution;
+    assert.equal(x.jobId, "a-1");
+    assert.equal(x.status, "IN_PROGRESS");
+    assert.equal(x.versionNumber, 2);
+    assert.deepEqual(x.statusDetails, { phase: "download" });
+    assert.deepEqual(x.jobDocument, doc, "jobDocument is an object over MQTT");
+    assertSeconds(x.startedAt, "startedAt");
+    assertSeconds(started.accepted.timestamp, "start-next timestamp");
+    assert.match(started.accepted.clientToken, /^start-next-/);
+
+    const desc = await dev.request("describe", { jobId: "$next", includeJobDocument: false });
+    assert.ok(desc.accepted, JSON.stringify(desc));
+    assert.equal(desc.accepted.execution.jobId, "a-1");
+    assert.equal(desc.accepted.execution.jobDocument, undefined);
+
+    const done = await dev.request("update", {
+      jobId: "a-1", status: "SUCCEEDED", expectedVersion: 2, statusDetails: { phase: "done" },
+      includeJobExecutionState: true, includeJobDocument: true,
+    });
+    assert.ok(done.accepted, JSON.stringify(done));
+    assert.deepEqual(done.accepted.executionState,
+      { status: "SUCCEEDED", statusDetails: { phase: "done" }, versionNumber: 3 });
+    assert.deepEqual(done.accepted.jobDocument, doc);
+
+    // The list is empty now: notify {} and notify-next without an execution. The QUEUED ->
+    // IN_PROGRESS step in between sent neither (the head did not change).
+    assert.deepEqual(notifyLists(await dev.take("notify")), {});
+    assert.equal(nextJob(await dev.take("notify-next")), null);
+    assert.deepEqual(dev.events.map((ev) => ev.kind).sort(),
+      ["notify", "notify", "notify-next", "notify-next"], JSON.stringify(dev.events));
+
+    const cp = await describeExecution("a-1", "dev-a");
+    assert.equal(cp.status, "SUCCEEDED");
+    assert.equal(cp.versionNumber, 3);
+    assert.deepEqual(cp.statusDetails.detailsMap, { phase: "done" });
+  });
+
+  check("FAILED and REJECTED reach the control plane", async () => {
+    const dev = devices.find((d) => d.thing === "dev-a");
+    await createJob("a-fail", ["dev-a"]);
+    await createJob("a-rej", ["dev-a"]);
+    // Both exist once the device hears about the second.
+    await dev.until(() => dev.events.find((ev) => ev.kind === "notify" &&
+      (ev.msg.jobs.QUEUED ?? []).length === 2) ? true : undefined, "notify listing both jobs");
+
+    const f = await dev.request("update", { jobId: "a-fail", status: "FAILED",
+                                            statusDetails: { reason: "disk full" } });
+    assert.ok(f.accepted, JSON.stringify(f));
+    const r = await dev.request("update", { jobId: "a-rej", status: "REJECTED" });
+    assert.ok(r.accepted, JSON.stringify(r));
+    assert.equal((await describeExecution("a-fail", "dev-a")).status, "FAILED");
+    assert.deepEqual((await describeExecution("a-fail", "dev-a")).statusDetails.detailsMap,
+      { reason: "disk full" });
+    assert.equal((await describeExecution("a-rej", "dev-a")).status, "REJECTED");
+
+    // A terminal execution cannot move again: InvalidStateTransition with its state.
+    const again = await dev.request("update", { jobId: "a-rej", status: "IN_PROGRESS" });
+    assert.ok(again.rejected, JSON.stringify(again));
+    assert.equal(again.rejected.code, "InvalidStateTransition");
+    assert.equal(again.rejected.executionState.status, "REJECTED");
+    assertSeconds(again.rejected.timestamp, "rejected timestamp");
+
+    // And the device saw the list drain to empty.
+    await dev.until(() => {
+      const last = dev.events.filter((ev) => ev.kind === "notify").at(-1);
+      return last && Object.keys(last.msg.jobs).length === 0 ? true : undefined;
+    }, "notify with an empty list");
+  });
+
+  check("a stale expectedVersion is rejected with VersionMismatch and the current state",
+        async () => {
+    const dev = await new Device("dev-v").connect();
+    await dev.watch();
+    await createJob("v-1", ["dev-v"]);
+    assert.equal(nextJob(await dev.take("notify-next")), "v-1");
+
+    const s = await dev.request("update", { jobId: "v-1", status: "IN_PROGRESS", expectedVersion: 1,
+                                            statusDetails: { step: "1" } });
+    assert.ok(s.accepted, JSON.stringify(s));
+    const stale = await dev.request("update", { jobId: "v-1", status: "SUCCEEDED",
+                                                expectedVersion: 1 });
+    assert.ok(stale.rejected, JSON.stringify(stale));
+    assert.equal(stale.rejected.code, "VersionMismatch");
+    assert.deepEqual(stale.rejected.executionState,
+      { status: "IN_PROGRESS", statusDetails: { step: "1" }, versionNumber: 2 });
+    assert.match(stale.rejected.clientToken, /^update-/);
+    assert.equal((await describeExecution("v-1", "dev-v")).status, "IN_PROGRESS");
+
+    const ok = await dev.request("update", { jobId: "v-1", status: "SUCCEEDED", expectedVersion: 2,
+                                             includeJobExecutionState: true });
+    assert.ok(ok.accepted, JSON.stringify(ok));
+    assert.equal(ok.accepted.executionState.versionNumber, 3);
+  });
+
+  check("the broker keeps a device to its own topics; an unknown thing is ResourceNotFound",
+        async () => {
+    const owner = await new Device("dev-b").connect();
+    await owner.watch();
+    const intruder = devices.find((d) => d.thing === "dev-v");
+
+    // Mosquitto's ACL does not refuse the SUBACK, it withholds every message on the topic.
+    await intruder.watch("dev-b");
+    await createJob("b-1", ["dev-b"]);
+    assert.equal(nextJob(await owner.take("notify-next")), "b-1");
+    await owner.take("notify");
+    // A reply on the intruder's own topics comes after anything the broker would have forwarded
+    // of b-1's notifications (one connection, in order).
+    assert.ok((await intruder.request("get")).accepted);
+    assert.equal(intruder.pending("notify@dev-b"), 0, "dev-v received dev-b's notify");
+    assert.equal(intruder.pending("notify-next@dev-b"), 0, "dev-v received dev-b's notify-next");
+
+    // Requests on dev-b's topics never reach iotjobsd (MQTT 3.1.1 acknowledges and drops them).
+    const sn = await intruder.request("start-next", { thingName: "dev-b" }, { publishOnly: true });
+    const up = await intruder.request("update",
+      { thingName: "dev-b", jobId: "b-1", status: "SUCCEEDED" }, { publishOnly: true });
+    await Promise.all([sn.published, up.published]);
+    // iotjobsd handles one thing's requests in order; the owner's get comes after the intruder's
+    // (acknowledged) publishes, so had they arrived, b-1 would not be QUEUED.
+    const got = await owner.request("get");
+    assert.deepEqual(got.accepted.queuedJobs.map((s) => s.jobId), ["b-1"]);
+    assert.deepEqual(got.accepted.inProgressJobs, []);
+    assert.equal((await describeExecution("b-1", "dev-b")).status, "QUEUED");
+    assert.equal(intruder.pending("start-next@dev-b/accepted"), 0);
+
+    // A device whose certificate is valid but whose thing does not exist.
+    const ghost = await new Device("ghost").connect();
+    const g = await ghost.request("get");
+    assert.ok(g.rejected, JSON.stringify(g));
+    assert.equal(g.rejected.code, "ResourceNotFound");
+    assert.equal(g.rejected.executionState, undefined);
+    const gs = await ghost.request("start-next");
+    assert.equal(gs.rejected?.code, "ResourceNotFound", JSON.stringify(gs));
+    // A known thing asking about a job it is not part of.
+    const nj = await owner.request("describe", { jobId: "no-such-job" });
+    assert.equal(nj.rejected?.code, "ResourceNotFound", JSON.stringify(nj));
+    const nu = await owner.request("update", { jobId: "no-such-job", status: "SUCCEEDED" });
+    assert.equal(nu.rejected?.code, "ResourceNotFound", JSON.stringify(nu));
+  });
+
+  check("the developer guide's worked notify / notify-next sequence (job1..job3)",
+        async () => {
+    const dev = await new Device("dev-seq").connect();
+    await dev.watch();
+    const seen = [];
+    // Waits for the next `n` events and returns them in a readable form.
+    const next = async (n) => {
+      await dev.until(() => (dev.events.length >= seen.length + n ? true : undefined),
+        `${n} more notification(s) after ${JSON.stringify(seen)}`);
+      const got = dev.events.slice(seen.length, seen.length + n).map(({ kind, msg }) =>
+        kind === "notify" ? ["notify", notifyLists(msg)] : ["notify-next", nextJob(msg)]);
+      seen.push(...got);
+      return got;
+    };
+    // The guide publishes notify and notify-next for one change without an order between them.
+    const sorted = (evs) => [...evs].sort((a, b) => a[0].localeCompare(b[0]));
+
+    await createJob("seq-job1", ["dev-seq"]);
+    assert.deepEqual(sorted(await next(2)),
+      [["notify", { QUEUED: ["seq-job1"] }], ["notify-next", "seq-job1"]]);
+
+    await createJob("seq-job2", ["dev-seq"]);
+    assert.deepEqual(await next(1), [["notify", { QUEUED: ["seq-job1", "seq-job2"] }]]);
+
+    // job1 -> IN_PROGRESS: neither (checked by the next step's messages coming first).
+    const s1 = await dev.request("update", { jobId: "seq-job1", status: "IN_PROGRESS" });
+    assert.ok(s1.accepted, JSON.stringify(s1));
+
+    await createJob("seq-job3", ["dev-seq"]);
+    assert.deepEqual(await next(1),
+      [["notify", { IN_PROGRESS: ["seq-job1"], QUEUED: ["seq-job2", "seq-job3"] }]]);
+
+    assert.ok((await dev.request("update", { jobId: "seq-job1", status: "SUCCEEDED" })).accepted);
+    assert.deepEqual(sorted(await next(2)),
+      [["notify", { QUEUED: ["seq-job2", "seq-job3"] }], ["notify-next", "seq-job2"]]);
+
+    // job3 -> IN_PROGRESS while job2 is older and queued: job3 becomes the head.
+    assert.ok((await dev.request("update", { jobId: "seq-job3", status: "IN_PROGRESS" })).accepted);
+    assert.deepEqual(await next(1), [["notify-next", "seq-job3"]]);
+
+    assert.ok((await dev.request("update", { jobId: "seq-job2", status: "REJECTED" })).accepted);
+    assert.deepEqual(await next(1), [["notify", { IN_PROGRESS: ["seq-job3"] }]]);
+
+    await send(new DeleteJobCommand({ jobId: "seq-job3", force: true }));
+    assert.deepEqual(sorted(await next(2)), [["notify", {}], ["notify-next", null]]);
+
+    // Nothing else was sent in between (a fresh job's messages are the very next ones).
+    await createJob("seq-job4", ["dev-seq"]);
+    assert.deepEqual(sorted(await next(2)),
+      [["notify", { QUEUED: ["seq-job4"] }], ["notify-next", "seq-job4"]]);
+    assert.equal(dev.events.length, seen.length, JSON.stringify(dev.events.slice(seen.length)));
+  });
+
+  // The SDK's own integration test of IotJobsClientv2 ("jobsv2 processing", run against AWS IoT
+  // Core in aws-iot-device-sdk-js-v2's CI), replayed here: a continuous job on a thing group, the
+  // thing joins, and the device runs the job through the request-response client.
+  for (const version of ["MQTT5", "MQTT311"]) {
+    check(`IotJobsClientv2 (request-response client) over ${version}: the SDK's processing test`,
+          async () => {
+      const thing = version === "MQTT5" ? "dev-v2-5" : "dev-v2-311";
+      const group = `group-${thing}`;
+      const { thingGroupArn } = await send(new CreateThingGroupCommand({ thingGroupName: group }));
+      const jobId = `job-${thing}`;
+      const doc = { test: "do-something1" };
+      await send(new CreateJobCommand({ jobId, targets: [thingGroupArn],
+                                        document: JSON.stringify(doc),
+                                        targetSelection: "CONTINUOUS" }));
+
+      const rr = { maxRequestResponseSubscriptions: 6, maxStreamingSubscriptions: 2,
+                   operationTimeoutInSeconds: 15 };
+      let client, stop;
+      if (version === "MQTT5") {
+        const b = iot.AwsIotMqtt5ClientConfigBuilder.newDirectMqttBuilderWithMtlsFromPath(
+          "127.0.0.1", certs.cert(thing), certs.key(thing));
+        b.withPort(broker.devicePort);
+        b.withCertificateAuthorityFromPath(undefined, certs.ca);
+        b.withConnectProperties({ clientId: `${thing}-${runId}`, keepAliveIntervalSeconds: 1200 });
+        const p = new mqtt5.Mqtt5Client(b.build());
+        const connected = once(p, mqtt5.Mqtt5Client.CONNECTION_SUCCESS);
+        p.start();
+        await connected;
+        client = iotjobs.IotJobsClientv2.newFromMqtt5(p, rr);
+        stop = async () => {
+          const stopped = once(p, mqtt5.Mqtt5Client.STOPPED);
+          p.stop();
+          await stopped;
+          p.close();
+        };
+      } else {
+        const cfg = iot.AwsIotMqttConnectionConfigBuilder
+          .new_mtls_builder_from_path(certs.cert(thing), certs.key(thing))
+          .with_certificate_authority_from_path(undefined, certs.ca)
+          .with_endpoint("127.0.0.1").with_port(broker.devicePort)
+          .with_client_id(`${thing}-${runId}`).build();
+        const c = new mqtt.MqttClient().new_connection(cfg);
+        await c.connect();
+        client = iotjobs.IotJobsClientv2.newFromMqtt311(c, rr);
+        stop = () => c.disconnect();
+      }
+      try {
+        const changed = client.createJobExecutionsChangedStream({ thingName: thing });
+        const next = client.createNextJobExecutionChangedStream({ thingName: thing });
+        // Opened streams subscribe in the background; wait for both before anything happens.
+        const subscribed = (stream) => new Promise((res, rej) => {
+          stream.once("subscriptionStatus", (ev) =>
+            (ev.type === 0 ? res() : rej(new Error(`subscription: ${JSON.stringify(ev)}`))));
+        });
+        const ready = [subscribed(changed), subscribed(next)];
+        changed.open();
+        next.open();
+        await Promise.all(ready);
+        let changedWaiter = once(changed, "incomingPublish");
+        let nextWaiter = once(next, "incomingPublish");
+
+        const none = await client.getPendingJobExecutions({ thingName: thing });
+        assert.equal(none.queuedJobs.length, 0);
+        assert.equal(none.inProgressJobs.length, 0);
+
+        await send(new AddThingToThingGroupCommand({ thingName: thing, thingGroupName: group }));
+        const first = (await changedWaiter)[0].message;
+        assert.equal(first.jobs.QUEUED.length, 1);
+        assert.equal(first.jobs.QUEUED[0].jobId, jobId);
+        const firstNext = (await nextWaiter)[0].message;
+        assert.equal(firstNext.execution?.jobId, jobId);
+        assert.equal(firstNext.execution?.status, iotjobs.model.JobStatus.QUEUED);
+        assert.deepEqual(firstNext.execution?.jobDocument, doc);
+
+        changedWaiter = once(changed, "incomingPublish");
+        nextWaiter = once(next, "incomingPublish");
+        const started = await client.startNextPendingJobExecution({ thingName: thing });
+        assert.equal(started.execution?.jobId, jobId);
+        const described = await client.describeJobExecution({ thingName: thing, jobId });
+        assert.equal(described.execution?.jobId, jobId);
+        assert.equal(described.execution?.status, iotjobs.model.JobStatus.IN_PROGRESS);
+        await client.updateJobExecution({ thingName: thing, jobId,
+                                          status: iotjobs.model.JobStatus.SUCCEEDED });
+        const last = (await changedWaiter)[0].message;
+        assert.deepEqual(last.jobs, {});
+        const lastNext = (await nextWaiter)[0].message;
+        assert.ok(lastNext.timestamp !== undefined);
+        assert.equal(lastNext.execution, undefined);
+        const after = await client.getPendingJobExecutions({ thingName: thing });
+        assert.equal(after.queuedJobs?.length, 0);
+        assert.equal(after.inProgressJobs?.length, 0);
+
+        // A rejection surfaces as the SDK's error with the service's code.
+        await assert.rejects(
+          client.updateJobExecution({ thingName: thing, jobId, status: "IN_PROGRESS" }),
+          (e) => {
+            assert.equal(e.modeledError?.code, "InvalidStateTransition", JSON.stringify(e));
+            return true;
+          });
+        changed.close();
+        next.close();
+      } finally {
+        client.close();
+        await stop();
+      }
+      assert.equal((await describeExecution(jobId, thing)).status, "SUCCEEDED");
+    });
+  }
+
+  // What dev-r heard between the restart and the next job's notifications (for the todo below).
+  let afterRestart = null;
+
+  check("iotjobsd restarts mid-run: a request sent while it is down is answered when it is back",
+        async () => {
+    const dev = await new Device("dev-r").connect();
+    await dev.watch();
+    await createJob("r-1", ["dev-r"], { operation: "install", version: "2.0" });
+    assert.equal(nextJob(await dev.take("notify-next")), "r-1");
+    await dev.take("notify");
+    const started = await dev.request("start-next");
+    assert.equal(started.accepted?.execution?.status, "IN_PROGRESS", JSON.stringify(started));
+
+    await daemon.stop("SIGTERM");
+    // The broker keeps iotjobsd's persistent session and queues this for it.
+    const sent = await dev.request("update", {
+      jobId: "r-1", status: "SUCCEEDED", expectedVersion: 2, includeJobExecutionState: true,
+    }, { publishOnly: true });
+    await sent.published;
+    const seen = dev.events.length;
+    await connectControlPlane(await daemon.start());
+
+    const r = await dev.reply(sent.key, sent.clientToken);
+    assert.ok(r.accepted, JSON.stringify(r));
+    assert.equal(r.accepted.executionState.status, "SUCCEEDED");
+    assert.equal((await describeExecution("r-1", "dev-r")).status, "SUCCEEDED");
+
+    // The restarted server carries on: a new job is announced and runs.
+    await createJob("r-2", ["dev-r"]);
+    const isR2 = (ev) => ev.kind === "notify-next" && ev.msg.execution?.jobId === "r-2";
+    await dev.until(() => (dev.events.some(isR2) ? true : undefined), "notify-next for r-2");
+    await dev.until(() => (dev.events.some((ev) => ev.kind === "notify" &&
+      JSON.stringify(ev.msg.jobs) !== "{}") ? true : undefined), "notify for r-2");
+    const tail = dev.events.slice(seen).map(({ kind, msg }) =>
+      [kind, kind === "notify" ? notifyLists(msg) : nextJob(msg)]);
+    const split = tail.findIndex(([, v]) => v === "r-2" || (v && v.QUEUED));
+    afterRestart = tail.slice(0, split);
+    assert.deepEqual(tail.slice(split).sort(),
+      [["notify", { QUEUED: ["r-2"] }], ["notify-next", "r-2"]].sort());
+    const s2 = await dev.request("start-next");
+    assert.equal(s2.accepted?.execution?.jobId, "r-2", JSON.stringify(s2));
+    assert.ok((await dev.request("update", { jobId: "r-2", status: "SUCCEEDED" })).accepted);
+  });
+
+  test("after a restart, a device whose list the first change empties is told so",
+       { todo: "bug: JobsMqtt::Notify compares with published_, which a restart empties, so an " +
+               "emptied list looks unchanged and neither notify nor notify-next is sent" },
+       () => {
+    assert.ok(afterRestart, "the restart test did not get that far");
+    assert.deepEqual([...afterRestart].sort(),
+      [["notify", {}], ["notify-next", null]]);
+  });
+
+  check("the broker restarts mid-run: the device SDK and iotjobsd reconnect, nothing is lost",
+        async () => {
+    const dev = await new Device("dev-k").connect();
+    await dev.watch();
+    await createJob("k-1", ["dev-k"]);
+    assert.equal(nextJob(await dev.take("notify-next")), "k-1");
+    await dev.take("notify");
+    assert.equal((await dev.request("start-next")).accepted?.execution?.jobId, "k-1");
+    assert.ok((await dev.request("update", { jobId: "k-1", status: "IN_PROGRESS",
+                                             statusDetails: { progress: "10%" } })).accepted);
+    // The device's session (its subscriptions) is on disk before the crash.
+    await broker.savedAfter(broker.saves());
+
+    await broker.stop("SIGKILL");
+    // Created while the broker is down: iotjobsd keeps the notification until it is back.
+    await createJob("k-2", ["dev-k"]);
+    // Sent while the broker is down: the SDK holds it (QoS 1) and sends it on reconnecting.
+    const offline = await dev.request("update", {
+      jobId: "k-1", status: "IN_PROGRESS", statusDetails: { progress: "50%" },
+    }, { publishOnly: true });
+    await broker.start();
+    await dev.until(() => (dev.resumes.length > 0 ? true : undefined),
+      "the device SDK to reconnect");
+    assert.deepEqual(dev.resumes, [true], "the broker restored the device's session");
+
+    const n = await dev.take("notify", "notify for k-2 after the broker restart", 30_000);
+    assert.deepEqual(notifyLists(n), { IN_PROGRESS: ["k-1"], QUEUED: ["k-2"] });
+    const r = await dev.reply(offline.key, offline.clientToken, 30_000);
+    assert.ok(r.accepted, JSON.stringify(r));
+    await offline.published;
+
+    const u = await dev.request("update", { jobId: "k-1", status: "SUCCEEDED",
+                                            includeJobExecutionState: true });
+    assert.deepEqual(u.accepted?.executionState,
+      { status: "SUCCEEDED", statusDetails: { progress: "50%" }, versionNumber: 5 },
+      JSON.stringify(u));
+    assert.equal(nextJob(await dev.take("notify-next")), "k-2");
+    assert.deepEqual(notifyLists(await dev.take("notify")), { QUEUED: ["k-2"] });
+    const cp = await describeExecution("k-1", "dev-k");
+    assert.equal(cp.status, "SUCCEEDED");
+    assert.deepEqual(cp.statusDetails.detailsMap, { progress: "50%" });
+  });
+});
