@@ -55,7 +55,7 @@ const thingArn = (n) => `arn:aws:iot:${REGION}:${ACCOUNT}:thing/${n}`;
 
 // Things with a certificate. `ghost` has one but is never registered.
 const THINGS = [
-  "probe", "dev-a", "dev-b", "dev-v", "ghost", "dev-seq", "dev-r", "dev-k",
+  "probe", "dev-a", "dev-b", "dev-v", "ghost", "dev-seq", "dev-r", "dev-r2", "dev-k",
   "dev-v2-5", "dev-v2-311",
 ];
 
@@ -814,8 +814,25 @@ describe("jobs through the AWS IoT Device SDK v2 (IotJobsClient over mTLS)", () 
     });
   }
 
-  // What dev-r heard between the restart and the next job's notifications (for the todo below).
+  // What dev-r and dev-r2 heard after the restart before their next job's notifications (for the
+  // todo tests below).
   let afterRestart = null;
+  let afterRestart2 = null;
+
+  // A device's notifications from index `from` on, readable; waits until `want` (sorted pairs)
+  // has arrived and returns [what came before it, what it matched].
+  async function heardUntil(dev, from, want) {
+    const readable = () => dev.events.slice(from).map(({ kind, msg }) =>
+      [kind, kind === "notify" ? notifyLists(msg) : nextJob(msg)]);
+    const key = JSON.stringify;
+    const wanted = want.map(key);
+    const tail = await dev.until(() => {
+      const t = readable();
+      return wanted.every((w) => t.some((ev) => key(ev) === w)) ? t : undefined;
+    }, `${key(want)} (so far ${key(readable())})`);
+    const first = Math.min(...wanted.map((w) => tail.findIndex((ev) => key(ev) === w)));
+    return [tail.slice(0, first), tail.slice(first)];
+  }
 
   check("iotjobsd restarts mid-run: a request sent while it is down is answered when it is back",
         async () => {
@@ -826,6 +843,11 @@ describe("jobs through the AWS IoT Device SDK v2 (IotJobsClient over mTLS)", () 
     await dev.take("notify");
     const started = await dev.request("start-next");
     assert.equal(started.accepted?.execution?.status, "IN_PROGRESS", JSON.stringify(started));
+    // A second device whose job is still QUEUED when iotjobsd stops.
+    const dev2 = await new Device("dev-r2").connect();
+    await dev2.watch();
+    await createJob("r2-1", ["dev-r2"]);
+    assert.equal(nextJob(await dev2.take("notify-next")), "r2-1");
 
     await daemon.stop("SIGTERM");
     // The broker keeps iotjobsd's persistent session and queues this for it.
@@ -834,6 +856,7 @@ describe("jobs through the AWS IoT Device SDK v2 (IotJobsClient over mTLS)", () 
     }, { publishOnly: true });
     await sent.published;
     const seen = dev.events.length;
+    const seen2 = dev2.events.length;
     await connectControlPlane(await daemon.start());
 
     const r = await dev.reply(sent.key, sent.clientToken);
@@ -843,19 +866,22 @@ describe("jobs through the AWS IoT Device SDK v2 (IotJobsClient over mTLS)", () 
 
     // The restarted server carries on: a new job is announced and runs.
     await createJob("r-2", ["dev-r"]);
-    const isR2 = (ev) => ev.kind === "notify-next" && ev.msg.execution?.jobId === "r-2";
-    await dev.until(() => (dev.events.some(isR2) ? true : undefined), "notify-next for r-2");
-    await dev.until(() => (dev.events.some((ev) => ev.kind === "notify" &&
-      JSON.stringify(ev.msg.jobs) !== "{}") ? true : undefined), "notify for r-2");
-    const tail = dev.events.slice(seen).map(({ kind, msg }) =>
-      [kind, kind === "notify" ? notifyLists(msg) : nextJob(msg)]);
-    const split = tail.findIndex(([, v]) => v === "r-2" || (v && v.QUEUED));
-    afterRestart = tail.slice(0, split);
-    assert.deepEqual(tail.slice(split).sort(),
-      [["notify", { QUEUED: ["r-2"] }], ["notify-next", "r-2"]].sort());
+    let rest;
+    [afterRestart, rest] =
+      await heardUntil(dev, seen, [["notify", { QUEUED: ["r-2"] }], ["notify-next", "r-2"]]);
+    assert.equal(rest.length, 2, JSON.stringify(rest));
     const s2 = await dev.request("start-next");
     assert.equal(s2.accepted?.execution?.jobId, "r-2", JSON.stringify(s2));
     assert.ok((await dev.request("update", { jobId: "r-2", status: "SUCCEEDED" })).accepted);
+
+    // dev-r2 starts the job it was told about before the restart (its head: neither message is
+    // due), then gets a second job (notify only).
+    const s3 = await dev2.request("start-next");
+    assert.equal(s3.accepted?.execution?.jobId, "r2-1", JSON.stringify(s3));
+    await createJob("r2-2", ["dev-r2"]);
+    [afterRestart2, rest] = await heardUntil(dev2, seen2,
+      [["notify", { IN_PROGRESS: ["r2-1"], QUEUED: ["r2-2"] }]]);
+    assert.equal(rest.length, 1, JSON.stringify(rest));
   });
 
   test("after a restart, a device whose list the first change empties is told so",
@@ -863,8 +889,16 @@ describe("jobs through the AWS IoT Device SDK v2 (IotJobsClient over mTLS)", () 
                "emptied list looks unchanged and neither notify nor notify-next is sent" },
        () => {
     assert.ok(afterRestart, "the restart test did not get that far");
-    assert.deepEqual([...afterRestart].sort(),
-      [["notify", {}], ["notify-next", null]]);
+    assert.deepEqual([...afterRestart].sort(), [["notify", {}], ["notify-next", null]]);
+  });
+
+  test("after a restart, the head moving QUEUED -> IN_PROGRESS sends neither notify nor " +
+       "notify-next",
+       { todo: "bug: the same published_ reset makes the first change after a restart look like " +
+               "a new list and a new head, so both are sent again" },
+       () => {
+    assert.ok(afterRestart2, "the restart test did not get that far");
+    assert.deepEqual(afterRestart2, []);
   });
 
   check("the broker restarts mid-run: the device SDK and iotjobsd reconnect, nothing is lost",
