@@ -102,8 +102,11 @@ void JobsMqtt::Start(MqttClient* client) {
         }
         std::sort(things.begin(), things.end());
         things.erase(std::unique(things.begin(), things.end()), things.end());
-        for (const auto& [region, thing] : things) Notify(region, thing);
-        if (Status st = devices_->AckChanges(changes->back().seq); !st.ok()) {
+        std::vector<store::Store::NotifiedState> states;
+        for (const auto& [region, thing] : things) {
+          if (auto state = Notify(region, thing)) states.push_back(std::move(*state));
+        }
+        if (Status st = devices_->AckChanges(changes->back().seq, states); !st.ok()) {
           Log()->error("notifier: {}", st.message());
         }
         lock.lock();
@@ -116,23 +119,29 @@ void JobsMqtt::Start(MqttClient* client) {
   });
 }
 
-void JobsMqtt::Notify(const std::string& region, const std::string& thing) {
+std::optional<store::Store::NotifiedState> JobsMqtt::Notify(const std::string& region,
+                                                            const std::string& thing) {
   auto pending = devices_->GetPending(region, thing);
-  if (!pending.ok()) return;  // the thing is gone
-  Published now_state;
+  if (!pending.ok()) return std::nullopt;  // the thing is gone
+  // Members as sorted "jobId#executionNumber": notify is about membership, not order, so a member
+  // moving QUEUED → IN_PROGRESS (and to the front) is no change (the guide's worked example).
+  std::vector<std::string> keys;
   for (const auto* list : {&pending->in_progress, &pending->queued}) {
-    for (const auto& e : *list) now_state.members.emplace_back(e.job_id, e.execution_number);
+    for (const auto& e : *list) keys.push_back(e.job_id + "#" + std::to_string(e.execution_number));
   }
-  if (!now_state.members.empty()) {
-    now_state.head = now_state.members[0].first + "#" + std::to_string(now_state.members[0].second);
-  }
-  // notify is about membership, not order: a member moving QUEUED → IN_PROGRESS (and so to the
-  // front) is not a change of the list (the guide's worked example).
-  std::sort(now_state.members.begin(), now_state.members.end());
-  Published& before = published_[region + "/" + thing];
+  store::Store::NotifiedState now_state{region, thing, "", keys.empty() ? "" : keys.front()};
+  std::sort(keys.begin(), keys.end());
+  for (const auto& k : keys) now_state.members += (now_state.members.empty() ? "" : ",") + k;
+
+  auto stored = devices_->Notified(region, thing);
+  if (!stored.ok()) return std::nullopt;  // retried with the next change
+  const std::string before_members = *stored ? (*stored)->members : "";
+  const std::string before_head = *stored ? (*stored)->head : "";
+  if (now_state.members == before_members && now_state.head == before_head) return std::nullopt;
+
   const std::string base = "$aws/things/" + thing + "/jobs/";
   const int64_t ts = Seconds(devices_->clock()->Now());
-  if (now_state.members != before.members) {
+  if (now_state.members != before_members) {
     json::object jobs;
     json::array in_progress, queued;
     for (const auto& e : pending->in_progress)
@@ -143,7 +152,7 @@ void JobsMqtt::Notify(const std::string& region, const std::string& thing) {
     (void)client_->Publish(base + "notify", json::serialize(json::object{
                                                 {"timestamp", ts}, {"jobs", std::move(jobs)}}));
   }
-  if (now_state.head != before.head) {
+  if (now_state.head != before_head) {
     json::object body{{"timestamp", ts}};
     if (!now_state.head.empty()) {
       auto next = devices_->Describe(region, thing, std::string(service::kNextJob), std::nullopt,
@@ -152,11 +161,7 @@ void JobsMqtt::Notify(const std::string& region, const std::string& thing) {
     }
     (void)client_->Publish(base + "notify-next", json::serialize(body));
   }
-  if (now_state.members.empty()) {
-    published_.erase(region + "/" + thing);
-  } else {
-    before = std::move(now_state);
-  }
+  return now_state;
 }
 
 void JobsMqtt::Stop() {

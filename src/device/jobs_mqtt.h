@@ -12,7 +12,7 @@
 // Notifications (spec §2.3): a notifier thread drains the store's outbox of changed things, reads
 // each thing's pending list and publishes $aws/things/{thing}/jobs/notify when the list gained or
 // lost a member and .../notify-next when its head changed, comparing with what it last published
-// (a thing it has not published for counts as having an empty list).
+// (stored with the outbox acknowledgement, so a restart neither repeats nor loses a message).
 #pragma once
 
 #include <condition_variable>
@@ -22,7 +22,6 @@
 #include <optional>
 #include <string>
 #include <thread>
-#include <unordered_map>
 #include <vector>
 
 #include "device/mqtt_client.h"
@@ -70,13 +69,11 @@ class JobsMqtt {
   };
   std::vector<std::unique_ptr<Lane>> lanes_;
 
-  // Publishes notify / notify-next for one thing if its pending list changed.
-  void Notify(const std::string& region, const std::string& thing);
-  struct Published {
-    std::vector<std::pair<std::string, int64_t>> members;  // (jobId, executionNumber), sorted
-    std::string head;                                      // "jobId#number", empty when none
-  };
-  std::unordered_map<std::string, Published> published_;  // by thing; notifier thread only
+  // Publishes notify / notify-next for one thing if its pending list changed since what was last
+  // published (stored, so a restart compares with what devices were told). Returns the new
+  // published state to store, or nothing when nothing changed.
+  std::optional<store::Store::NotifiedState> Notify(const std::string& region,
+                                                    const std::string& thing);
   std::thread notifier_;
   std::mutex notify_mu_;
   std::condition_variable notify_cv_;

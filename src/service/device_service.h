@@ -76,7 +76,13 @@ class DeviceService {
   Result<std::vector<store::Store::ThingChange>> Changes(int limit) {
     return store_->ThingChanges(limit);
   }
-  Status AckChanges(int64_t up_to) { return store_->AckThingChanges(up_to); }
+  Result<std::optional<store::Store::NotifiedState>> Notified(const std::string& region,
+                                                              const std::string& thing) {
+    return store_->GetNotified(region, thing);
+  }
+  Status AckChanges(int64_t up_to, const std::vector<store::Store::NotifiedState>& states) {
+    return store_->AckThingChanges(up_to, states);
+  }
 
   // The job's document with placeholders substituted for delivery at `now`.
   std::string DeliverDocument(const jobs::Job& job) const;

@@ -247,8 +247,17 @@ class Store {
     std::string region, thing;
   };
   virtual Result<std::vector<ThingChange>> ThingChanges(int limit) = 0;
-  // Forgets the changes up to and including `up_to`.
-  virtual Status AckThingChanges(int64_t up_to) = 0;
+  // What the notifier last told a thing's devices: its pending members and head, encoded by the
+  // notifier. Empty members means nothing pending (and nothing is stored).
+  struct NotifiedState {
+    std::string region, thing, members, head;
+  };
+  // The stored state of `thing`; nullopt when nothing is pending for it as far as devices know.
+  virtual Result<std::optional<NotifiedState>> GetNotified(const std::string& region,
+                                                           const std::string& thing) = 0;
+  // Forgets the changes up to and including `up_to` and, in the same transaction, records what
+  // was published for them (`states` with empty members are removed).
+  virtual Status AckThingChanges(int64_t up_to, const std::vector<NotifiedState>& states) = 0;
 
   // Times out IN_PROGRESS executions whose effective deadline is at or before `now` (at most
   // `max`), each followed by its retry and abort evaluation; returns how many timed out.

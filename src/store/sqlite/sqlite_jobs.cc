@@ -1250,8 +1250,35 @@ Result<std::vector<Store::ThingChange>> SqliteStore::ThingChanges(int limit) {
   });
 }
 
-Status SqliteStore::AckThingChanges(int64_t up_to) {
+Result<std::optional<Store::NotifiedState>> SqliteStore::GetNotified(const std::string& region,
+                                                                     const std::string& thing) {
+  using R = std::optional<NotifiedState>;
+  return Read<R>([&](SqliteDb& db) -> Result<R> {
+    IOTJOBS_PREPARE(s, db,
+                    "SELECT members, head FROM thing_notified WHERE region = ?1 AND thing = ?2");
+    s.Bind(1, region).Bind(2, thing);
+    Status st;
+    if (s.Step(&st)) return R(NotifiedState{region, thing, s.Text(0), s.Text(1)});
+    if (!st.ok()) return st;
+    return R();
+  });
+}
+
+Status SqliteStore::AckThingChanges(int64_t up_to, const std::vector<NotifiedState>& states) {
   return Write([&](SqliteDb& db) -> Status {
+    for (const auto& n : states) {
+      if (n.members.empty()) {
+        IOTJOBS_PREPARE(d, db, "DELETE FROM thing_notified WHERE region = ?1 AND thing = ?2");
+        IOTJOBS_RETURN_IF_ERROR(d.Bind(1, n.region).Bind(2, n.thing).Run());
+      } else {
+        IOTJOBS_PREPARE(u, db,
+                        "INSERT INTO thing_notified(region, thing, members, head) "
+                        "VALUES (?1, ?2, ?3, ?4) ON CONFLICT (region, thing) DO UPDATE SET "
+                        "members = excluded.members, head = excluded.head");
+        IOTJOBS_RETURN_IF_ERROR(
+            u.Bind(1, n.region).Bind(2, n.thing).Bind(3, n.members).Bind(4, n.head).Run());
+      }
+    }
     IOTJOBS_PREPARE(d, db, "DELETE FROM thing_changes WHERE seq <= ?1");
     return d.Bind(1, up_to).Run();
   });

@@ -239,6 +239,17 @@ INSERT INTO sqlite_sequence (name, seq) SELECT 'thing_groups', coalesce(max(id),
   UNION ALL SELECT max(root) FROM thing_groups UNION ALL SELECT max(grp) FROM job_targets
   UNION ALL SELECT max(grp) FROM thing_group_members UNION ALL SELECT max(grp) FROM group_attributes);
 )sql",
+    // 10: what the MQTT notifier last published per thing, so a restart compares a change with
+    // what devices were told rather than with an empty list (no lost or repeated notify).
+    R"sql(
+CREATE TABLE IF NOT EXISTS thing_notified (
+  region TEXT NOT NULL,
+  thing TEXT NOT NULL,
+  members TEXT NOT NULL,
+  head TEXT NOT NULL,
+  PRIMARY KEY (region, thing)
+) WITHOUT ROWID;
+)sql",
 };
 
 // Triggers that feed thing_changes, installed only while notifications are on so a server

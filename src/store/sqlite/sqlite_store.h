@@ -109,7 +109,9 @@ class SqliteStore final : public Store {
                            Instant now) override;
   Result<int64_t> TimeOutExecutions(Instant now, int64_t max) override;
   Result<std::vector<ThingChange>> ThingChanges(int limit) override;
-  Status AckThingChanges(int64_t up_to) override;
+  Result<std::optional<NotifiedState>> GetNotified(const std::string& region,
+                                                   const std::string& thing) override;
+  Status AckThingChanges(int64_t up_to, const std::vector<NotifiedState>& states) override;
   Result<std::optional<Instant>> NextTimeout() override;
   Result<std::vector<jobs::JobExecution>> PendingExecutions(const std::string& region,
                                                             const std::string& thing,

@@ -879,7 +879,7 @@ TEST_P(StoreJobsConformanceTest, ThingChangesOnlyWhenTracked) {
   auto one = s->ThingChanges(1);
   ASSERT_TRUE(one.ok());
   EXPECT_EQ(one->size(), 1u);
-  ASSERT_TRUE(s->AckThingChanges(last_seq).ok());
+  ASSERT_TRUE(s->AckThingChanges(last_seq, {}).ok());
   EXPECT_TRUE(s->ThingChanges(100)->empty());
   Store::DeviceUpdate u;
   u.status = ES::kInProgress;
@@ -892,7 +892,7 @@ TEST_P(StoreJobsConformanceTest, ThingChangesOnlyWhenTracked) {
     EXPECT_GT(c.seq, last_seq);
   }
   // A details-only update leaves the pending list's membership alone.
-  ASSERT_TRUE(s->AckThingChanges(after->back().seq).ok());
+  ASSERT_TRUE(s->AckThingChanges(after->back().seq, {}).ok());
   u.status_details = std::map<std::string, std::string>{{"step", "2"}};
   ASSERT_TRUE(s->UpdateExecution(kRegion, "a", "j", u, T(2)).status.ok());
   EXPECT_TRUE(s->ThingChanges(100)->empty());
@@ -918,7 +918,7 @@ TEST_P(StoreJobsConformanceTest, DeletedThingsAreNeverNamedInThingChanges) {
   EXPECT_EQ(named.count("stays"), 1u);
   // Whatever was returned can be acknowledged past.
   ASSERT_FALSE(changes->empty());
-  ASSERT_TRUE(s->AckThingChanges(changes->back().seq).ok());
+  ASSERT_TRUE(s->AckThingChanges(changes->back().seq, {}).ok());
   EXPECT_TRUE(s->ThingChanges(100)->empty());
 }
 
