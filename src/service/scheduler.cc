@@ -111,8 +111,7 @@ Result<std::optional<Instant>> Scheduler::Tick(Instant now) {
     if (!w.rollout) continue;
     const auto cap =
         static_cast<int32_t>(std::min<int64_t>(config_.max_rollout_per_minute, INT32_MAX));
-    const int64_t rate =
-        jobs::RolloutRatePerMinute(w.rollout_config, w.notified, w.succeeded, cap);
+    const int64_t rate = jobs::RolloutRatePerMinute(w.rollout_config, w.notified, w.succeeded, cap);
     int64_t allowed = Pace(w.job, rate, now).allowance, notified = w.notified;
     bool exhausted = false;
     while (allowed > 0) {
