@@ -3,7 +3,8 @@
 # iotjobsd (SQLite under ./data), prints the endpoints, the credentials and a copy-paste example.
 # Ctrl-C (or SIGTERM) stops everything gracefully. Settings (environment):
 #   IOTJOBS_DATA_DIR (./data)  IOTJOBS_CONTROL_PORT (9080)  IOTJOBS_JOBS_PORT (9081)
-#   IOTJOBS_MQTT_PORT (1883)   IOTJOBS_S3_ENDPOINT (default: a local moto S3 server on 9000, when
+#   IOTJOBS_MQTT_PORT (1883)   IOTJOBS_DEVICE_PORT (8883, the mTLS listener for devices)
+#   IOTJOBS_S3_ENDPOINT (default: a local moto S3 server on 9000, when
 #   moto is installed)         IOTJOBS_REGION (us-east-1)
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -11,6 +12,7 @@ data="$(mkdir -p "${IOTJOBS_DATA_DIR:-$root/data}" && cd "${IOTJOBS_DATA_DIR:-$r
 control_port="${IOTJOBS_CONTROL_PORT:-9080}"
 jobs_port="${IOTJOBS_JOBS_PORT:-9081}"
 mqtt_port="${IOTJOBS_MQTT_PORT:-1883}"
+device_port="${IOTJOBS_DEVICE_PORT:-8883}"
 region="${IOTJOBS_REGION:-us-east-1}"
 
 "$root/scripts/deps.sh"
@@ -48,9 +50,12 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 0' INT TERM
 
-# Mosquitto: a password listener on loopback for iotjobsd (devices' mTLS listener comes with the
-# MQTT device plane).
+# Mosquitto: a password listener on loopback for iotjobsd, and an mTLS listener for devices whose
+# certificate CN is their thing name; the ACL confines each device to $aws/things/<CN>/jobs/#.
+# Device certificates: scripts/dev-certs.sh "$data/certs" THING (the banner shows how).
 mkdir -p "$data/mosquitto"
+"$root/scripts/dev-certs.sh" "$data/certs" >/dev/null
+printf 'pattern readwrite $aws/things/%%u/jobs/#\n' >"$data/mosquitto/acl"
 if [ ! -f "$data/mosquitto/passwd" ]; then
   mqtt_pass="$(rand 'A-Za-z0-9' 24)"
   echo "$mqtt_pass" >"$data/mosquitto/iotjobsd.pass"
@@ -67,6 +72,15 @@ log_dest file $data/mosquitto/mosquitto.log
 listener $mqtt_port 127.0.0.1
 allow_anonymous false
 password_file $data/mosquitto/passwd
+
+listener $device_port 127.0.0.1
+allow_anonymous false
+require_certificate true
+use_identity_as_username true
+cafile $data/certs/ca.crt
+certfile $data/certs/server.crt
+keyfile $data/certs/server.key
+acl_file $data/mosquitto/acl
 CONF
 mosquitto -c "$data/mosquitto/mosquitto.conf" &
 pids+=($!)
@@ -97,8 +111,8 @@ cat <<BANNER
 iotjobs is running.
   control plane (aws iot)  $endpoint
   jobs data plane (HTTPS)  http://127.0.0.1:$jobs_port  (service iot-jobs-data)
-  MQTT broker (Mosquitto)  mqtt://127.0.0.1:$mqtt_port  (iotjobsd serves \$aws/things/+/jobs/# there;
-                           user iotjobsd, password in $data/mosquitto/iotjobsd.pass)
+  MQTT for devices (mTLS)  mqtts://127.0.0.1:$device_port  (client certificate CN = thing name; CA $data/certs/ca.crt)
+  MQTT for iotjobsd        mqtt://127.0.0.1:$mqtt_port  (user iotjobsd, password in $data/mosquitto/iotjobsd.pass)
   S3-compatible store      ${s3_endpoint:-none (set IOTJOBS_S3_ENDPOINT for documentSource)}
   data                     $data (SQLite: iotjobs.db)
   credentials              $data/credentials (SigV4; every key pair in it is accepted)
@@ -111,6 +125,14 @@ Try it (copy-paste into another shell):
       --timeout-config inProgressTimeoutInMinutes=60
   aws iot describe-job-template --endpoint-url $endpoint --job-template-id hello
   aws iot list-job-templates --endpoint-url $endpoint
+
+  # a device: register it, issue its certificate, listen for jobs over mTLS
+  aws iot create-thing --endpoint-url $endpoint --thing-name dev1
+  $root/scripts/dev-certs.sh $data/certs dev1
+  mosquitto_sub -h 127.0.0.1 -p $device_port --cafile $data/certs/ca.crt \\
+      --cert $data/certs/dev1.crt --key $data/certs/dev1.key -t '\$aws/things/dev1/jobs/#' -v &
+  aws iot create-job --endpoint-url $endpoint --job-id first --document '{"operation":"reboot"}' \\
+      --targets arn:aws:iot:$region:123456789012:thing/dev1
 BANNER
 if [ -n "$s3_endpoint" ]; then
   cat <<BANNER
