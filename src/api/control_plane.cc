@@ -195,6 +195,41 @@ http::Response ControlPlane::Route(http::Request& req, const std::string& region
     return RouteJobs(req, s, region);
   }
   if (!s.empty() && s[0] == "thing-registration-tasks") return RouteRegistration(req, s, region);
+  if (s.size() == 1 && s[0] == "event-configurations" && (m == "PATCH" || m == "GET")) {
+    if (m == "PATCH") {
+      auto body = ParseBody(req);
+      if (!body.ok()) return Error(body.status());
+      std::map<std::string, bool> changes;
+      if (auto it = body->find("eventConfigurations");
+          it != body->end() && !it->value().is_null()) {
+        if (!it->value().is_object()) {
+          return Error(Status::InvalidRequest("eventConfigurations must be a map"));
+        }
+        for (const auto& [type, conf] : it->value().get_object()) {
+          bool enabled = false;
+          if (!conf.is_object()) {
+            return Error(Status::InvalidRequest("eventConfigurations." + std::string(type) +
+                                                " must be an object {\"Enabled\": bool}"));
+          }
+          if (Status st = OptBool(conf.get_object(), "Enabled", &enabled); !st.ok()) {
+            return Error(st);
+          }
+          changes[std::string(type)] = enabled;
+        }
+      }
+      Status st = jobs_->UpdateEventConfigurations(region, changes);
+      return st.ok() ? OkEmpty() : Error(st);
+    }
+    auto c = jobs_->DescribeEventConfigurations(region);
+    if (!c.ok()) return Error(c.status());
+    json::object configs;
+    for (const auto& [type, enabled] : c->enabled)
+      configs[type] = json::object{{"Enabled", enabled}};
+    json::object out{{"eventConfigurations", std::move(configs)}};
+    if (c->created_at) out["creationDate"] = EpochSeconds(*c->created_at);
+    if (c->updated_at) out["lastModifiedDate"] = EpochSeconds(*c->updated_at);
+    return Ok(out);
+  }
   if (!s.empty() && (s[0] == "things" || s[0] == "thing-groups")) {
     return RouteRegistry(req, s, region);
   }

@@ -5,6 +5,7 @@
 
 #include "codec/device_codec.h"
 #include "codec/job_codec.h"
+#include "common/ids.h"
 #include "common/logging.h"
 
 namespace iotjobs::device {
@@ -112,6 +113,10 @@ void JobsMqtt::Start(MqttClient* client) {
         lock.lock();
         continue;  // more may be waiting
       }
+      if (PublishEvents()) {
+        lock.lock();
+        continue;
+      }
       lock.lock();
       // The outbox is polled: 20 ms bounds the notification delay and costs nothing measurable.
       notify_cv_.wait_for(lock, std::chrono::milliseconds(20), [&] { return notify_stopping_; });
@@ -162,6 +167,67 @@ std::optional<store::Store::NotifiedState> JobsMqtt::Notify(const std::string& r
     (void)client_->Publish(base + "notify-next", json::serialize(body));
   }
   return now_state;
+}
+
+bool JobsMqtt::PublishEvents() {
+  auto events = devices_->Events(1000);
+  if (!events.ok()) {
+    Log()->error("events: {}", events.status().message());
+    return false;
+  }
+  if (events->empty()) return false;
+  const int64_t ts = Seconds(devices_->clock()->Now());
+  for (const auto& e : *events) {
+    json::object body{{"eventType", e.type},
+                      {"eventId", NewUuid()},
+                      {"timestamp", ts},
+                      {"operation", ""},
+                      {"jobId", e.job_id}};
+    std::string topic;
+    if (e.type == "JOB_EXECUTION") {
+      std::string status = e.status ? jobs::ToString(*e.status) : "";
+      std::string op = e.operation.empty() ? status : e.operation;
+      std::transform(op.begin(), op.end(), op.begin(),
+                     [](unsigned char c) { return std::tolower(c); });
+      body["operation"] = op;
+      body["thingArn"] = devices_->ThingArn(e.region, e.thing);
+      body["status"] = e.operation == "deleted" ? "DELETED" : status;
+      body["statusDetails"] = codec::EncodeStringMap(e.status_details);
+      topic = "$aws/events/jobExecution/" + e.job_id + "/" + op;
+    } else {
+      std::string status = e.operation;
+      std::transform(status.begin(), status.end(), status.begin(),
+                     [](unsigned char c) { return std::toupper(c); });
+      body["operation"] = e.operation;
+      body["status"] = status;
+      if (e.job) {
+        const jobs::Job& j = *e.job;
+        body["targetSelection"] = j.target_selection;
+        json::array targets;
+        for (const auto& t : j.targets) targets.push_back(json::string(t));
+        body["targets"] = std::move(targets);
+        if (j.description) body["description"] = *j.description;
+        // The developer guide's samples give these three in milliseconds.
+        body["createdAt"] = ToEpochMillis(j.created_at);
+        body["lastUpdatedAt"] = ToEpochMillis(j.last_updated_at);
+        if (e.operation == "completed" && j.completed_at) {
+          body["completedAt"] = ToEpochMillis(*j.completed_at);
+        }
+        if (e.operation != "completed" && j.comment) body["comment"] = *j.comment;
+      }
+      if (e.operation == "completed") {
+        json::object details;
+        for (const auto& [k, v] : e.counters) details[k] = v;
+        body["jobProcessDetails"] = std::move(details);
+      }
+      topic = "$aws/events/job/" + e.job_id + "/" + e.operation;
+    }
+    (void)client_->Publish(topic, json::serialize(body));
+  }
+  if (Status st = devices_->AckEvents(events->back().seq); !st.ok()) {
+    Log()->error("events: {}", st.message());
+  }
+  return true;
 }
 
 void JobsMqtt::Stop() {

@@ -13,6 +13,8 @@
 // each thing's pending list and publishes $aws/things/{thing}/jobs/notify when the list gained or
 // lost a member and .../notify-next when its head changed, comparing with what it last published
 // (stored with the outbox acknowledgement, so a restart neither repeats nor loses a message).
+// The same thread publishes job events ($aws/events/job/..., $aws/events/jobExecution/...) from
+// the store's events outbox, for the types a region enabled with UpdateEventConfigurations.
 #pragma once
 
 #include <condition_variable>
@@ -74,6 +76,8 @@ class JobsMqtt {
   // published state to store, or nothing when nothing changed.
   std::optional<store::Store::NotifiedState> Notify(const std::string& region,
                                                     const std::string& thing);
+  // Publishes the queued job and job-execution events ($aws/events/...); false when none.
+  bool PublishEvents();
   std::thread notifier_;
   std::mutex notify_mu_;
   std::condition_variable notify_cv_;

@@ -22,6 +22,14 @@ Status ValidateStep(std::optional<int64_t> minutes, bool allow_clear) {
 
 }  // namespace
 
+std::string DeviceService::ThingArn(const std::string& region, const std::string& thing) const {
+  return jobs::ThingArn(region, config_.account_id, thing);
+}
+
+std::string DeviceService::JobArnOf(const std::string& region, const std::string& job) const {
+  return jobs::JobArn(region, config_.account_id, job);
+}
+
 std::string DeviceService::DeliverDocument(const jobs::Job& job) const {
   std::string doc = job.document.value_or("");
   if (!s3_ || doc.find(kPlaceholder) == std::string::npos) return doc;

@@ -84,6 +84,12 @@ class DeviceService {
     return store_->AckThingChanges(up_to, states);
   }
 
+  // The outbox of job / job-execution events (see Store::EventOutbox).
+  Result<std::vector<store::Store::Event>> Events(int limit) { return store_->EventOutbox(limit); }
+  Status AckEvents(int64_t up_to) { return store_->AckEvents(up_to); }
+  std::string ThingArn(const std::string& region, const std::string& thing) const;
+  std::string JobArnOf(const std::string& region, const std::string& job) const;
+
   // The job's document with placeholders substituted for delivery at `now`.
   std::string DeliverDocument(const jobs::Job& job) const;
   const Clock* clock() const { return clock_; }

@@ -1,5 +1,7 @@
 #include "service/job_service.h"
 
+#include <algorithm>
+
 #include "codec/json_codec.h"
 #include "common/text.h"
 #include "jobs/registry.h"
@@ -395,6 +397,36 @@ Status JobService::CancelJobExecution(const std::string& region, const std::stri
   IOTJOBS_RETURN_IF_ERROR(ValidateStatusDetails(status_details));
   return store_->CancelExecution(region, job_id, thing, force, expected_version, status_details,
                                  clock_->Now());
+}
+
+Status JobService::UpdateEventConfigurations(const std::string& region,
+                                             const std::map<std::string, bool>& changes) {
+  static const char* const kTypes[] = {"THING",
+                                       "THING_GROUP",
+                                       "THING_TYPE",
+                                       "THING_GROUP_MEMBERSHIP",
+                                       "THING_GROUP_HIERARCHY",
+                                       "THING_TYPE_ASSOCIATION",
+                                       "JOB",
+                                       "JOB_EXECUTION",
+                                       "POLICY",
+                                       "CERTIFICATE",
+                                       "CA_CERTIFICATE"};
+  for (const auto& [type, enabled] : changes) {
+    if (std::find(std::begin(kTypes), std::end(kTypes), type) == std::end(kTypes)) {
+      return Status::InvalidRequest(
+          "eventConfigurations key must be one of THING|THING_GROUP|THING_TYPE|"
+          "THING_GROUP_MEMBERSHIP|THING_GROUP_HIERARCHY|THING_TYPE_ASSOCIATION|JOB|"
+          "JOB_EXECUTION|POLICY|CERTIFICATE|CA_CERTIFICATE, got '" +
+          type + "'");
+    }
+  }
+  return store_->UpdateEventConfigurations(region, changes, clock_->Now());
+}
+
+Result<store::Store::EventConfigurations> JobService::DescribeEventConfigurations(
+    const std::string& region) {
+  return store_->GetEventConfigurations(region);
 }
 
 Status JobService::DeleteJobExecution(const std::string& region, const std::string& job_id,

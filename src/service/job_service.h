@@ -88,6 +88,12 @@ class JobService {
   Status DeleteJobExecution(const std::string& region, const std::string& job_id,
                             const std::string& thing, int64_t number, bool force);
 
+  // UpdateEventConfigurations / DescribeEventConfigurations. Only JOB and JOB_EXECUTION events
+  // are published (over MQTT, with --mqtt); the other types are stored and returned.
+  Status UpdateEventConfigurations(const std::string& region,
+                                   const std::map<std::string, bool>& changes);
+  Result<store::Store::EventConfigurations> DescribeEventConfigurations(const std::string& region);
+
   std::string JobArn(const std::string& region, const std::string& id) const {
     return jobs::JobArn(region, config_.account_id, id);
   }

@@ -259,6 +259,30 @@ class Store {
   // was published for them (`states` with empty members are removed).
   virtual Status AckThingChanges(int64_t up_to, const std::vector<NotifiedState>& states) = 0;
 
+  // --- Event configurations and the events outbox ($aws/events/...) ---
+  struct EventConfigurations {
+    std::map<std::string, bool> enabled;  // event type (JOB, JOB_EXECUTION, THING, ...) -> Enabled
+    std::optional<Instant> created_at, updated_at;  // unset until first updated
+  };
+  virtual Result<EventConfigurations> GetEventConfigurations(const std::string& region) = 0;
+  // Merges `changes` into the region's configuration.
+  virtual Status UpdateEventConfigurations(const std::string& region,
+                                           const std::map<std::string, bool>& changes,
+                                           Instant now) = 0;
+  // One job or job-execution event, as recorded when it happened (only while MQTT is on and the
+  // region enabled its type).
+  struct Event {
+    int64_t seq = 0;
+    std::string region, type, job_id, operation;  // type JOB | JOB_EXECUTION
+    std::string thing;                            // JOB_EXECUTION
+    std::optional<jobs::ExecutionStatus> status;  // JOB_EXECUTION
+    std::map<std::string, std::string> status_details;
+    std::optional<jobs::Job> job;             // JOB: the job as it was (spec, times)
+    std::map<std::string, int64_t> counters;  // JOB completed: jobProcessDetails counts
+  };
+  virtual Result<std::vector<Event>> EventOutbox(int limit) = 0;
+  virtual Status AckEvents(int64_t up_to) = 0;
+
   // Times out IN_PROGRESS executions whose effective deadline is at or before `now` (at most
   // `max`), each followed by its retry and abort evaluation; returns how many timed out.
   virtual Result<int64_t> TimeOutExecutions(Instant now, int64_t max) = 0;

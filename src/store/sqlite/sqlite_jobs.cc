@@ -1284,6 +1284,110 @@ Status SqliteStore::AckThingChanges(int64_t up_to, const std::vector<NotifiedSta
   });
 }
 
+Result<Store::EventConfigurations> SqliteStore::GetEventConfigurations(const std::string& region) {
+  return Read<EventConfigurations>([&](SqliteDb& db) -> Result<EventConfigurations> {
+    IOTJOBS_PREPARE(s, db,
+                    "SELECT config, created_at_ms, updated_at_ms FROM event_configurations "
+                    "WHERE region = ?1");
+    s.Bind(1, region);
+    EventConfigurations out;
+    Status st;
+    if (s.Step(&st)) {
+      auto m = codec::StringMapFromJson(s.Text(0));
+      if (!m.ok()) return m.status();
+      for (const auto& [k, v] : *m) out.enabled[k] = v == "true";
+      out.created_at = FromEpochMillis(s.Int(1));
+      out.updated_at = FromEpochMillis(s.Int(2));
+    }
+    if (!st.ok()) return st;
+    return out;
+  });
+}
+
+Status SqliteStore::UpdateEventConfigurations(const std::string& region,
+                                              const std::map<std::string, bool>& changes,
+                                              Instant now) {
+  return Write([&](SqliteDb& db) -> Status {
+    IOTJOBS_PREPARE(s, db, "SELECT config FROM event_configurations WHERE region = ?1");
+    s.Bind(1, region);
+    std::map<std::string, std::string> config;
+    Status st;
+    if (s.Step(&st)) {
+      auto m = codec::StringMapFromJson(s.Text(0));
+      if (!m.ok()) return m.status();
+      config = std::move(m).value();
+    }
+    IOTJOBS_RETURN_IF_ERROR(st);
+    for (const auto& [k, v] : changes) config[k] = v ? "true" : "false";
+    IOTJOBS_PREPARE(u, db,
+                    "INSERT INTO event_configurations(region, job, job_execution, config, "
+                    "created_at_ms, updated_at_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?5) "
+                    "ON CONFLICT (region) DO UPDATE SET job = excluded.job, "
+                    "job_execution = excluded.job_execution, config = excluded.config, "
+                    "updated_at_ms = excluded.updated_at_ms");
+    return u.Bind(1, region)
+        .Bind(2, int64_t{config["JOB"] == "true" ? 1 : 0})
+        .Bind(3, int64_t{config["JOB_EXECUTION"] == "true" ? 1 : 0})
+        .Bind(4, codec::StringMapToJson(config))
+        .Bind(5, ToEpochMillis(now))
+        .Run();
+  });
+}
+
+Result<std::vector<Store::Event>> SqliteStore::EventOutbox(int limit) {
+  using V = std::vector<Event>;
+  return Read<V>([&](SqliteDb& db) -> Result<V> {
+    IOTJOBS_PREPARE(s, db,
+                    "SELECT seq, region, type, job_id, operation, thing, status, details, spec, "
+                    "target_selection, created_at_ms, updated_at_ms, completed_at_ms, counters "
+                    "FROM event_outbox ORDER BY seq LIMIT ?1");
+    s.Bind(1, static_cast<int64_t>(limit));
+    V out;
+    Status st;
+    while (s.Step(&st)) {
+      Event e;
+      e.seq = s.Int(0);
+      e.region = s.Text(1);
+      e.type = s.Text(2);
+      e.job_id = s.Text(3);
+      e.operation = s.Text(4);
+      e.thing = s.OptText(5).value_or("");
+      if (s.OptText(6)) e.status = static_cast<ExecutionStatus>(s.Int(6));
+      if (auto d = s.OptText(7)) {
+        auto m = codec::StringMapFromJson(*d);
+        if (m.ok()) e.status_details = std::move(m).value();
+      }
+      if (auto spec = s.OptText(8)) {
+        jobs::Job j;
+        j.region = e.region;
+        j.id = e.job_id;
+        IOTJOBS_RETURN_IF_ERROR(codec::JobSpecFromJson(*spec, &j));
+        j.target_selection = s.OptText(9).value_or("SNAPSHOT");
+        j.created_at = FromEpochMillis(s.Int(10));
+        j.last_updated_at = FromEpochMillis(s.Int(11));
+        if (s.OptText(12)) j.completed_at = FromEpochMillis(s.Int(12));
+        e.job = std::move(j);
+      }
+      if (auto c = s.OptText(13)) {
+        auto m = codec::StringMapFromJson(*c);
+        if (m.ok()) {
+          for (const auto& [k, v] : *m) e.counters[k] = std::atoll(v.c_str());
+        }
+      }
+      out.push_back(std::move(e));
+    }
+    if (!st.ok()) return st;
+    return out;
+  });
+}
+
+Status SqliteStore::AckEvents(int64_t up_to) {
+  return Write([&](SqliteDb& db) -> Status {
+    IOTJOBS_PREPARE(d, db, "DELETE FROM event_outbox WHERE seq <= ?1");
+    return d.Bind(1, up_to).Run();
+  });
+}
+
 Result<std::optional<Instant>> SqliteStore::NextTimeout() {
   using R = std::optional<Instant>;
   return Read<R>([&](SqliteDb& db) -> Result<R> {

@@ -250,6 +250,35 @@ CREATE TABLE IF NOT EXISTS thing_notified (
   PRIMARY KEY (region, thing)
 ) WITHOUT ROWID;
 )sql",
+    // 11: job events ($aws/events/...): which event types each region enabled
+    // (UpdateEventConfigurations), and an outbox of events, filled by triggers when MQTT is on
+    // and only for enabled types.
+    R"sql(
+CREATE TABLE IF NOT EXISTS event_configurations (
+  region TEXT PRIMARY KEY,
+  job INTEGER NOT NULL DEFAULT 0,
+  job_execution INTEGER NOT NULL DEFAULT 0,
+  config TEXT NOT NULL,
+  created_at_ms INTEGER NOT NULL,
+  updated_at_ms INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS event_outbox (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  region TEXT NOT NULL,
+  type TEXT NOT NULL,
+  job_id TEXT NOT NULL,
+  operation TEXT NOT NULL,
+  thing TEXT,
+  status INTEGER,
+  details TEXT,
+  spec TEXT,
+  target_selection TEXT,
+  created_at_ms INTEGER,
+  updated_at_ms INTEGER,
+  completed_at_ms INTEGER,
+  counters TEXT
+);
+)sql",
 };
 
 // Triggers that feed thing_changes, installed only while notifications are on so a server
@@ -262,11 +291,64 @@ WHEN OLD.status <> NEW.status OR OLD.latest <> NEW.latest
 BEGIN INSERT INTO thing_changes(thing) VALUES (NEW.thing); END;
 CREATE TRIGGER IF NOT EXISTS thing_changes_del AFTER DELETE ON job_executions
 BEGIN INSERT INTO thing_changes(thing) VALUES (OLD.thing); END;
+CREATE TRIGGER IF NOT EXISTS job_events_status AFTER UPDATE OF status, work ON jobs
+WHEN (OLD.status <> NEW.status AND NEW.status IN ('COMPLETED', 'CANCELED', 'DELETION_IN_PROGRESS')
+      OR (NEW.status = 'CANCELED' AND (OLD.work & 6) <> 0 AND (NEW.work & 6) = 0))
+  AND EXISTS (SELECT 1 FROM event_configurations c WHERE c.region = NEW.region AND c.job = 1)
+BEGIN
+  INSERT INTO event_outbox(region, type, job_id, operation, spec, target_selection, created_at_ms,
+                           updated_at_ms, completed_at_ms, counters)
+  VALUES (NEW.region, 'JOB', NEW.job_id,
+          CASE WHEN OLD.status <> NEW.status THEN
+            CASE NEW.status WHEN 'COMPLETED' THEN 'completed'
+                            WHEN 'CANCELED' THEN 'cancellation_in_progress'
+                            ELSE 'deletion_in_progress' END
+          ELSE 'canceled' END,
+          NEW.spec, NEW.target_selection, NEW.created_at_ms, NEW.updated_at_ms, NEW.completed_at_ms,
+          json_object('numberOfCanceledThings', CAST(NEW.n_canceled AS TEXT),
+                      'numberOfRejectedThings', CAST(NEW.n_rejected AS TEXT),
+                      'numberOfFailedThings', CAST(NEW.n_failed AS TEXT),
+                      'numberOfRemovedThings', CAST(NEW.n_removed AS TEXT),
+                      'numberOfSucceededThings', CAST(NEW.n_succeeded AS TEXT)));
+END;
+CREATE TRIGGER IF NOT EXISTS job_events_deleted AFTER DELETE ON jobs
+WHEN EXISTS (SELECT 1 FROM event_configurations c WHERE c.region = OLD.region AND c.job = 1)
+BEGIN
+  INSERT INTO event_outbox(region, type, job_id, operation, spec, target_selection, created_at_ms,
+                           updated_at_ms)
+  VALUES (OLD.region, 'JOB', OLD.job_id, 'deleted', OLD.spec, OLD.target_selection,
+          OLD.created_at_ms, OLD.updated_at_ms);
+END;
+CREATE TRIGGER IF NOT EXISTS execution_events_status AFTER UPDATE OF status ON job_executions
+WHEN OLD.status <> NEW.status AND NEW.status >= 2
+  AND EXISTS (SELECT 1 FROM jobs j JOIN event_configurations c ON c.region = j.region
+              WHERE j.id = NEW.job AND c.job_execution = 1)
+BEGIN
+  INSERT INTO event_outbox(region, type, job_id, operation, thing, status, details)
+  SELECT j.region, 'JOB_EXECUTION', j.job_id, '', coalesce(t.name, dt.name), NEW.status, NEW.details
+  FROM jobs j LEFT JOIN things t ON t.id = NEW.thing LEFT JOIN deleted_things dt ON dt.id = NEW.thing
+  WHERE j.id = NEW.job;
+END;
+CREATE TRIGGER IF NOT EXISTS execution_events_deleted AFTER DELETE ON job_executions
+WHEN EXISTS (SELECT 1 FROM jobs j JOIN event_configurations c ON c.region = j.region
+             WHERE j.id = OLD.job AND c.job_execution = 1)
+BEGIN
+  INSERT INTO event_outbox(region, type, job_id, operation, thing, status, details)
+  SELECT j.region, 'JOB_EXECUTION', j.job_id, 'deleted', coalesce(t.name, dt.name), OLD.status,
+         OLD.details
+  FROM jobs j LEFT JOIN things t ON t.id = OLD.thing LEFT JOIN deleted_things dt ON dt.id = OLD.thing
+  WHERE j.id = OLD.job;
+END;
 )sql";
 const char* const kUntrackChanges = R"sql(
 DROP TRIGGER IF EXISTS thing_changes_ins;
 DROP TRIGGER IF EXISTS thing_changes_upd;
 DROP TRIGGER IF EXISTS thing_changes_del;
+DROP TRIGGER IF EXISTS job_events_status;
+DROP TRIGGER IF EXISTS job_events_deleted;
+DROP TRIGGER IF EXISTS execution_events_status;
+DROP TRIGGER IF EXISTS execution_events_deleted;
+DELETE FROM event_outbox;
 DELETE FROM thing_changes;
 )sql";
 

@@ -107,6 +107,12 @@ class SqliteStore final : public Store {
   Result<std::vector<ScheduledJob>> ScheduledJobs() override;
   Status SetScheduledState(int64_t job, const std::string& status, bool stop_rollout,
                            Instant now) override;
+  Result<EventConfigurations> GetEventConfigurations(const std::string& region) override;
+  Status UpdateEventConfigurations(const std::string& region,
+                                   const std::map<std::string, bool>& changes,
+                                   Instant now) override;
+  Result<std::vector<Event>> EventOutbox(int limit) override;
+  Status AckEvents(int64_t up_to) override;
   Result<int64_t> TimeOutExecutions(Instant now, int64_t max) override;
   Result<std::vector<ThingChange>> ThingChanges(int limit) override;
   Result<std::optional<NotifiedState>> GetNotified(const std::string& region,
