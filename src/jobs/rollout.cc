@@ -10,28 +10,39 @@ namespace {
 constexpr int64_t kWindowMs = kRolloutWindow.count();
 constexpr int64_t kToleranceMs = kRolloutBurstTolerance.count();
 
-// The instants within the last minute, oldest first. Only those can bind either rule.
-std::vector<Instant> InWindow(std::span<const Instant> recent, Instant now) {
-  std::vector<Instant> v;
-  for (Instant t : recent) {
-    if (t > now - kRolloutWindow) v.push_back(t);
+// The batches within the last minute, oldest first. Only those can bind either rule.
+std::vector<RolloutBatch> InWindow(std::span<const RolloutBatch> recent, Instant now) {
+  std::vector<RolloutBatch> v;
+  for (const RolloutBatch& b : recent) {
+    if (b.at > now - kRolloutWindow) v.push_back(b);
   }
-  std::sort(v.begin(), v.end());
+  std::sort(v.begin(), v.end(),
+            [](const RolloutBatch& a, const RolloutBatch& b) { return a.at < b.at; });
   return v;
 }
 
 // (TAT − now) × rate, in ms·(executions per minute) so that the interval I = 60000 / rate ms stays
-// an integer: I × rate = 60000. nullopt when nothing was created in the last minute.
-std::optional<int64_t> ScaledLag(const std::vector<Instant>& oldest_first, int32_t rate,
+// an integer: I × rate = 60000. With the creations r_1 ≤ … ≤ r_m of the last minute,
+// TAT = max_j (r_j + (m − j + 1) · I), the closed form of the recurrence TAT = max(TAT, r) + I; a
+// batch of n at r is n equal instants, of which the oldest gives the largest term. nullopt when
+// nothing was created in the last minute.
+std::optional<int64_t> ScaledLag(const std::vector<RolloutBatch>& oldest_first, int32_t rate,
                                  Instant now) {
   std::optional<int64_t> lag;
-  const int64_t m = static_cast<int64_t>(oldest_first.size());
-  for (int64_t j = 0; j < m; ++j) {
-    const int64_t age_ms = (now - oldest_first[j]).count();
-    const int64_t term = (m - j) * kWindowMs - age_ms * rate;
+  int64_t from_here = 0;  // executions created from this batch on
+  for (auto b = oldest_first.rbegin(); b != oldest_first.rend(); ++b) {
+    from_here += b->count;
+    const int64_t term = from_here * kWindowMs - (now - b->at).count() * rate;
     if (!lag || term > *lag) lag = term;
   }
   return lag;
+}
+
+std::vector<RolloutBatch> AsBatches(std::span<const Instant> recent) {
+  std::vector<RolloutBatch> v;
+  v.reserve(recent.size());
+  for (Instant t : recent) v.push_back({t, 1});
+  return v;
 }
 
 }  // namespace
@@ -71,25 +82,41 @@ int64_t RolloutBurst(int32_t rate_per_minute) {
 }
 
 int64_t RolloutAllowance(int32_t rate_per_minute, std::span<const Instant> recent, Instant now) {
-  const std::vector<Instant> v = InWindow(recent, now);
+  return RolloutAllowanceOfBatches(rate_per_minute, AsBatches(recent), now);
+}
+
+Instant NextRolloutAt(int32_t rate_per_minute, std::span<const Instant> recent, Instant now) {
+  return NextRolloutAtOfBatches(rate_per_minute, AsBatches(recent), now);
+}
+
+int64_t RolloutAllowanceOfBatches(int32_t rate_per_minute, std::span<const RolloutBatch> recent,
+                                  Instant now) {
+  const std::vector<RolloutBatch> v = InWindow(recent, now);
   const int64_t tolerance = kToleranceMs * rate_per_minute;
   // A creation is allowed while TAT ≤ now + τ; each one pushes TAT (at least now) on by I.
   const int64_t lag = std::max<int64_t>(0, ScaledLag(v, rate_per_minute, now).value_or(0));
   const int64_t bucket = lag > tolerance ? 0 : (tolerance - lag) / kWindowMs + 1;
-  const int64_t minute_room = rate_per_minute - static_cast<int64_t>(v.size());
-  return std::max<int64_t>(0, std::min(bucket, minute_room));
+  int64_t in_minute = 0;
+  for (const RolloutBatch& b : v) in_minute += b.count;
+  return std::max<int64_t>(0, std::min(bucket, rate_per_minute - in_minute));
 }
 
-Instant NextRolloutAt(int32_t rate_per_minute, std::span<const Instant> recent, Instant now) {
-  const std::vector<Instant> v = InWindow(recent, now);
-  const int64_t m = static_cast<int64_t>(v.size());
+Instant NextRolloutAtOfBatches(int32_t rate_per_minute, std::span<const RolloutBatch> recent,
+                               Instant now) {
+  const std::vector<RolloutBatch> v = InWindow(recent, now);
   Instant at = now;
   // Bucket: TAT − τ, rounded up to the next whole millisecond.
   const int64_t excess =
       ScaledLag(v, rate_per_minute, now).value_or(0) - kToleranceMs * rate_per_minute;
   if (excess > 0) at = std::max(at, now + Millis((excess + rate_per_minute - 1) / rate_per_minute));
-  // Cap: the rate-th newest instant must have left the window.
-  if (m >= rate_per_minute) at = std::max(at, v[m - rate_per_minute] + kRolloutWindow);
+  // Cap: enough of the oldest creations must have left the window to bring it under the rate.
+  int64_t left = 0;
+  for (const RolloutBatch& b : v) left += b.count;
+  for (const RolloutBatch& b : v) {
+    if (left < rate_per_minute) break;
+    left -= b.count;
+    at = std::max(at, b.at + kRolloutWindow);
+  }
   return at;
 }
 

@@ -56,6 +56,13 @@ int32_t RolloutRatePerMinute(const std::optional<RolloutConfig>& config, int64_t
 // The bucket's capacity, floor(rate × τ / 60 s) + 1: what an idle job may create at once.
 int64_t RolloutBurst(int32_t rate_per_minute);
 
+// `count` executions created at instant `at`. A scheduler that creates executions by the
+// thousand records batches; a batch counts as `count` instants at `at`.
+struct RolloutBatch {
+  Instant at;
+  int64_t count = 1;
+};
+
 // How many executions the job may create at `now`. `recent` holds the instants at which the job
 // created executions that count against the rate (at least those within the last minute; older
 // ones are ignored), in any order. What counts is the caller's: the rollout of the initial targets
@@ -67,5 +74,11 @@ int64_t RolloutAllowance(int32_t rate_per_minute, std::span<const Instant> recen
 // The earliest instant ≥ `now` at which RolloutAllowance is ≥ 1 if nothing else is created.
 // Same preconditions as RolloutAllowance.
 Instant NextRolloutAt(int32_t rate_per_minute, std::span<const Instant> recent, Instant now);
+
+// The same two functions over batches (precondition: every count ≥ 1).
+int64_t RolloutAllowanceOfBatches(int32_t rate_per_minute, std::span<const RolloutBatch> recent,
+                                  Instant now);
+Instant NextRolloutAtOfBatches(int32_t rate_per_minute, std::span<const RolloutBatch> recent,
+                               Instant now);
 
 }  // namespace iotjobs::jobs

@@ -18,35 +18,13 @@ std::shared_ptr<spdlog::logger> Log() {
 }  // namespace
 
 Scheduler::Pacing Scheduler::Pace(int64_t job, int64_t rate, Instant now) {
-  // The rules of jobs/rollout.h over batches instead of single instants (a million-thing rollout
-  // creates executions by the ten thousand): the bucket (GCRA) and at most `rate` in any rolling
-  // minute. A batch of n at instant r counts as n instants at r, so TAT is
-  // max_j (r_j + (executions created from batch j on) × I), in ms × rate so that I × rate = 60000
-  // stays exact. An earlier version allowed a whole burst in every rolling second instead: about
-  // twice the rate at 60/min until the minute cap stopped it, i.e. a minute's executions created
-  // in its first half rather than spread evenly.
-  // TODO(issue 5): move this into jobs/rollout.h as a weighted RolloutAllowance.
-  constexpr int64_t kWindowMs = jobs::kRolloutWindow.count();
+  // jobs/rollout.h over the batches this job created (a million-thing rollout creates
+  // executions by the ten thousand, so instants are recorded per batch).
   auto& q = recent_[job];
-  while (!q.empty() && q.front().at <= now - jobs::kRolloutWindow) q.pop_front();
-  int64_t minute = 0, lag = 0;  // lag = (TAT − now) × rate, 0 when TAT is behind now
-  for (auto b = q.rbegin(); b != q.rend(); ++b) {
-    minute += b->count;
-    lag = std::max(lag, minute * kWindowMs - (now - b->at).count() * rate);
-  }
-  const int64_t tolerance = jobs::kRolloutBurstTolerance.count() * rate;
-  const int64_t bucket = lag > tolerance ? 0 : (tolerance - lag) / kWindowMs + 1;
-  Pacing p{std::max<int64_t>(0, std::min(rate - minute, bucket)), now};
-  if (p.allowance > 0) return p;
-  // Not now: when TAT − τ is reached (rounded up to a whole ms) and enough of the last minute's
-  // batches have left the window.
-  if (lag > tolerance) p.next = now + Millis((lag - tolerance + rate - 1) / rate);
-  int64_t left = minute;
-  for (const Batch& b : q) {
-    if (left < rate) break;
-    left -= b.count;
-    p.next = std::max(p.next, b.at + jobs::kRolloutWindow);
-  }
+  while (!q.empty() && q.front().at <= now - jobs::kRolloutWindow) q.erase(q.begin());
+  const auto r = static_cast<int32_t>(std::min<int64_t>(rate, INT32_MAX));
+  Pacing p{jobs::RolloutAllowanceOfBatches(r, q, now), now};
+  if (p.allowance == 0) p.next = jobs::NextRolloutAtOfBatches(r, q, now);
   return p;
 }
 
@@ -118,7 +96,7 @@ Result<std::optional<Instant>> Scheduler::Tick(Instant now) {
       const int64_t n = std::min(allowed, config_.batch);
       auto created = store_->MaterializeExecutions(w.job, n, now);
       if (!created.ok()) return created.status();
-      if (*created > 0) recent_[w.job].push_back({now, *created});
+      if (*created > 0) recent_[w.job].push_back(jobs::RolloutBatch{now, *created});
       notified += *created;
       allowed -= n;
       if (*created < n) {  // rollout finished (or nothing left to create right now)

@@ -9,12 +9,13 @@
 #pragma once
 
 #include <condition_variable>
-#include <deque>
 #include <map>
 #include <mutex>
 #include <thread>
+#include <vector>
 
 #include "common/clock.h"
+#include "jobs/rollout.h"
 #include "store/store.h"
 
 namespace iotjobs::service {
@@ -41,10 +42,6 @@ class Scheduler {
   void Poke();
 
  private:
-  struct Batch {
-    Instant at;
-    int64_t count;
-  };
   struct Pacing {
     int64_t allowance;  // executions the job may create at `now`
     Instant next;       // when allowance is 0: the earliest instant it will be ≥ 1; else `now`
@@ -55,7 +52,8 @@ class Scheduler {
   SchedulerConfig config_;
   store::Store* store_;
   const Clock* clock_;
-  std::map<int64_t, std::deque<Batch>> recent_;  // per job, the last minute of creations
+  std::map<int64_t, std::vector<jobs::RolloutBatch>>
+      recent_;  // per job, the last minute of creations
 
   std::thread thread_;
   std::mutex mu_;
