@@ -286,18 +286,14 @@ Status RegistrationService::StopTask(const std::string& region, const std::strin
   return Status::Ok();
 }
 
-bool RegistrationService::CancelRequested(const std::string& id) {
+bool RegistrationService::CancelRequested(const jobs::RegistrationTask& task) {
   {
     std::lock_guard lock(mu_);
-    if (cancel_requested_.count(id)) return true;
+    if (cancel_requested_.count(task.id)) return true;
   }
-  // Reads the stored status between batches; StopTask writes it.
-  auto page = store_->ListRegistrationTasks("", kCancelling, "", 250);
-  if (!page.ok()) return false;
-  for (const auto& t : page->items) {
-    if (t.id == id) return true;
-  }
-  return false;
+  // The stored status, for a StopTask served by another node sharing the database.
+  auto stored = store_->GetRegistrationTask(task.region, task.id);
+  return stored.ok() && stored->status == kCancelling;
 }
 
 Result<std::vector<std::string>> RegistrationService::ReportLinks(const std::string& region,
@@ -430,7 +426,7 @@ void RegistrationService::Run(jobs::RegistrationTask task) {
       if (Status st = flush(); !st.ok()) return finish(kFailed, st.message());
       // Shutting down: leave it InProgress; the next start runs it again (idempotently).
       if (halt_) return;
-      if (CancelRequested(task.id)) {
+      if (CancelRequested(task)) {
         return finish(kCancelled,
                       "stopped by StopThingRegistrationTask" + write_reports(errors, results));
       }

@@ -59,7 +59,7 @@ class RegistrationService {
   void Run(jobs::RegistrationTask task);
 
  private:
-  bool CancelRequested(const std::string& id);
+  bool CancelRequested(const jobs::RegistrationTask& task);
 
   ServiceConfig config_;
   RegistrationConfig reg_;
