@@ -178,6 +178,29 @@ Result<jobs::JobExecution> ExecutionFromRow(const Stmt& s, int c) {
   return e;
 }
 
+// Reads a page of at most `limit` executions from `s`, whose rows are (cursor id, name,
+// IOTJOBS_EXEC_COLUMNS...) and which asked for limit + 1 rows; `name_it` fills the region and
+// the job / thing names (column 1 is the one the query joined). The cursor is "<id>:<number>".
+template <typename NameIt>
+Result<Page<jobs::JobExecution>> ExecutionPage(Stmt& s, int limit, NameIt name_it) {
+  Page<jobs::JobExecution> page;
+  Status st;
+  std::string last;
+  while (s.Step(&st)) {
+    if (static_cast<int>(page.items.size()) == limit) {
+      page.next_after = last;
+      break;
+    }
+    auto e = ExecutionFromRow(s, 2);
+    if (!e.ok()) return e.status();
+    name_it(&*e, s.Text(1));
+    last = std::to_string(s.Int(0)) + ":" + std::to_string(e->execution_number);
+    page.items.push_back(std::move(e).value());
+  }
+  if (!st.ok()) return st;
+  return page;
+}
+
 // A snapshot job whose rollout is done and whose latest executions are all terminal completes.
 Status MaybeComplete(SqliteDb& db, int64_t job, Instant now) {
   IOTJOBS_PREPARE(u, db,
@@ -911,24 +934,11 @@ Result<Page<jobs::JobExecution>> SqliteStore::ListExecutionsForJob(
     s.Bind(1, j->id).Bind(2, cursor->first).Bind(3, cursor->second);
     s.Bind(4, static_cast<int64_t>(limit) + 1);
     if (status) s.Bind(5, StatusInt(*status));
-    P page;
-    Status st;
-    std::string last;
-    while (s.Step(&st)) {
-      if (static_cast<int>(page.items.size()) == limit) {
-        page.next_after = last;
-        break;
-      }
-      auto e = ExecutionFromRow(s, 2);
-      if (!e.ok()) return e.status();
+    return ExecutionPage(s, limit, [&](jobs::JobExecution* e, const std::string& name) {
       e->region = region;
       e->job_id = job_id;
-      e->thing_name = s.Text(1);
-      last = std::to_string(s.Int(0)) + ":" + std::to_string(e->execution_number);
-      page.items.push_back(std::move(e).value());
-    }
-    if (!st.ok()) return st;
-    return page;
+      e->thing_name = name;
+    });
   });
 }
 
@@ -958,24 +968,11 @@ Result<Page<jobs::JobExecution>> SqliteStore::ListExecutionsForThing(
     s.Bind(4, static_cast<int64_t>(limit) + 1);
     if (status) s.Bind(5, StatusInt(*status));
     if (only_job) s.Bind(6, *only_job);
-    P page;
-    Status st;
-    std::string last;
-    while (s.Step(&st)) {
-      if (static_cast<int>(page.items.size()) == limit) {
-        page.next_after = last;
-        break;
-      }
-      auto e = ExecutionFromRow(s, 2);
-      if (!e.ok()) return e.status();
+    return ExecutionPage(s, limit, [&](jobs::JobExecution* e, const std::string& name) {
       e->region = region;
-      e->job_id = s.Text(1);
+      e->job_id = name;
       e->thing_name = thing;
-      last = std::to_string(s.Int(0)) + ":" + std::to_string(e->execution_number);
-      page.items.push_back(std::move(e).value());
-    }
-    if (!st.ok()) return st;
-    return page;
+    });
   });
 }
 
