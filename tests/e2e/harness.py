@@ -474,6 +474,20 @@ class E2ECase(unittest.TestCase):
     """Base class: a fresh workspace per test class, helpers to start things with cleanup."""
 
     ws = None
+    wait_s = 15      # default bound on waiting for background work (wait_until)
+    poll_s = 0.05    # how often wait_until probes
+
+    def wait_until(self, probe, done, what, timeout_s=None):
+        """Polls probe() until done(value); returns the value, or fails at the deadline."""
+        timeout_s = timeout_s if timeout_s is not None else self.wait_s
+        deadline = time.monotonic() + timeout_s
+        value = probe()
+        while not done(value):
+            if time.monotonic() > deadline:
+                self.fail(f"timed out after {timeout_s}s waiting for {what}; last: {value}")
+            time.sleep(self.poll_s)
+            value = probe()
+        return value
 
     @classmethod
     def setUpClass(cls):

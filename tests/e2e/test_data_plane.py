@@ -80,6 +80,8 @@ def device_client(validate=True, keys=None):
 
 
 class DataPlaneCase(E2ECase):
+    wait_s = WAIT_S
+
     @classmethod
     def setUpClass(cls):
         cls.ws = WS
@@ -125,15 +127,6 @@ class DataPlaneCase(E2ECase):
         self.c.create_thing(thingName=name)
         return name
 
-    def wait_until(self, probe, done, what, timeout_s=WAIT_S):
-        deadline = time.monotonic() + timeout_s
-        value = probe()
-        while not done(value):
-            if time.monotonic() > deadline:
-                self.fail(f"timed out after {timeout_s}s waiting for {what}; last: {value}")
-            time.sleep(0.05)
-            value = probe()
-        return value
 
     def describe_job(self, job_id):
         return self.c.describe_job(jobId=job_id)["job"]

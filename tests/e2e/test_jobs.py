@@ -67,6 +67,8 @@ def setUpModule():
 
 
 class JobsCase(E2ECase):
+    wait_s = WAIT_S
+
     @classmethod
     def setUpClass(cls):
         cls.ws = WS
@@ -110,16 +112,6 @@ class JobsCase(E2ECase):
 
     # --- waiting for background work -----------------------------------------------------------
 
-    def wait_until(self, probe, done, what, timeout_s=WAIT_S):
-        """Polls probe() until done(value); returns the value, or fails at the deadline."""
-        deadline = time.monotonic() + timeout_s
-        value = probe()
-        while not done(value):
-            if time.monotonic() > deadline:
-                self.fail(f"timed out after {timeout_s}s waiting for {what}; last: {value}")
-            time.sleep(0.05)
-            value = probe()
-        return value
 
     def describe(self, job_id):
         return self.c.describe_job(jobId=job_id)["job"]

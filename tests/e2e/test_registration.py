@@ -102,6 +102,8 @@ def setUpModule():
 
 
 class RegistrationCase(E2ECase):
+    wait_s = WAIT_S
+
     @classmethod
     def setUpClass(cls):
         cls.ws = WS
@@ -132,15 +134,6 @@ class RegistrationCase(E2ECase):
         out.pop("ResponseMetadata")
         return out
 
-    def wait_until(self, probe, done, what, timeout_s=WAIT_S):
-        deadline = time.monotonic() + timeout_s
-        value = probe()
-        while not done(value):
-            if time.monotonic() > deadline:
-                self.fail(f"timed out after {timeout_s}s waiting for {what}; last: {value}")
-            time.sleep(0.05)
-            value = probe()
-        return value
 
     def wait_ended(self, task_id, timeout_s=WAIT_S, client=None):
         return self.wait_until(lambda: self.describe(task_id, client),

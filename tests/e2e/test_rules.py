@@ -79,6 +79,9 @@ def iso(epoch_ms):
 class RulesCase(E2ECase):
     """One daemon per class at the class's SCALE, an operator client and a device client."""
 
+    wait_s = WAIT_S
+    poll_s = 0.02
+
     SCALE = 1
     EXTRA_ARGS = ()
 
@@ -123,15 +126,6 @@ class RulesCase(E2ECase):
 
     # --- waiting ------------------------------------------------------------------------------
 
-    def wait_until(self, probe, done, what, timeout_s=WAIT_S):
-        deadline = time.monotonic() + timeout_s
-        value = probe()
-        while not done(value):
-            if time.monotonic() > deadline:
-                self.fail(f"timed out after {timeout_s}s waiting for {what}; last: {value}")
-            time.sleep(0.02)
-            value = probe()
-        return value
 
     def describe(self, job_id):
         return self.c.describe_job(jobId=job_id)["job"]
