@@ -17,11 +17,26 @@ std::shared_ptr<spdlog::logger> Log() {
 
 }  // namespace
 
-Scheduler::Pacing Scheduler::Pace(int64_t job, int64_t rate, Instant now) {
+Result<Scheduler::Pacing> Scheduler::Pace(int64_t job, int64_t rate, Instant now) {
   // jobs/rollout.h over the batches this job created (a million-thing rollout creates
   // executions by the ten thousand, so instants are recorded per batch).
-  auto& q = recent_[job];
-  while (!q.empty() && q.front().at <= now - jobs::kRolloutWindow) q.erase(q.begin());
+  auto it = recent_.find(job);
+  if (it == recent_.end()) {
+    // First sight of the job since this Scheduler started, since it last rolled out, or since a
+    // write failed: the store's record is the truth. Read once, then kept up to date below, so
+    // a tick costs no read per job.
+    auto stored = store_->RolloutBatches(job, now - jobs::kRolloutWindow);
+    if (!stored.ok()) return stored.status();
+    it = recent_.emplace(job, std::move(stored).value()).first;
+  }
+  auto& q = it->second;
+  q.erase(q.begin(), std::find_if(q.begin(), q.end(), [&](const jobs::RolloutBatch& b) {
+            return b.at > now - jobs::kRolloutWindow;
+          }));
+  // jobs/rollout.h wants no instant after `now`. A service clock can step back across a restart
+  // (--time-scale restarts its epoch at wall time); such batches count as created now, which
+  // keeps them against the rate for a full minute rather than dropping them.
+  for (auto& b : q) b.at = std::min(b.at, now);
   const auto r = static_cast<int32_t>(std::min<int64_t>(rate, INT32_MAX));
   Pacing p{jobs::RolloutAllowanceOfBatches(r, q, now), now};
   if (p.allowance == 0) p.next = jobs::NextRolloutAtOfBatches(r, q, now);
@@ -90,12 +105,18 @@ Result<std::optional<Instant>> Scheduler::Tick(Instant now) {
     const auto cap =
         static_cast<int32_t>(std::min<int64_t>(config_.max_rollout_per_minute, INT32_MAX));
     const int64_t rate = jobs::RolloutRatePerMinute(w.rollout_config, w.notified, w.succeeded, cap);
-    int64_t allowed = Pace(w.job, rate, now).allowance, notified = w.notified;
+    auto pace = Pace(w.job, rate, now);
+    if (!pace.ok()) return pace.status();
+    int64_t allowed = pace->allowance, notified = w.notified;
     bool exhausted = false;
     while (allowed > 0) {
       const int64_t n = std::min(allowed, config_.batch);
       auto created = store_->MaterializeExecutions(w.job, n, now);
-      if (!created.ok()) return created.status();
+      if (!created.ok()) {
+        recent_.erase(w.job);  // whether the batch was recorded is the store's to say
+        return created.status();
+      }
+      // The store recorded the same batch in the same transaction.
       if (*created > 0) recent_[w.job].push_back(jobs::RolloutBatch{now, *created});
       notified += *created;
       allowed -= n;
@@ -109,11 +130,13 @@ Result<std::optional<Instant>> Scheduler::Tick(Instant now) {
     // Wake when the next execution is due, at the rate these creations may have raised
     // (exponentialRate), so the pace is kept exactly. A wake-up late by less than τ loses no
     // credit (jobs/rollout.h), so fast rates wake every τ / 10 rather than once per execution.
-    const Pacing p =
+    auto p =
         Pace(w.job, jobs::RolloutRatePerMinute(w.rollout_config, notified, w.succeeded, cap), now);
-    due(p.allowance > 0 ? now : std::max(p.next, now + jobs::kRolloutBurstTolerance / 10));
+    if (!p.ok()) return p.status();
+    due(p->allowance > 0 ? now : std::max(p->next, now + jobs::kRolloutBurstTolerance / 10));
   }
-  // Forget pacing state of jobs that no longer roll out.
+  // Drop the cached pacing of jobs that no longer roll out (the store keeps the record: a job that
+  // resumes within the minute, say as a maintenance window reopens, is paced on from it).
   for (auto it = recent_.begin(); it != recent_.end();) {
     bool active = std::any_of(work->begin(), work->end(),
                               [&](const auto& w) { return w.job == it->first && w.rollout; });

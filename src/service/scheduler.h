@@ -3,8 +3,13 @@
 // and the rolling-minute cap of jobs/rollout.h), and cancels or purges the executions of cancelled
 // and deleted jobs in batches, so no API call ever touches a million rows.
 //
-// Tick is idempotent and re-derives everything from the store except the rollout pacing windows,
-// which are kept in memory: after a restart a job may create up to one minute's budget at once.
+// Tick is idempotent and re-derives everything from the store. That includes each job's rollout
+// pacing: the store records every batch of executions a rollout creates, in the transaction that
+// creates them (Store::MaterializeExecutions), and a job's last minute of batches is read back
+// once when this Scheduler first meets the job, then kept in memory beside the store's copy. So a
+// new Scheduler over the same store (a restarted iotjobsd) paces each job on exactly where the
+// old one left it. The server-wide cap (max_rollout_per_minute) is a ceiling on each job's rate,
+// paced by the same history; it keeps no state of its own.
 // Start() runs Tick on a thread of its own; Poke() wakes it early (after CreateJob, CancelJob...).
 #pragma once
 
@@ -46,14 +51,16 @@ class Scheduler {
     int64_t allowance;  // executions the job may create at `now`
     Instant next;       // when allowance is 0: the earliest instant it will be ≥ 1; else `now`
   };
-  // The job's pacing at `now` under `rate` per minute, from its recent creations.
-  Pacing Pace(int64_t job, int64_t rate, Instant now);
+  // The job's pacing at `now` under `rate` per minute, from its recent creations (read from the
+  // store the first time the job is paced).
+  Result<Pacing> Pace(int64_t job, int64_t rate, Instant now);
 
   SchedulerConfig config_;
   store::Store* store_;
   const Clock* clock_;
-  std::map<int64_t, std::vector<jobs::RolloutBatch>>
-      recent_;  // per job, the last minute of creations
+  // Per job rolling out, the last minute of its rollout batches: the store's record, cached. Only
+  // Tick's thread touches it.
+  std::map<int64_t, std::vector<jobs::RolloutBatch>> recent_;
 
   std::thread thread_;
   std::mutex mu_;

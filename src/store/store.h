@@ -18,6 +18,7 @@
 #include "jobs/job.h"
 #include "jobs/job_template.h"
 #include "jobs/registry.h"
+#include "jobs/rollout.h"
 
 namespace iotjobs::store {
 
@@ -187,7 +188,14 @@ class Store {
   virtual Result<std::vector<JobWork>> PendingJobWork() = 0;
   // Creates up to `max` new QUEUED executions for the job's targets, in target order, one per
   // thing; returns how many it created. Clears the rollout work when every target is done.
+  // The creations are the job's rollout, paced by jobs/rollout.h: when any were created, the batch
+  // (now, count) is recorded in the same transaction, and the job's batches at or before
+  // now - jobs::kRolloutWindow are forgotten. So the pacing history survives a restart exactly,
+  // and costs one batch row per call, at most a minute's worth per job.
   virtual Result<int64_t> MaterializeExecutions(int64_t job, int64_t max, Instant now) = 0;
+  // The job's recorded rollout batches (above) created after `since`, oldest first; batches
+  // recorded at the same instant come back as one. Empty for a job without any (or unknown).
+  virtual Result<std::vector<jobs::RolloutBatch>> RolloutBatches(int64_t job, Instant since) = 0;
   // Cancels / purges up to `max` executions of a cancelled or deleting job; returns how many it
   // touched (0 once the work is finished, after which the work flag is cleared and a deleted
   // job is gone).

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -26,9 +27,14 @@ constexpr const char* kAccount = "123456789012";
 
 class SchedulerTest : public ::testing::Test {
  protected:
-  void SetUp() override {
+  void SetUp() override { Open(dir_.File("iotjobs.db")); }
+
+  // (Re)opens the store at `path` with a new Scheduler over it: what a restart of iotjobsd does.
+  void Open(const std::string& path) {
+    scheduler_.reset();
+    store_.reset();
     store::SqliteStore::Options o;
-    o.path = dir_.File("iotjobs.db");
+    o.path = path;
     o.synchronous_full = false;  // a temp file: durability is not under test here
     auto s = store::SqliteStore::Open(o);
     ASSERT_TRUE(s.ok()) << s.status().ToString();
@@ -223,6 +229,67 @@ TEST_F(SchedulerTest, ExponentialRateGrowsUpToMaximumPerMinute) {
   const int64_t first = at(59), later = at(5 * 60 - 1) - at(4 * 60 - 1);
   EXPECT_GE(first, 10);
   EXPECT_EQ(later, 50) << "at the maximum once enough things were notified";
+}
+
+// Restart in the middle of paced rollouts: the store closed and reopened, a new Scheduler over it
+// (what a restarted iotjobsd does). The pacing goes on exactly where it was: every tick releases
+// what it released in a run that was never restarted, and no rolling minute holds more than the
+// rate. Restarts fall mid-minute, just before, at and after the first minute, when the opening
+// burst leaves the rolling window and the cap lets more through. Two jobs: maximumPerMinute 600
+// (a burst of 11, then 10 a second, held back by the rolling-minute cap near each minute's end)
+// and an exponentialRate from 30 a minute doubling every 60 notified, up to maximumPerMinute 240.
+TEST_F(SchedulerTest, RestartInTheMiddleOfAPacedRolloutKeepsThePace) {
+  constexpr int kTicks = 5 * 60;  // one a second
+  struct Run {
+    std::vector<int64_t> fixed, exponential;  // notified after each tick
+  };
+  auto run = [&](const std::string& file, const std::set<int>& restarts) {
+    Open(dir_.File(file));
+    clock_.Set(t0_);
+    Things("a", 2000, "fleet-a");
+    Things("b", 1000, "fleet-b");
+    jobs::Job a = MakeJob("fixed", {jobs::ThingGroupArn(kRegion, kAccount, "fleet-a")});
+    a.configs.rollout_config = jobs::RolloutConfig{};
+    a.configs.rollout_config->maximum_per_minute = 600;
+    CreateJob(a);
+    jobs::Job b = MakeJob("exponential", {jobs::ThingGroupArn(kRegion, kAccount, "fleet-b")});
+    b.configs.rollout_config = jobs::RolloutConfig{};
+    b.configs.rollout_config->maximum_per_minute = 240;
+    b.configs.rollout_config->exponential_rate = jobs::ExponentialRolloutRate{
+        30, 2.0, jobs::RateIncreaseCriteria{int32_t{60}, std::nullopt}};
+    CreateJob(b);
+    Run r;
+    for (int i = 0; i < kTicks; ++i) {
+      if (restarts.count(i)) Open(dir_.File(file));
+      clock_.Set(t0_ + seconds(i));
+      Tick();
+      r.fixed.push_back(GetJob("fixed").notified);
+      r.exponential.push_back(GetJob("exponential").notified);
+    }
+    return r;
+  };
+  const Run reference = run("reference.db", {});
+  const Run restarted = run("restarted.db", {30, 59, 60, 61, 150});
+  // The reference is paced at all (or the comparison would prove nothing).
+  ASSERT_EQ(reference.fixed[0], 11);
+  ASSERT_EQ(reference.fixed[59], 600);
+  ASSERT_EQ(reference.exponential[0], 1);
+  for (int i = 0; i < kTicks; ++i) {
+    ASSERT_EQ(restarted.fixed[i], reference.fixed[i]) << "maximumPerMinute, tick " << i;
+    ASSERT_EQ(restarted.exponential[i], reference.exponential[i]) << "exponentialRate, tick " << i;
+  }
+  // And from the stored executions' queuedAt: no rolling minute over the rate.
+  for (const auto& [job, rate] : {std::pair{"fixed", 600}, std::pair{"exponential", 240}}) {
+    std::vector<int64_t> queued;
+    for (const auto& e : Executions(job)) queued.push_back(ToEpochMillis(e.queued_at));
+    std::sort(queued.begin(), queued.end());
+    for (size_t i = 0; i < queued.size(); ++i) {
+      const auto first = std::upper_bound(queued.begin(), queued.end(), queued[i] - 60'000);
+      const auto last = std::upper_bound(queued.begin(), queued.end(), queued[i]);
+      ASSERT_LE(last - first, rate)
+          << job << ": rolling minute ending at +" << (queued[i] - ToEpochMillis(t0_)) << " ms";
+    }
+  }
 }
 
 TEST_F(SchedulerTest, TimeOutFiresExactlyAtTheDeadline) {

@@ -9,6 +9,7 @@
 #include "codec/job_codec.h"
 #include "jobs/abort_rules.h"
 #include "jobs/retry_rules.h"
+#include "jobs/rollout.h"
 #include "jobs/timeouts.h"
 #include "store/sqlite/sqlite_internal.h"
 #include "store/sqlite/sqlite_store.h"
@@ -804,10 +805,36 @@ Result<int64_t> SqliteStore::MaterializeExecutions(int64_t job, int64_t max, Ins
         "updated_at_ms = CASE WHEN ?2 > 0 THEN ?4 ELSE updated_at_ms END WHERE id = ?1");
     IOTJOBS_RETURN_IF_ERROR(
         u.Bind(1, job).Bind(2, created).Bind(3, int64_t{done ? 1 : 0}).Bind(4, now_ms).Run());
+    if (created > 0) {
+      // The pacing history (migration 12): this batch, and nothing older than the window. One row
+      // written and at most a few deleted per call, through the primary key.
+      IOTJOBS_PREPARE(b, db,
+                      "INSERT INTO rollout_batches(job, at_ms, count) VALUES (?1, ?2, ?3) "
+                      "ON CONFLICT (job, at_ms) DO UPDATE SET count = count + excluded.count");
+      IOTJOBS_RETURN_IF_ERROR(b.Bind(1, job).Bind(2, now_ms).Bind(3, created).Run());
+      IOTJOBS_PREPARE(old, db, "DELETE FROM rollout_batches WHERE job = ?1 AND at_ms <= ?2");
+      IOTJOBS_RETURN_IF_ERROR(
+          old.Bind(1, job).Bind(2, now_ms - jobs::kRolloutWindow.count()).Run());
+    }
     return MaybeComplete(db, job, now);
   });
   if (!result.ok()) return result;
   return created;
+}
+
+Result<std::vector<jobs::RolloutBatch>> SqliteStore::RolloutBatches(int64_t job, Instant since) {
+  using V = std::vector<jobs::RolloutBatch>;
+  return Read<V>([&](SqliteDb& db) -> Result<V> {
+    IOTJOBS_PREPARE(s, db,
+                    "SELECT at_ms, count FROM rollout_batches WHERE job = ?1 AND at_ms > ?2 "
+                    "ORDER BY at_ms");
+    s.Bind(1, job).Bind(2, ToEpochMillis(since));
+    V out;
+    Status st;
+    while (s.Step(&st)) out.push_back({FromEpochMillis(s.Int(0)), s.Int(1)});
+    if (!st.ok()) return st;
+    return out;
+  });
 }
 
 Result<int64_t> SqliteStore::ProcessJobWork(int64_t job, int64_t max, Instant now) {
@@ -835,7 +862,7 @@ Result<int64_t> SqliteStore::ProcessJobWork(int64_t job, int64_t max, Instant no
       IOTJOBS_RETURN_IF_ERROR(st);
       for (const char* sql :
            {"DELETE FROM job_targets WHERE job = ?1", "DELETE FROM rollout_cursors WHERE job = ?1",
-            "DELETE FROM jobs WHERE id = ?1"}) {
+            "DELETE FROM rollout_batches WHERE job = ?1", "DELETE FROM jobs WHERE id = ?1"}) {
         IOTJOBS_PREPARE(d, db, sql);
         IOTJOBS_RETURN_IF_ERROR(d.Bind(1, job).Run());
       }

@@ -279,6 +279,18 @@ CREATE TABLE IF NOT EXISTS event_outbox (
   counters TEXT
 );
 )sql",
+    // 12: rollout pacing. The batches of executions each job's rollout created within the last
+    // minute (jobs/rollout.h derives the job's allowance from them), written in the transaction
+    // that creates the executions, so a restarted scheduler paces on from where it was instead of
+    // granting a fresh burst past the rolling-minute cap. Batches of one instant are one row.
+    R"sql(
+CREATE TABLE IF NOT EXISTS rollout_batches (
+  job INTEGER NOT NULL,
+  at_ms INTEGER NOT NULL,
+  count INTEGER NOT NULL,
+  PRIMARY KEY (job, at_ms)
+) WITHOUT ROWID;
+)sql",
 };
 
 // Triggers that feed thing_changes, installed only while notifications are on so a server

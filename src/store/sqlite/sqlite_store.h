@@ -82,6 +82,7 @@ class SqliteStore final : public Store {
                           Instant now) override;
   Result<std::vector<JobWork>> PendingJobWork() override;
   Result<int64_t> MaterializeExecutions(int64_t job, int64_t max, Instant now) override;
+  Result<std::vector<jobs::RolloutBatch>> RolloutBatches(int64_t job, Instant since) override;
   Result<int64_t> ProcessJobWork(int64_t job, int64_t max, Instant now) override;
   Result<jobs::JobExecution> GetExecution(const std::string& region, const std::string& job_id,
                                           const std::string& thing,

@@ -358,6 +358,56 @@ TEST_P(StoreJobsConformanceTest, MaterializeCreatesOneExecutionPerThingInBatches
   EXPECT_EQ(GetJob("j").notified, 25);
 }
 
+// The rollout's pacing history (what jobs/rollout.h paces by) is recorded with the executions:
+// one batch per call that created any, batches of one instant merged, a minute kept. (That it
+// survives a restart is SchedulerTest.RestartInTheMiddleOfAPacedRolloutKeepsThePace.)
+TEST_P(StoreJobsConformanceTest, MaterializeRecordsTheLastMinuteOfRolloutBatches) {
+  for (int i = 0; i < 9; ++i) Thing("p" + std::to_string(i));
+  ASSERT_TRUE(Group("paced").ok());
+  for (int i = 0; i < 9; ++i) Member("p" + std::to_string(i), "paced", t0_);
+  CreateJob(MakeJob("paced-job", {GroupArn("paced")}, t0_));
+  const int64_t job = Internal("paced-job");
+  auto batches = [&](Instant since) {
+    auto b = store_->RolloutBatches(job, since);
+    EXPECT_TRUE(b.ok()) << b.status().ToString();
+    std::vector<std::pair<int64_t, int64_t>> out;  // (seconds after t0, count)
+    if (b.ok()) {
+      for (const auto& x : *b) out.emplace_back((x.at - t0_) / std::chrono::seconds(1), x.count);
+    }
+    return out;
+  };
+  using V = std::vector<std::pair<int64_t, int64_t>>;
+  EXPECT_EQ(batches(T(-3600)), V{}) << "nothing created yet";
+
+  ASSERT_EQ(*store_->MaterializeExecutions(job, 2, T(0)), 2);
+  ASSERT_EQ(*store_->MaterializeExecutions(job, 1, T(10)), 1);
+  ASSERT_EQ(*store_->MaterializeExecutions(job, 2, T(10)), 2);  // same instant: one batch of 3
+  EXPECT_EQ(batches(T(-60)), (V{{0, 2}, {10, 3}}));
+  EXPECT_EQ(batches(T(0)), (V{{10, 3}})) << "strictly after `since`";
+  EXPECT_EQ(batches(T(10)), V{});
+
+  // A minute after the first batch it is forgotten, by the call that records the next one.
+  ASSERT_EQ(*store_->MaterializeExecutions(job, 1, T(60)), 1);
+  EXPECT_EQ(batches(T(-3600)), (V{{10, 3}, {60, 1}}));
+  // A call that creates nothing records nothing (the rollout is not paced by it).
+  ASSERT_EQ(*store_->MaterializeExecutions(job, 10, T(65)), 3);
+  ASSERT_EQ(*store_->MaterializeExecutions(job, 10, T(66)), 0);
+  EXPECT_EQ(batches(T(-3600)), (V{{10, 3}, {60, 1}, {65, 3}}));
+  EXPECT_TRUE(GetJob("paced-job").rollout_done);
+
+  auto unknown = store_->RolloutBatches(job + 1000, T(-3600));
+  ASSERT_TRUE(unknown.ok());
+  EXPECT_TRUE(unknown->empty());
+
+  // A deleted job's history goes with it.
+  ASSERT_TRUE(store_
+                  ->DeleteJob(kRegion, "paced-job", jobs::JobArn(kRegion, kAccount, "paced-job"),
+                              true, 10, T(70))
+                  .ok());
+  ProcessAll(job, 100, T(70));
+  EXPECT_EQ(batches(T(-3600)), V{});
+}
+
 TEST_P(StoreJobsConformanceTest, SnapshotJobWithNothingToTargetCompletes) {
   ASSERT_TRUE(Group("empty").ok());
   ASSERT_TRUE(Group("empty-child", "empty").ok());
