@@ -58,6 +58,7 @@ void Device::StartNext(DeviceIo& io, Stats& stats) {
   state_ = State::kStarting;
   stats.requests_sent.fetch_add(1, Stats::kRelaxed);
   io.Publish(base_ + "start-next", "{\"clientToken\":\"" + pending_token_ + "\"}");
+  io.SetTimer(kRequestTimeoutMs);
 }
 
 void Device::SendUpdate(const char* status, DeviceIo& io, Stats& stats) {
@@ -74,6 +75,7 @@ void Device::SendUpdate(const char* status, DeviceIo& io, Stats& stats) {
   body += "}";
   stats.requests_sent.fetch_add(1, Stats::kRelaxed);
   io.Publish(base_ + job_id_ + "/update", body);
+  io.SetTimer(kRequestTimeoutMs);
 }
 
 bool Device::Answers(std::string_view payload, DeviceIo& io, std::vector<uint32_t>* latency) {
@@ -187,6 +189,13 @@ void Device::OnStartNextAccepted(std::string_view payload, DeviceIo& io, Stats& 
 
 void Device::OnTimer(DeviceIo& io, Stats& stats) {
   if (state_ == State::kIdle) return StartNext(io, stats);  // retry after a rejection
+  if (state_ == State::kStarting || state_ == State::kUpdating) {
+    // No answer (e.g. the request reached the broker before the service subscribed): ask again.
+    // start-next returns the execution in progress with its version, so an update that did get
+    // through is not applied twice.
+    stats.Error(state_ == State::kStarting ? "start-next:timeout" : "update:timeout");
+    return StartNext(io, stats);
+  }
   if (state_ != State::kRunning) return;
   if (will_reconnect_) {
     will_reconnect_ = false;

@@ -33,6 +33,9 @@ class DeviceIo {
 
 class Device {
  public:
+  // A request unanswered this long is given up and start-next asked again.
+  static constexpr double kRequestTimeoutMs = 10000;
+
   enum class State { kOffline, kIdle, kStarting, kRunning, kUpdating, kHung };
 
   Device(std::string thing, const Profile* profile, uint64_t seed);

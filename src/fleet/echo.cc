@@ -1,12 +1,16 @@
 #include "fleet/echo.h"
 
-#include <mosquitto.h>
+#include <arpa/inet.h>
+#include <sys/epoll.h>
+#include <unistd.h>
 
 #include <chrono>
+#include <cstdio>
 #include <string_view>
-#include <thread>
 #include <unordered_map>
 #include <vector>
+
+#include "fleet/mqtt_conn.h"
 
 namespace iotjobs::fleet {
 namespace {
@@ -21,9 +25,11 @@ std::string_view Field(std::string_view json, std::string_view key) {
   return end == std::string_view::npos ? std::string_view() : json.substr(at, end - at);
 }
 
-struct Echo {
+struct Echo final : MqttConn::Handler {
   const EchoOptions* o;
-  mosquitto* m = nullptr;
+  MqttConn conn{this};
+  bool subscribed = false;
+  std::string closed;
   struct Thing {
     int64_t done = 0;
   };
@@ -37,10 +43,21 @@ struct Echo {
                std::chrono::system_clock::now().time_since_epoch())
         .count();
   }
-  void Publish(const std::string& topic, const std::string& body) {
-    mosquitto_publish(m, nullptr, topic.c_str(), static_cast<int>(body.size()), body.data(), 1,
-                      false);
+  void Publish(const std::string& topic, const std::string& body) { conn.Publish(topic, body, 1); }
+
+  void OnConnack(int rc) override {
+    if (rc != 0) {
+      closed = "the broker refused the connection (CONNACK " + std::to_string(rc) + ")";
+      return;
+    }
+    conn.Subscribe({"$aws/things/+/jobs/start-next", "$aws/things/+/jobs/+/update"}, 1);
   }
+  void OnSuback() override {
+    subscribed = true;
+    std::printf("iotjobs echo ready\n");  // scripts start the devices after this line
+    std::fflush(stdout);
+  }
+  void OnClosed(const std::string& why) override { closed = why; }
   std::string Execution(const std::string& thing, int64_t job, bool full) {
     std::string ts = std::to_string(Now());
     std::string e = "{\"jobId\":\"echo-" + std::to_string(job) + "\",\"thingName\":\"" + thing +
@@ -57,7 +74,7 @@ struct Echo {
     Publish("$aws/things/" + thing + "/jobs/notify-next", body + "}");
   }
 
-  void OnMessage(std::string_view topic, std::string_view payload) {
+  void OnMessage(std::string_view topic, std::string_view payload) override {
     // $aws/things/{thing}/jobs/start-next or $aws/things/{thing}/jobs/{jobId}/update
     constexpr std::string_view kPrefix = "$aws/things/";
     if (topic.substr(0, kPrefix.size()) != kPrefix) return;
@@ -99,43 +116,49 @@ struct Echo {
 }  // namespace
 
 Status RunEcho(const EchoOptions& options, const std::atomic<bool>& stop) {
-  mosquitto_lib_init();
   Echo e;
   e.o = &options;
   e.padding.assign(static_cast<size_t>(std::max(0, options.document_bytes)), 'x');
-  e.m = mosquitto_new(options.client_id.c_str(), true, &e);
-  if (!e.m) return Status::Internal("libmosquitto: cannot create a client");
-  mosquitto_int_option(e.m, MOSQ_OPT_TCP_NODELAY, 1);
-  mosquitto_max_inflight_messages_set(e.m, 0);
-  if (!options.username.empty()) {
-    mosquitto_username_pw_set(e.m, options.username.c_str(),
-                              options.password.empty() ? nullptr : options.password.c_str());
+  MqttConnectOptions c;
+  c.broker.sin_family = AF_INET;
+  c.broker.sin_port = htons(static_cast<uint16_t>(options.port));
+  if (inet_pton(AF_INET, options.host.c_str(), &c.broker.sin_addr) != 1) {
+    return Status::InvalidRequest("echo: --host must be an IPv4 address");
   }
-  mosquitto_message_callback_set(e.m, [](mosquitto*, void* p, const mosquitto_message* msg) {
-    static_cast<Echo*>(p)->OnMessage(
-        msg->topic, std::string_view(static_cast<const char*>(msg->payload), msg->payloadlen));
-  });
-  mosquitto_connect_callback_set(e.m, [](mosquitto* m, void*, int rc) {
-    if (rc != 0) return;
-    char* subs[] = {const_cast<char*>("$aws/things/+/jobs/start-next"),
-                    const_cast<char*>("$aws/things/+/jobs/+/update")};
-    mosquitto_subscribe_multiple(m, nullptr, 2, subs, 1, 0, nullptr);
-  });
-  int rc = mosquitto_connect(e.m, options.host.c_str(), options.port, 30);
-  if (rc != MOSQ_ERR_SUCCESS) {
-    mosquitto_destroy(e.m);
-    return Status::Unavailable("echo: cannot connect to " + options.host + ":" +
-                               std::to_string(options.port) + ": " + mosquitto_strerror(rc));
-  }
-  while (!stop.load()) {
-    rc = mosquitto_loop(e.m, 100, 1);
-    if (rc != MOSQ_ERR_SUCCESS && mosquitto_reconnect(e.m) != MOSQ_ERR_SUCCESS) {
-      std::this_thread::sleep_for(std::chrono::seconds(1));  // reconnect backoff
+  c.client_id = options.client_id;
+  c.username = options.username;
+  c.password = options.password;
+  c.keepalive_seconds = 30;
+  std::string why;
+  if (!e.conn.Connect(c, &why)) return Status::Unavailable("echo: " + why);
+  int ep = epoll_create1(EPOLL_CLOEXEC);
+  epoll_event ev{};
+  ev.events = EPOLLIN | EPOLLOUT;
+  epoll_ctl(ep, EPOLL_CTL_ADD, e.conn.fd(), &ev);
+  bool want_out = true;
+  while (!stop.load() && e.conn.open()) {
+    epoll_event got[4];
+    int n = epoll_wait(ep, got, 4, 100);
+    for (int i = 0; i < n && e.conn.open(); ++i) {
+      if (got[i].events & (EPOLLIN | EPOLLERR | EPOLLHUP)) e.conn.OnReadable();
+      if (e.conn.open() && (got[i].events & EPOLLOUT)) e.conn.OnWritable();
+    }
+    e.conn.Tick(std::chrono::duration_cast<std::chrono::milliseconds>(
+                    std::chrono::steady_clock::now().time_since_epoch())
+                    .count());
+    if (e.conn.open() && e.conn.wants_write() != want_out) {
+      want_out = e.conn.wants_write();
+      ev.events = want_out ? (EPOLLIN | EPOLLOUT) : EPOLLIN;
+      epoll_ctl(ep, EPOLL_CTL_MOD, e.conn.fd(), &ev);
     }
   }
-  mosquitto_disconnect(e.m);
-  mosquitto_destroy(e.m);
-  return Status::Ok();
+  close(ep);
+  if (stop.load()) {
+    e.conn.Disconnect();
+    return Status::Ok();
+  }
+  return Status::Unavailable("echo: " +
+                             (e.closed.empty() ? std::string("connection lost") : e.closed));
 }
 
 }  // namespace iotjobs::fleet

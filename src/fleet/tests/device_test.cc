@@ -158,6 +158,32 @@ TEST_F(DeviceTest, RejectedUpdateAsksWhatIsNext) {
   EXPECT_EQ(stats.totals[kSucceeded], 0);
 }
 
+TEST_F(DeviceTest, UnansweredRequestsAreAskedAgain) {
+  Make();
+  dev->OnReady(io, stats);
+  EXPECT_DOUBLE_EQ(io.timer_ms, Device::kRequestTimeoutMs);
+  std::string first = io.Token();
+  dev->OnTimer(io, stats);  // no answer
+  EXPECT_EQ(io.sent.size(), 2u);
+  EXPECT_NE(io.Token(), first);
+  EXPECT_EQ(stats.errors().at("start-next:timeout"), 1);
+  // The late answer to the first request is ignored; the second one counts.
+  Reply("start-next/accepted",
+        "{\"clientToken\":\"" + first + "\",\"execution\":" + Exec("j", 2) + "}");
+  EXPECT_EQ(dev->state(), Device::State::kStarting);
+  Reply("start-next/accepted",
+        "{\"clientToken\":\"" + io.Token() + "\",\"execution\":" + Exec("j", 2) + "}");
+  EXPECT_EQ(dev->state(), Device::State::kRunning);
+  dev->OnTimer(io, stats);  // runs: sends SUCCEEDED
+  dev->OnTimer(io, stats);  // the update is not answered
+  EXPECT_EQ(io.sent.back().first, kBase + "start-next");
+  EXPECT_EQ(stats.errors().at("update:timeout"), 1);
+  // The update did get through: start-next no longer returns the job; nothing is counted twice.
+  Reply("start-next/accepted", "{\"clientToken\":\"" + io.Token() + "\"}");
+  EXPECT_EQ(dev->state(), Device::State::kIdle);
+  EXPECT_EQ(stats.totals[kSucceeded], 0);
+}
+
 TEST_F(DeviceTest, HangNeverReportsUntilAnotherJobIsNext) {
   profile = *ParseOutcomeWeights("hang=1", profile);
   Make();
