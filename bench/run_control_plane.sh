@@ -6,24 +6,24 @@
 #
 # Usage: bench/run_control_plane.sh [--seconds N] [--warmup N] [--connections N]
 #                                    [--client-threads N] [--ops "describe list create"]
-#                                    [--nice N] [--output FILE] [--no-write]
+#                                    [--nice N] [--output FILE] [--no-write] [--keep]
 # --nice N runs both servers and the client at nice level N (a negative N needs root): on a machine
 # shared with other work it gives the measured processes the cores first, the same for both servers.
-# Environment: BUILD_DIR (default <repo>/build-bench), IOTJOBSD_ARGS (extra iotjobsd flags).
+# Environment: BUILD_DIR (default <repo>/build-bench), IOTJOBSD_ARGS (extra iotjobsd flags),
+# IOTJOBSD (a prebuilt binary to measure instead of building one; for A/B comparisons).
+# --keep leaves the temporary directory (database, logs) in place for inspection.
 # Exits non-zero, leaving BENCHMARKS.md untouched, when any run reports an error.
 set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+bench_init run_control_plane "$@"
 BUILD_DIR="${BUILD_DIR:-$ROOT/build-bench}"
 SECONDS_MEASURED=10
 WARMUP=2
 CONNECTIONS=64
 CLIENT_THREADS=1
 OPS="describe list create"  # list before create: moto's list cost grows with the template count
-OUTPUT="$ROOT/BENCHMARKS.md"
-WRITE=1
 NICE=()
-COMMAND="bench/run_control_plane.sh${*:+ $*}"
 
 while [[ $# -gt 0 ]]; do
   case "$1" in
@@ -32,83 +32,31 @@ while [[ $# -gt 0 ]]; do
     --connections) CONNECTIONS="$2"; shift 2 ;;
     --client-threads) CLIENT_THREADS="$2"; shift 2 ;;
     --ops) OPS="$2"; shift 2 ;;
-    --output) OUTPUT="$2"; shift 2 ;;
     --nice) NICE=(nice -n "$2"); shift 2 ;;
-    --no-write) WRITE=0; shift ;;
-    -h|--help) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
-    *) echo "run_control_plane.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
+    *) bench_common_arg "$@"; shift "$BENCH_SHIFT" ;;
   esac
 done
 
-log() { echo "[run_control_plane] $*" >&2; }
-
 # --- build -----------------------------------------------------------------------------------
-log "building Release in $BUILD_DIR"
-cmake -S "$ROOT" -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
-ninja -C "$BUILD_DIR" iotjobsd control_plane_bench >/dev/null
-IOTJOBSD="$BUILD_DIR/src/server/iotjobsd"
+bench_build_iotjobsd control_plane_bench
 BENCH="$BUILD_DIR/bench/control_plane_bench"
 
 # --- servers ---------------------------------------------------------------------------------
-WORK="$(mktemp -d "${TMPDIR:-/tmp}/iotjobs-bench.XXXXXX")"
-IOTJOBSD_PID=""
-MOTO_PID=""
-cleanup() {
-  # Only the two processes this script started, by pid.
-  [[ -n "$IOTJOBSD_PID" ]] && kill "$IOTJOBSD_PID" 2>/dev/null && wait "$IOTJOBSD_PID" 2>/dev/null
-  [[ -n "$MOTO_PID" ]] && kill "$MOTO_PID" 2>/dev/null && wait "$MOTO_PID" 2>/dev/null
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-ACCESS_KEY="AKIDBENCH$(python3 -c 'import secrets;print(secrets.token_hex(6).upper())')"
-SECRET_KEY="$(python3 -c 'import secrets;print(secrets.token_urlsafe(30))')"
-cat >"$WORK/credentials" <<EOF
-[default]
-aws_access_key_id = $ACCESS_KEY
-aws_secret_access_key = $SECRET_KEY
-EOF
-
+bench_workdir iotjobs-bench
+bench_credentials AKIDBENCH
 # Extra flags are split on spaces on purpose.
 # shellcheck disable=SC2206
 EXTRA_ARGS=(${IOTJOBSD_ARGS:-})
-IOTJOBSD_CMD=("${NICE[@]}" "$IOTJOBSD" --data-dir "$WORK/data" --credentials "$WORK/credentials"
-  --control-listen 127.0.0.1:0 --jobs-listen 127.0.0.1:0 --log-level warn "${EXTRA_ARGS[@]}")
-log "starting ${IOTJOBSD_CMD[*]}"
-"${IOTJOBSD_CMD[@]}" >"$WORK/iotjobsd.out" 2>"$WORK/iotjobsd.err" &
-IOTJOBSD_PID=$!
-IOTJOBSD_URL=""
-for _ in $(seq 1 300); do
-  # The trailing space proves the port was written completely, not caught mid-line.
-  IOTJOBSD_URL="$(grep -o 'control=http://[0-9.]*:[0-9]* ' "$WORK/iotjobsd.out" | head -1 |
-    cut -d= -f2 | tr -d ' ' || true)"
-  [[ -n "$IOTJOBSD_URL" ]] && break
-  kill -0 "$IOTJOBSD_PID" 2>/dev/null || { cat "$WORK/iotjobsd.err" >&2; exit 1; }
-  sleep 0.1
-done
-[[ -n "$IOTJOBSD_URL" ]] || { log "iotjobsd did not become ready"; cat "$WORK/iotjobsd.err" >&2; exit 1; }
+bench_start_iotjobsd "${NICE[@]}" "$IOTJOBSD" --data-dir "$WORK/data" \
+  --credentials "$WORK/credentials" --control-listen 127.0.0.1:0 --jobs-listen 127.0.0.1:0 \
+  --log-level warn "${EXTRA_ARGS[@]}"
+bench_start_moto "${NICE[@]}"
 
-MOTO_PORT="$(python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])')"
-log "starting python3 -m moto.server -H 127.0.0.1 -p $MOTO_PORT"
-# Werkzeug logs one line per request to stderr; a file keeps that cheap.
-"${NICE[@]}" python3 -m moto.server -H 127.0.0.1 -p "$MOTO_PORT" >"$WORK/moto.out" 2>"$WORK/moto.err" &
-MOTO_PID=$!
-MOTO_URL="http://127.0.0.1:$MOTO_PORT"
-ready=0
-for _ in $(seq 1 300); do
-  if python3 -c 'import socket,sys;socket.create_connection(("127.0.0.1",int(sys.argv[1])),0.5)' \
-      "$MOTO_PORT" 2>/dev/null; then ready=1; break; fi
-  kill -0 "$MOTO_PID" 2>/dev/null || break
-  sleep 0.1
-done
-[[ $ready == 1 ]] || { log "moto did not start"; cat "$WORK/moto.err" >&2; exit 1; }
-
-export AWS_ACCESS_KEY_ID="$ACCESS_KEY" AWS_SECRET_ACCESS_KEY="$SECRET_KEY"
 "$BENCH" --endpoint "$IOTJOBSD_URL" --target iotjobsd --check >&2
 "$BENCH" --endpoint "$MOTO_URL" --target moto --check >&2
 
 # --- runs ------------------------------------------------------------------------------------
-LOADAVG_BEFORE="$(cut -d' ' -f1-3 /proc/loadavg)"
+LOADAVG_BEFORE="$(bench_loadavg)"
 RESULTS="$WORK/results.jsonl"
 : >"$RESULTS"
 status=0
@@ -144,32 +92,27 @@ print(json.dumps(r))' "$line" "$((after - before))" "$TICK_US" "$((busy_after - 
       "$((t1 - t0))" | tee -a "$RESULTS" >&2
   done
 done
-LOADAVG_AFTER="$(cut -d' ' -f1-3 /proc/loadavg)"
-cp "$RESULTS" "$BUILD_DIR/control_plane_results.jsonl"
-log "raw results: $BUILD_DIR/control_plane_results.jsonl"
+LOADAVG_AFTER="$(bench_loadavg)"
 if [[ $status != 0 ]]; then
   log "a run reported errors (see above): its figures are invalid; $OUTPUT left untouched"
+  cp "$RESULTS" "$BUILD_DIR/control_plane_results.jsonl"
   exit 1
 fi
-[[ $WRITE == 1 ]] || { log "--no-write: $OUTPUT left untouched"; exit 0; }
+bench_save_results "$RESULTS" control_plane_results.jsonl
 
 # --- BENCHMARKS.md ---------------------------------------------------------------------------
-COMMIT="$(git -C "$ROOT" rev-parse --short=12 HEAD)"
-git -C "$ROOT" diff --quiet HEAD -- src bench CMakeLists.txt || COMMIT="$COMMIT (with uncommitted changes)"
-MODEL="$(lscpu | sed -n 's/^Model name:[[:space:]]*//p' | head -1)"
-export RESULTS OUTPUT COMMIT MODEL COMMAND LOADAVG_BEFORE LOADAVG_AFTER CONNECTIONS CLIENT_THREADS \
-  SECONDS_MEASURED WARMUP
-export NPROC="$(nproc)"
-export KERNEL="$(uname -r)"
-export FSTYPE="$(df -T "$WORK" | awk 'NR==2{print $2}')"
-export DATE="$(date -u '+%Y-%m-%d %H:%M UTC')"
-export MOTO_VERSION="$(python3 -c 'import importlib.metadata as m;print(m.version("moto"))')"
-export WERKZEUG_VERSION="$(python3 -c 'import importlib.metadata as m;print(m.version("werkzeug"))')"
+bench_machine
+export RESULTS OUTPUT COMMIT COMMAND LOADAVG_BEFORE LOADAVG_AFTER CONNECTIONS CLIENT_THREADS \
+  SECONDS_MEASURED WARMUP BENCH_ROOT
+WERKZEUG_VERSION="$(python3 -c 'import importlib.metadata as m;print(m.version("werkzeug"))')"
+export WERKZEUG_VERSION
 export IOTJOBSD_FLAGS="--io-threads/--worker-threads default${IOTJOBSD_ARGS:+, $IOTJOBSD_ARGS}"
 python3 - <<'PY'
-import json, os, re
+import json, os, sys
 
 env = os.environ
+sys.path.insert(0, os.path.join(env["BENCH_ROOT"], "bench"))
+from bench_md import goal_mark, write_section
 rows = [json.loads(l) for l in open(env["RESULTS"]) if l.strip()]
 by = {(r["target"], r["op"]): r for r in rows}
 ops = [op for op in ("describe", "create", "list") if ("iotjobsd", op) in by]
@@ -216,7 +159,7 @@ for op in ops:
     if goal is None:
         g = "–"
     else:
-        g = ("✅" if i["rps"] >= goal else "❌") + f" ≥ {goal:,}/s"
+        g = goal_mark(i["rps"], "≥", goal, f"{rps(i)}/s", f"{goal:,}/s")
         if env["NPROC"] != "2":
             g += f" (goal is for 2 cores; this machine has {env['NPROC']})"
     mcols = [rps(m), ms(m["p50_us"]), ms(m["p99_us"]), cpu(m)] if m else ["–"] * 4
@@ -254,13 +197,7 @@ if moto_reconnects:
 lines.append("<!-- control-plane:end -->")
 section = "\n".join(lines) + "\n"
 
-path = env["OUTPUT"]
-text = open(path).read() if os.path.exists(path) else (
-    "# Benchmarks\n\nFigures are written by the scripts in `bench/`; each owns the section "
-    "between its markers.\n\n")
-pattern = re.compile(r"<!-- control-plane:begin -->.*?<!-- control-plane:end -->\n?", re.S)
-text = pattern.sub(lambda _: section, text) if pattern.search(text) else text.rstrip("\n") + "\n\n" + section
-open(path, "w").write(text)
+write_section(env["OUTPUT"], "control-plane", section)
 print(section)
 PY
 log "wrote $OUTPUT"
