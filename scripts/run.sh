@@ -17,7 +17,7 @@ region="${IOTJOBS_REGION:-us-east-1}"
 
 "$root/scripts/deps.sh"
 echo "building iotjobsd (Release)..."
-"$root/scripts/build.sh" iotjobsd >/dev/null
+"$root/scripts/build.sh" iotjobsd iotjobs >/dev/null
 bin="${IOTJOBS_BUILD_DIR:-$root/build}/src/server/iotjobsd"
 
 rand() { head -c 64 /dev/urandom | base64 | tr -dc "$1" | head -c "$2"; }
@@ -66,6 +66,9 @@ mqtt_pass="$(cat "$data/mosquitto/iotjobsd.pass")"
 cat >"$data/mosquitto/mosquitto.conf" <<CONF
 per_listener_settings true
 user $(id -un)
+# Small replies go out at once (no Nagle delay), and a busy iotjobsd's queue is not cut at 1,000.
+set_tcp_nodelay true
+max_queued_messages 100000
 persistence true
 persistence_location $data/mosquitto/
 log_dest file $data/mosquitto/mosquitto.log
@@ -133,6 +136,14 @@ Try it (copy-paste into another shell):
       --cert $data/certs/dev1.crt --key $data/certs/dev1.key -t '\$aws/things/dev1/jobs/#' -v &
   aws iot create-job --endpoint-url $endpoint --job-id first --document '{"operation":"reboot"}' \\
       --targets arn:aws:iot:$region:123456789012:thing/dev1
+
+  # a simulated fleet: 20 devices with certificates run a job (90% succeed, 10% fail)
+  for i in \$(seq 0 19); do aws iot create-thing --endpoint-url $endpoint --thing-name sim-\$i >/dev/null; done
+  $root/scripts/dev-certs.sh $data/certs \$(seq -f 'sim-%g' 0 19) >/dev/null
+  aws iot create-job --endpoint-url $endpoint --job-id fleet-1 --document '{"operation":"update"}' \\
+      --targets \$(seq -f 'arn:aws:iot:$region:123456789012:thing/sim-%g' 0 19)
+  ${IOTJOBS_BUILD_DIR:-$root/build}/src/cli/iotjobs fleet --port $device_port --cafile $data/certs/ca.crt \\
+      --cert-dir $data/certs --prefix sim- -n 20 --profile succeed=90,fail=10 --run-time uniform:1s-3s --expect 20
 BANNER
 if [ -n "$s3_endpoint" ]; then
   cat <<BANNER

@@ -39,6 +39,9 @@ Status MosquittoClient::Start() {
   // Back off 1 s, 2 s, 4 s ... up to 30 s between reconnect attempts.
   mosquitto_reconnect_delay_set(mosq_, 1, 30, true);
   mosquitto_max_inflight_messages_set(mosq_, 1000);
+  // Replies are small and latency-bound: without TCP_NODELAY, Nagle holds each one until the
+  // broker's delayed ACK (~40 ms).
+  mosquitto_int_option(mosq_, MOSQ_OPT_TCP_NODELAY, 1);
   int rc = mosquitto_connect_async(mosq_, options_.host.c_str(), options_.port,
                                    options_.keepalive_seconds);
   if (rc != MOSQ_ERR_SUCCESS && rc != MOSQ_ERR_ERRNO) {

@@ -94,6 +94,9 @@ Result<std::unique_ptr<SqliteDb>> SqliteDb::Open(const std::string& path, bool r
   IOTJOBS_RETURN_IF_ERROR(
       db->Exec(synchronous_full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL"));
   IOTJOBS_RETURN_IF_ERROR(db->Exec("PRAGMA foreign_keys=ON"));
+  // Pages of the main file are read through a shared mapping instead of one pread() each: the
+  // device plane's per-request reads were a tenth of iotjobsd's CPU in system calls.
+  IOTJOBS_RETURN_IF_ERROR(db->Exec("PRAGMA mmap_size=1073741824"));
   return db;
 }
 
