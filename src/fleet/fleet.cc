@@ -321,6 +321,7 @@ FleetReport Fleet::Run(const std::function<void()>& on_ready,
     if (!ready_reported && ready_.load() >= options_.count) {
       ready_reported = true;
       report.ready_ms = UnixMs();
+      for (auto& s : shards_) s->stats.SetOrigin(report.ready_ms);
       if (on_ready) on_ready();
     }
     if (options_.expect > 0 && finished >= options_.expect) {
@@ -345,7 +346,8 @@ FleetReport Fleet::Run(const std::function<void()>& on_ready,
   for (auto& w : workers) w.join();
   report.interrupted = !report.reached_expect && options_.expect > 0;
   report.end_ms = UnixMs();
-  report.stats = std::make_unique<Stats>(report.start_ms, options_.bucket_ms);
+  report.stats = std::make_unique<Stats>(report.ready_ms ? report.ready_ms : report.start_ms,
+                                         options_.bucket_ms);
   for (auto& s : shards_) report.stats->Merge(s->stats);
   shards_.clear();
   return report;

@@ -33,7 +33,7 @@ void Stats::Count(Series s, int64_t now_ms) {
   totals[s].fetch_add(1, kRelaxed);
   if (first_ms[s] == 0) first_ms[s] = now_ms;
   last_ms[s] = now_ms;
-  int64_t b = std::max<int64_t>(0, (now_ms - start_ms_) / bucket_ms_);
+  int64_t b = std::max<int64_t>(0, (now_ms - start_ms()) / bucket_ms_);
   if (static_cast<size_t>(b) >= buckets_.size()) buckets_.resize(b + 1, {});
   ++buckets_[b][s];
 }

@@ -27,6 +27,10 @@ class Stats {
  public:
   Stats(int64_t start_ms, int64_t bucket_ms) : start_ms_(start_ms), bucket_ms_(bucket_ms) {}
 
+  // Moves the timeline's origin (bucket 0 starts there; earlier events land in bucket 0). The
+  // fleet sets it when every device is ready, which is when a benchmark creates its job.
+  void SetOrigin(int64_t ms) { start_ms_.store(ms, kRelaxed); }
+
   void Count(Series s, int64_t now_ms);
   void Error(const std::string& code) {
     ++errors_[code];
@@ -43,7 +47,7 @@ class Stats {
 
   std::vector<uint32_t> start_next_us, update_us, notify_to_done_us, connect_us;
 
-  int64_t start_ms() const { return start_ms_; }
+  int64_t start_ms() const { return start_ms_.load(kRelaxed); }
   int64_t bucket_ms() const { return bucket_ms_; }
   const std::vector<std::array<int64_t, kSeriesCount>>& buckets() const { return buckets_; }
   const std::map<std::string, int64_t>& errors() const { return errors_; }
@@ -52,7 +56,8 @@ class Stats {
   void Merge(const Stats& other);
 
  private:
-  int64_t start_ms_, bucket_ms_;
+  std::atomic<int64_t> start_ms_;
+  int64_t bucket_ms_;
   std::vector<std::array<int64_t, kSeriesCount>> buckets_;
   std::map<std::string, int64_t> errors_;
 };
