@@ -3,6 +3,7 @@
 #   bench_init NAME "$@"        COMMAND, OUTPUT, WRITE, KEEP and the log prefix; call first
 #   bench_common_arg "$@"       --output, --no-write, --keep, -h/--help, unknown arguments
 #   bench_build_iotjobsd [T..]  Release build of iotjobsd (and targets T) in BUILD_DIR, COMMIT
+#   bench_commit                COMMIT: HEAD, marked when the sources differ from it
 #   bench_workdir PREFIX        WORK, a temporary directory, and the cleanup trap
 #   bench_credentials PREFIX    a random key pair in $WORK/credentials, exported as AWS_*
 #   bench_start_moto [WRAP..]   moto's server on a free port: MOTO_PID, MOTO_URL
@@ -77,10 +78,15 @@ bench_build_iotjobsd() {
     bench_build iotjobsd "$@"
     IOTJOBSD="$BUILD_DIR/src/server/iotjobsd"
   fi
+  bench_commit
+  [[ "$IOTJOBSD" == "$BUILD_DIR/src/server/iotjobsd" ]] || COMMIT="$COMMIT; binary: prebuilt $IOTJOBSD"
+}
+
+# COMMIT: HEAD, and whether the sources differ from it.
+bench_commit() {
   COMMIT="$(git -C "$ROOT" rev-parse --short=12 HEAD)"
   git -C "$ROOT" diff --quiet HEAD -- src bench CMakeLists.txt ||
     COMMIT="$COMMIT (with uncommitted changes)"
-  [[ "$IOTJOBSD" == "$BUILD_DIR/src/server/iotjobsd" ]] || COMMIT="$COMMIT; binary: prebuilt $IOTJOBSD"
 }
 
 # Stops what this script started (by pid) and removes $WORK unless --keep.
