@@ -1,6 +1,8 @@
 // iotjobs: the project's command-line tool.
 //   iotjobs fleet ...  simulate N devices running jobs over MQTT (src/fleet)
 //   iotjobs echo ...   the broker-only responder that `fleet` measures the broker's ceiling with
+// Exit status of fleet: 0 done (or stopped without --expect), 1 no device could connect, 2 bad
+// input, 3 stopped before --expect executions finished.
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
@@ -207,6 +209,11 @@ int main(int argc, char** argv) {
     std::cout << fl::SummaryJson(report);
   } else {
     std::cout << fl::SummaryText(report);
+  }
+  if (report.stats->connected == 0) {
+    std::fprintf(stderr, "iotjobs fleet: no device could connect to %s:%d\n", fo.host.c_str(),
+                 fo.port);
+    return 1;
   }
   return report.interrupted ? 3 : 0;
 }

@@ -186,6 +186,12 @@ class FleetTest(E2ECase):
                            capture_output=True, text=True, timeout=30)
         self.assertEqual(p.returncode, 2)
         self.assertIn("HIGH is below LOW", p.stderr)
+        # Nothing listens on the port: said so, and not a success.
+        p = subprocess.run([iotjobs_binary(), "fleet", "--port", str(harness.free_port()), "-n", "2",
+                            "--max-seconds", "1", "--progress", "never"],
+                           capture_output=True, text=True, timeout=30)
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("no device could connect", p.stderr)
 
 
 if __name__ == "__main__":
