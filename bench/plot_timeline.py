@@ -167,26 +167,31 @@ def render(data, minute_ms=60000, curve=None, title=None):
              'text-anchor="middle">executions per minute</text>')
 
     legend = []
-    for key, label, colour, values in series:
+    # Lines that coincide (every notified device starts at once) would hide the one drawn first:
+    # the earlier a series, the wider and paler its line, so it shows beside the later ones.
+    for i, (key, label, colour, values) in enumerate(series):
+        width, opacity = (5, 0.5) if i == 0 else (3.5, 0.8) if i == 1 else (2, 1)
         o.append(f'<polyline class="series" data-series={quoteattr(key)} fill="none" '
-                 f'stroke="{colour}" stroke-width="2" stroke-linejoin="round" '
-                 f'points="{steps(values)}"><title>{escape(label)}</title></polyline>')
-        legend.append((label, colour, False, sum(values)))
+                 f'stroke="{colour}" stroke-width="{width}" stroke-opacity="{opacity}" '
+                 f'stroke-linejoin="round" points="{steps(values)}">'
+                 f"<title>{escape(label)}</title></polyline>")
+        legend.append((label, colour, (width, opacity), sum(values)))
     # The curve last, so its dashes stay visible where a measured line runs along it.
     if curve:
         held = curve + [curve[-1]] * (minutes - len(curve))
         o.append(f'<polyline class="curve" data-series="curve" fill="none" stroke="{CURVE_COLOUR}" '
                  f'stroke-width="1.5" stroke-dasharray="6 4" points="{steps(held)}">'
                  "<title>configured rollout (allowed per minute)</title></polyline>")
-        legend.insert(0, ("configured rollout (allowed)", CURVE_COLOUR, True, None))
+        legend.insert(0, ("configured rollout (allowed)", CURVE_COLOUR, None, None))
 
     o.append('<g class="legend">')
     lx, ly = LEFT + plot_w + 20, TOP + 10
-    for i, (label, colour, dashed, total) in enumerate(legend):
+    for i, (label, colour, stroke, total) in enumerate(legend):
         yy = ly + i * 22
-        dash = ' stroke-dasharray="6 4"' if dashed else ""
-        o.append(f'<line x1="{lx}" x2="{lx + 28}" y1="{yy}" y2="{yy}" stroke="{colour}" '
-                 f'stroke-width="{1.5 if dashed else 2}"{dash}/>')
+        # stroke: (width, opacity) of a series; None for the dashed curve.
+        look = ('stroke-width="1.5" stroke-dasharray="6 4"' if stroke is None else
+                f'stroke-width="{stroke[0]}" stroke-opacity="{stroke[1]}"')
+        o.append(f'<line x1="{lx}" x2="{lx + 28}" y1="{yy}" y2="{yy}" stroke="{colour}" {look}/>')
         text = label if total is None else f"{label} ({fmt(total)})"
         o.append(f'<text x="{lx + 36}" y="{yy + 4}">{escape(text)}</text>')
     o.append("</g>")
