@@ -16,8 +16,10 @@
      exponential rollout over R devices, the fleet's per-second timeline plotted against the
      configured curve by bench/plot_timeline.py when it exists.
 
-`write` renders the JSON as the section of BENCHMARKS.md between <!-- devices:begin --> and
-<!-- devices:end -->.
+`write` prints the JSON as the section of BENCHMARKS.md between <!-- devices:begin --> and
+<!-- devices:end --> (run_devices.sh writes it through bench/bench_md.py); `curve` prints the
+configured rollout's allowance per minute and `rollout-json` the rollout's fleet summary, the two
+inputs of bench/plot_timeline.py.
 """
 import argparse
 import concurrent.futures
@@ -331,11 +333,10 @@ def run(args):
     print()
 
 
-def mark(ok, text):
-    return f"✅ {text}" if ok else f"❌ {text}"
-
-
 def write(args):
+    """Prints the section, markers included (run_devices.sh hands it to bench_md)."""
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from bench_md import goal_mark
     with open(args.results) as f:
         r = json.load(f)
     env = os.environ
@@ -366,9 +367,9 @@ def write(args):
         "| figure | iotjobsd (SQLite, durable) | broker ceiling (echo) | goal |",
         "|---|--:|--:|---|",
         f"| sustained: accepted UpdateJobExecution per second | {ups:,.0f} | {ceil_ups:,.0f} | "
-        f"{mark(ups >= GOALS['updates_per_s'], f'{ups:,.0f}/s (goal ≥ 10,000/s)')} |",
+        f"{goal_mark(ups, '≥', GOALS['updates_per_s'], f'{ups:,.0f}/s', '10,000/s')} |",
         f"| sustained: iotjobsd as a share of the broker ceiling | {share:.0%} | 100% | "
-        f"{mark(share >= GOALS['share_of_ceiling'], f'{share:.0%} (goal ≥ 50%)')} |",
+        f"{goal_mark(share, '≥', GOALS['share_of_ceiling'], f'{share:.0%}', '50%')} |",
         f"| sustained: completed executions per second | {io['sustained']['executions_per_s']:,.0f} | "
         f"{ce['sustained']['executions_per_s']:,.0f} | – |",
         f"| sustained: update round trip p50 / p99 (ms) | {io['sustained']['latency_ms']['update']['p50']:.1f} / "
@@ -402,31 +403,43 @@ def write(args):
         for series in ("notified", "started", "succeeded", "failed"):
             lines.append(f"| {series} | " + " | ".join(str(x) for x in tl[series]) + " |")
     lines.append("<!-- devices:end -->")
-    section = "\n".join(lines)
-    text = open(args.output).read() if os.path.exists(args.output) else "# Benchmarks\n"
-    pattern = re.compile(r"<!-- devices:begin -->.*?<!-- devices:end -->", re.S)
-    text = pattern.sub(lambda _: section, text) if pattern.search(text) else text.rstrip() + "\n\n" + section + "\n"
-    with open(args.output, "w") as f:
-        f.write(text)
+    print("\n".join(lines))
+
+
+def configured_curve(rollout, devices, minutes, steps_per_minute=600):
+    """What the configured rollout allows per minute when every device is there to be notified:
+    the exponential rate starts at baseRatePerMinute and is multiplied by incrementFactor each
+    time another rateIncreaseCriteria.numberOfNotifiedThings things were notified (mid-minute
+    too), never above maximumPerMinute, until all `devices` are notified. Integrated in steps of
+    1/steps_per_minute of a minute."""
+    exp = rollout.get("exponentialRate")
+    cap = rollout.get("maximumPerMinute", 1000)
+    out, cum = [], 0.0
+    for _ in range(minutes):
+        start = cum
+        for _ in range(steps_per_minute):
+            rate = cap
+            if exp:
+                k = int(cum // exp["rateIncreaseCriteria"]["numberOfNotifiedThings"])
+                rate = min(cap, exp["baseRatePerMinute"] * exp["incrementFactor"] ** k)
+            cum = min(devices, cum + rate / steps_per_minute)
+        out.append(round(cum - start))
+    return out
 
 
 def curve(args):
-    """The configured rollout's allowance per scaled minute, evaluated at each minute's start from
-    the notified counts the fleet saw (the exponential rate steps up every
-    rateIncreaseCriteria.numberOfNotifiedThings notified things), capped by maximumPerMinute and by
-    the things left. Printed as "a,b,c" for bench/plot_timeline.py --curve."""
+    """The configured curve as "a,b,c" for bench/plot_timeline.py --curve, as many minutes as the
+    run's timeline has."""
     with open(args.results) as f:
         ro = json.load(f)["rollout"]
-    cfg, n = ro["rollout"], ro["devices"]
-    exp = cfg["exponentialRate"]
-    step = exp["rateIncreaseCriteria"]["numberOfNotifiedThings"]
-    notified = ro["fleet"]["timeline"]["notified"]
-    out, cum = [], 0
-    for per_minute in notified:
-        rate = exp["baseRatePerMinute"] * exp["incrementFactor"] ** (cum // step)
-        out.append(int(min(rate, cfg["maximumPerMinute"], n - cum)))
-        cum += per_minute
-    print(",".join(str(x) for x in out))
+    minutes = len(ro["fleet"]["timeline"]["notified"])
+    print(",".join(str(x) for x in configured_curve(ro["rollout"], ro["devices"], minutes)))
+
+
+def rollout_json(args):
+    """The rollout run's fleet summary (with its timeline), the input of plot_timeline.py."""
+    with open(args.results) as f:
+        json.dump(json.load(f)["rollout"]["fleet"], sys.stdout)
 
 
 def main():
@@ -443,11 +456,10 @@ def main():
     r.add_argument("--max-seconds", type=float, default=600)
     w = sub.add_parser("write")
     w.add_argument("--results", required=True)
-    w.add_argument("--output", required=True)
-    c = sub.add_parser("curve")
-    c.add_argument("--results", required=True)
+    for name in ("curve", "rollout-json"):
+        sub.add_parser(name).add_argument("--results", required=True)
     a = ap.parse_args()
-    {"run": run, "write": write, "curve": curve}[a.cmd](a)
+    {"run": run, "write": write, "curve": curve, "rollout-json": rollout_json}[a.cmd](a)
 
 
 if __name__ == "__main__":
