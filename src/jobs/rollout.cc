@@ -101,13 +101,16 @@ int64_t RolloutAllowanceOfBatches(int32_t rate_per_minute, std::span<const Rollo
   return std::max<int64_t>(0, std::min(bucket, rate_per_minute - in_minute));
 }
 
-Instant NextRolloutAtOfBatches(int32_t rate_per_minute, std::span<const RolloutBatch> recent,
-                               Instant now) {
+namespace {
+
+// The earliest instant ≥ now at which the bucket's TAT is at most `slack` ahead of it (rounded up
+// to the next whole millisecond) and the rolling-minute cap has a free slot.
+Instant BucketAndCapAt(int32_t rate_per_minute, std::span<const RolloutBatch> recent, Instant now,
+                       Millis slack) {
   const std::vector<RolloutBatch> v = InWindow(recent, now);
   Instant at = now;
-  // Bucket: TAT − τ, rounded up to the next whole millisecond.
   const int64_t excess =
-      ScaledLag(v, rate_per_minute, now).value_or(0) - kToleranceMs * rate_per_minute;
+      ScaledLag(v, rate_per_minute, now).value_or(0) - slack.count() * rate_per_minute;
   if (excess > 0) at = std::max(at, now + Millis((excess + rate_per_minute - 1) / rate_per_minute));
   // Cap: enough of the oldest creations must have left the window to bring it under the rate.
   int64_t left = 0;
@@ -118,6 +121,24 @@ Instant NextRolloutAtOfBatches(int32_t rate_per_minute, std::span<const RolloutB
     at = std::max(at, b.at + kRolloutWindow);
   }
   return at;
+}
+
+}  // namespace
+
+Instant NextRolloutAtOfBatches(int32_t rate_per_minute, std::span<const RolloutBatch> recent,
+                               Instant now) {
+  // Bucket: a creation is allowed once TAT − τ is reached.
+  return BucketAndCapAt(rate_per_minute, recent, now, kRolloutBurstTolerance);
+}
+
+Instant RolloutDueAtOfBatches(int32_t rate_per_minute, std::span<const RolloutBatch> recent,
+                              Instant now) {
+  // Bucket: refill is wasted once TAT itself is passed.
+  return BucketAndCapAt(rate_per_minute, recent, now, Millis(0));
+}
+
+Instant RolloutDueAt(int32_t rate_per_minute, std::span<const Instant> recent, Instant now) {
+  return RolloutDueAtOfBatches(rate_per_minute, AsBatches(recent), now);
 }
 
 }  // namespace iotjobs::jobs

@@ -75,10 +75,21 @@ int64_t RolloutAllowance(int32_t rate_per_minute, std::span<const Instant> recen
 // Same preconditions as RolloutAllowance.
 Instant NextRolloutAt(int32_t rate_per_minute, std::span<const Instant> recent, Instant now);
 
-// The same two functions over batches (precondition: every count ≥ 1).
+// The instant by which the next creation is due if the job is to keep its curve, when nothing is
+// created meanwhile: the bucket's TAT (a creation after it wastes refill the job never gets back),
+// or, when the rolling-minute cap holds the job longer, the instant the cap frees a slot (a
+// creation after it shifts every later minute). ≥ NextRolloutAt, and at most τ after it; `now`
+// for a job with nothing in the last minute. A scheduler may create anywhere in
+// [NextRolloutAt, RolloutDueAt] and lose nothing; the time past it is its lag behind the curve.
+// Same preconditions as RolloutAllowance.
+Instant RolloutDueAt(int32_t rate_per_minute, std::span<const Instant> recent, Instant now);
+
+// The same three functions over batches (precondition: every count ≥ 1).
 int64_t RolloutAllowanceOfBatches(int32_t rate_per_minute, std::span<const RolloutBatch> recent,
                                   Instant now);
 Instant NextRolloutAtOfBatches(int32_t rate_per_minute, std::span<const RolloutBatch> recent,
                                Instant now);
+Instant RolloutDueAtOfBatches(int32_t rate_per_minute, std::span<const RolloutBatch> recent,
+                              Instant now);
 
 }  // namespace iotjobs::jobs

@@ -141,6 +141,31 @@ TEST(RolloutPacingTest, NoMoreThanTheRateInAnyRollingMinute) {
   EXPECT_EQ(NextRolloutAt(10, created, now), now + Millis(1000));
 }
 
+// The next creation is allowed from NextRolloutAt and due by RolloutDueAt: τ later while the
+// bucket paces the job, the same instant while the rolling-minute cap holds it.
+TEST(RolloutPacingTest, DueAtIsTheBucketsTatOrTheCapsFreeSlot) {
+  const Instant now = Utc(2024, 1, 1, 0, 10);
+  EXPECT_EQ(RolloutDueAt(60, {}, now), now) << "an idle job is due at once";
+  // 60/min after a burst of two at `now`: TAT = now + 2 s; allowed from now + 1 s.
+  std::vector<Instant> created = {now, now};
+  EXPECT_EQ(NextRolloutAt(60, created, now), now + Millis(1000));
+  EXPECT_EQ(RolloutDueAt(60, created, now), now + Millis(2000));
+  // 600/min: TAT after 11 at once is now + 1.1 s, allowed from now + 100 ms.
+  std::vector<Instant> burst(11, now);
+  EXPECT_EQ(NextRolloutAt(600, burst, now), now + Millis(100));
+  EXPECT_EQ(RolloutDueAt(600, burst, now), now + Millis(1100));
+  // Already past TAT: due now (the job is behind its curve from here on).
+  EXPECT_EQ(RolloutDueAt(60, created, now + Millis(5000)), now + Millis(5000));
+  // The cap binds: ten a minute spread over the last minute, the oldest leaving at now + 1 s.
+  std::vector<Instant> spread;
+  for (int i = 0; i < 10; ++i) spread.push_back(now - Millis(59'000) + Millis(6'000 * i));
+  EXPECT_EQ(NextRolloutAt(10, spread, now), now + Millis(1000));
+  EXPECT_EQ(RolloutDueAt(10, spread, now), now + Millis(1000));
+  // Batches give the same as instants.
+  EXPECT_EQ(RolloutDueAtOfBatches(600, std::vector<RolloutBatch>{{now, 11}}, now),
+            now + Millis(1100));
+}
+
 TEST(RolloutPacingTest, RateIncreaseTakesEffectAtOnce) {
   const Instant now = Utc(2024, 1, 1);
   std::vector<Instant> created(50, now - Millis(30'000));
