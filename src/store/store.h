@@ -193,6 +193,15 @@ class Store {
   // now - jobs::kRolloutWindow are forgotten. So the pacing history survives a restart exactly,
   // and costs one batch row per call, at most a minute's worth per job.
   virtual Result<int64_t> MaterializeExecutions(int64_t job, int64_t max, Instant now) = 0;
+  // MaterializeExecutions for several jobs in one transaction (what a scheduler tick releases, so
+  // a tick costs one commit however many jobs roll out): entry i of the result is how many
+  // releases[i] created. An error undoes all of them.
+  struct Release {
+    int64_t job = 0;  // internal id
+    int64_t max = 0;  // executions to create at most
+  };
+  virtual Result<std::vector<int64_t>> MaterializeReleases(const std::vector<Release>& releases,
+                                                           Instant now) = 0;
   // The job's recorded rollout batches (above) created after `since`, oldest first; batches
   // recorded at the same instant come back as one. Empty for a job without any (or unknown).
   virtual Result<std::vector<jobs::RolloutBatch>> RolloutBatches(int64_t job, Instant since) = 0;

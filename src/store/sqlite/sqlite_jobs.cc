@@ -685,138 +685,161 @@ Result<std::vector<Store::JobWork>> SqliteStore::PendingJobWork() {
   });
 }
 
-Result<int64_t> SqliteStore::MaterializeExecutions(int64_t job, int64_t max, Instant now) {
-  int64_t created = 0;
-  Status result = Write([&](SqliteDb& db) -> Status {
-    created = 0;
-    Status st;
-    {
-      // The caller read the job's work earlier; a CancelJob, an abort or a schedule may have
-      // stopped the rollout since. Re-checked here, in the same transaction as the inserts.
-      IOTJOBS_PREPARE(j, db, "SELECT status, work FROM jobs WHERE id = ?1");
-      j.Bind(1, job);
-      if (!j.Step(&st)) return st;  // gone already
-      if (j.Text(0) != jobs::kJobInProgress || (j.Int(1) & kWorkRollout) == 0) {
-        return Status::Ok();
-      }
-    }
-    IOTJOBS_PREPARE(cur, db,
-                    "SELECT target_idx, groups, group_idx, last_thing FROM rollout_cursors "
-                    "WHERE job = ?1");
-    cur.Bind(1, job);
-    if (!cur.Step(&st)) return st.ok() ? Status::NotFound("job has no rollout cursor") : st;
-    int64_t target_idx = cur.Int(0);
-    std::string groups = cur.OptText(1).value_or("");
-    int64_t group_idx = cur.Int(2), last_thing = cur.Int(3);
+namespace {
 
-    struct Target {
-      std::optional<int64_t> thing, grp;
-    };
-    std::vector<Target> targets;
-    {
-      IOTJOBS_PREPARE(t, db, "SELECT thing, grp FROM job_targets WHERE job = ?1 ORDER BY idx");
-      t.Bind(1, job);
-      while (t.Step(&st)) {
-        Target x;
-        if (t.OptText(0)) x.thing = t.Int(0);
-        if (t.OptText(1)) x.grp = t.Int(1);
-        targets.push_back(x);
-      }
-      IOTJOBS_RETURN_IF_ERROR(st);
+// MaterializeExecutions for one job inside the caller's transaction; *created_out receives how
+// many it created.
+Status MaterializeJob(SqliteDb& db, int64_t job, int64_t max, Instant now, int64_t* created_out) {
+  *created_out = 0;
+  int64_t& created = *created_out;
+  Status st;
+  {
+    // The caller read the job's work earlier; a CancelJob, an abort or a schedule may have
+    // stopped the rollout since. Re-checked here, in the same transaction as the inserts.
+    IOTJOBS_PREPARE(j, db, "SELECT status, work FROM jobs WHERE id = ?1");
+    j.Bind(1, job);
+    if (!j.Step(&st)) return st;  // gone already
+    if (j.Text(0) != jobs::kJobInProgress || (j.Int(1) & kWorkRollout) == 0) {
+      return Status::Ok();
     }
-    const int64_t now_ms = ToEpochMillis(now);
-    while (created < max && target_idx < static_cast<int64_t>(targets.size())) {
-      const Target& t = targets[target_idx];
-      if (t.thing) {
-        // The thing may have been deleted since the job was created: no execution for it.
-        IOTJOBS_PREPARE(ins, db,
-                        "INSERT INTO job_executions(job, thing, number, status, version, latest, "
-                        "queued_at_ms, updated_at_ms) SELECT ?1, ?2, 1, 0, 1, 1, ?3, ?3 "
-                        "WHERE EXISTS (SELECT 1 FROM things WHERE id = ?2) "
-                        "ON CONFLICT DO NOTHING");
-        IOTJOBS_RETURN_IF_ERROR(ins.Bind(1, job).Bind(2, *t.thing).Bind(3, now_ms).Run());
-        created += db.Changes();
-        ++target_idx;
-        continue;
-      }
-      // A group target covers the group and every descendant, listed once when its rollout
-      // starts (snapshot semantics) and walked group by group in member order.
-      std::vector<int64_t> ids;
-      if (groups.empty()) {
-        IOTJOBS_PREPARE(d, db,
-                        "WITH RECURSIVE d(id) AS (SELECT ?1 UNION ALL "
-                        "  SELECT g.id FROM thing_groups g JOIN d ON g.parent = d.id) "
-                        "SELECT id FROM d");
-        d.Bind(1, *t.grp);
-        while (d.Step(&st)) groups += (groups.empty() ? "" : ",") + std::to_string(d.Int(0));
-        IOTJOBS_RETURN_IF_ERROR(st);
-        group_idx = 0;
-        last_thing = 0;
-      }
-      for (size_t p = 0; p < groups.size();) {
-        size_t comma = groups.find(',', p);
-        if (comma == std::string::npos) comma = groups.size();
-        ids.push_back(std::stoll(groups.substr(p, comma - p)));
-        p = comma + 1;
-      }
-      if (group_idx >= static_cast<int64_t>(ids.size())) {
-        ++target_idx;
-        groups.clear();
-        group_idx = 0;
-        last_thing = 0;
-        continue;
-      }
-      IOTJOBS_PREPARE(edge, db,
-                      "SELECT max(thing) FROM (SELECT thing FROM thing_group_members "
-                      "WHERE grp = ?1 AND thing > ?2 ORDER BY thing LIMIT ?3)");
-      edge.Bind(1, ids[group_idx]).Bind(2, last_thing).Bind(3, max - created);
-      if (!edge.Step(&st) || !edge.OptText(0)) {
-        IOTJOBS_RETURN_IF_ERROR(st);
-        ++group_idx;  // this group is exhausted
-        last_thing = 0;
-        continue;
-      }
-      const int64_t upto = edge.Int(0);
+  }
+  IOTJOBS_PREPARE(cur, db,
+                  "SELECT target_idx, groups, group_idx, last_thing FROM rollout_cursors "
+                  "WHERE job = ?1");
+  cur.Bind(1, job);
+  if (!cur.Step(&st)) return st.ok() ? Status::NotFound("job has no rollout cursor") : st;
+  int64_t target_idx = cur.Int(0);
+  std::string groups = cur.OptText(1).value_or("");
+  int64_t group_idx = cur.Int(2), last_thing = cur.Int(3);
+
+  struct Target {
+    std::optional<int64_t> thing, grp;
+  };
+  std::vector<Target> targets;
+  {
+    IOTJOBS_PREPARE(t, db, "SELECT thing, grp FROM job_targets WHERE job = ?1 ORDER BY idx");
+    t.Bind(1, job);
+    while (t.Step(&st)) {
+      Target x;
+      if (t.OptText(0)) x.thing = t.Int(0);
+      if (t.OptText(1)) x.grp = t.Int(1);
+      targets.push_back(x);
+    }
+    IOTJOBS_RETURN_IF_ERROR(st);
+  }
+  const int64_t now_ms = ToEpochMillis(now);
+  while (created < max && target_idx < static_cast<int64_t>(targets.size())) {
+    const Target& t = targets[target_idx];
+    if (t.thing) {
+      // The thing may have been deleted since the job was created: no execution for it.
       IOTJOBS_PREPARE(ins, db,
                       "INSERT INTO job_executions(job, thing, number, status, version, latest, "
-                      "queued_at_ms, updated_at_ms) "
-                      "SELECT ?1, thing, 1, 0, 1, 1, ?4, ?4 FROM thing_group_members "
-                      "WHERE grp = ?2 AND thing > ?3 AND thing <= ?5 ON CONFLICT DO NOTHING");
-      IOTJOBS_RETURN_IF_ERROR(ins.Bind(1, job)
-                                  .Bind(2, ids[group_idx])
-                                  .Bind(3, last_thing)
-                                  .Bind(4, now_ms)
-                                  .Bind(5, upto)
-                                  .Run());
+                      "queued_at_ms, updated_at_ms) SELECT ?1, ?2, 1, 0, 1, 1, ?3, ?3 "
+                      "WHERE EXISTS (SELECT 1 FROM things WHERE id = ?2) "
+                      "ON CONFLICT DO NOTHING");
+      IOTJOBS_RETURN_IF_ERROR(ins.Bind(1, job).Bind(2, *t.thing).Bind(3, now_ms).Run());
       created += db.Changes();
-      last_thing = upto;
+      ++target_idx;
+      continue;
     }
-    const bool done = target_idx >= static_cast<int64_t>(targets.size());
-    IOTJOBS_PREPARE(save, db,
-                    "UPDATE rollout_cursors SET target_idx = ?2, groups = ?3, group_idx = ?4, "
-                    "last_thing = ?5 WHERE job = ?1");
-    save.Bind(1, job).Bind(2, target_idx).Bind(4, group_idx).Bind(5, last_thing);
-    if (!groups.empty()) save.Bind(3, groups);
-    IOTJOBS_RETURN_IF_ERROR(save.Run());
-    IOTJOBS_PREPARE(
-        u, db,
-        "UPDATE jobs SET n_queued = n_queued + ?2, notified = notified + ?2, "
-        "rollout_done = ?3, work = CASE WHEN ?3 THEN work & ~1 ELSE work END, "
-        "updated_at_ms = CASE WHEN ?2 > 0 THEN ?4 ELSE updated_at_ms END WHERE id = ?1");
-    IOTJOBS_RETURN_IF_ERROR(
-        u.Bind(1, job).Bind(2, created).Bind(3, int64_t{done ? 1 : 0}).Bind(4, now_ms).Run());
-    if (created > 0) {
-      // The pacing history (migration 12): this batch, and nothing older than the window. One row
-      // written and at most a few deleted per call, through the primary key.
-      IOTJOBS_PREPARE(b, db,
-                      "INSERT INTO rollout_batches(job, at_ms, count) VALUES (?1, ?2, ?3) "
-                      "ON CONFLICT (job, at_ms) DO UPDATE SET count = count + excluded.count");
-      IOTJOBS_RETURN_IF_ERROR(b.Bind(1, job).Bind(2, now_ms).Bind(3, created).Run());
-      IOTJOBS_PREPARE(old, db, "DELETE FROM rollout_batches WHERE job = ?1 AND at_ms <= ?2");
+    // A group target covers the group and every descendant, listed once when its rollout
+    // starts (snapshot semantics) and walked group by group in member order.
+    std::vector<int64_t> ids;
+    if (groups.empty()) {
+      IOTJOBS_PREPARE(d, db,
+                      "WITH RECURSIVE d(id) AS (SELECT ?1 UNION ALL "
+                      "  SELECT g.id FROM thing_groups g JOIN d ON g.parent = d.id) "
+                      "SELECT id FROM d");
+      d.Bind(1, *t.grp);
+      while (d.Step(&st)) groups += (groups.empty() ? "" : ",") + std::to_string(d.Int(0));
+      IOTJOBS_RETURN_IF_ERROR(st);
+      group_idx = 0;
+      last_thing = 0;
+    }
+    for (size_t p = 0; p < groups.size();) {
+      size_t comma = groups.find(',', p);
+      if (comma == std::string::npos) comma = groups.size();
+      ids.push_back(std::stoll(groups.substr(p, comma - p)));
+      p = comma + 1;
+    }
+    if (group_idx >= static_cast<int64_t>(ids.size())) {
+      ++target_idx;
+      groups.clear();
+      group_idx = 0;
+      last_thing = 0;
+      continue;
+    }
+    IOTJOBS_PREPARE(edge, db,
+                    "SELECT max(thing) FROM (SELECT thing FROM thing_group_members "
+                    "WHERE grp = ?1 AND thing > ?2 ORDER BY thing LIMIT ?3)");
+    edge.Bind(1, ids[group_idx]).Bind(2, last_thing).Bind(3, max - created);
+    if (!edge.Step(&st) || !edge.OptText(0)) {
+      IOTJOBS_RETURN_IF_ERROR(st);
+      ++group_idx;  // this group is exhausted
+      last_thing = 0;
+      continue;
+    }
+    const int64_t upto = edge.Int(0);
+    IOTJOBS_PREPARE(ins, db,
+                    "INSERT INTO job_executions(job, thing, number, status, version, latest, "
+                    "queued_at_ms, updated_at_ms) "
+                    "SELECT ?1, thing, 1, 0, 1, 1, ?4, ?4 FROM thing_group_members "
+                    "WHERE grp = ?2 AND thing > ?3 AND thing <= ?5 ON CONFLICT DO NOTHING");
+    IOTJOBS_RETURN_IF_ERROR(ins.Bind(1, job)
+                                .Bind(2, ids[group_idx])
+                                .Bind(3, last_thing)
+                                .Bind(4, now_ms)
+                                .Bind(5, upto)
+                                .Run());
+    created += db.Changes();
+    last_thing = upto;
+  }
+  const bool done = target_idx >= static_cast<int64_t>(targets.size());
+  IOTJOBS_PREPARE(save, db,
+                  "UPDATE rollout_cursors SET target_idx = ?2, groups = ?3, group_idx = ?4, "
+                  "last_thing = ?5 WHERE job = ?1");
+  save.Bind(1, job).Bind(2, target_idx).Bind(4, group_idx).Bind(5, last_thing);
+  if (!groups.empty()) save.Bind(3, groups);
+  IOTJOBS_RETURN_IF_ERROR(save.Run());
+  IOTJOBS_PREPARE(u, db,
+                  "UPDATE jobs SET n_queued = n_queued + ?2, notified = notified + ?2, "
+                  "rollout_done = ?3, work = CASE WHEN ?3 THEN work & ~1 ELSE work END, "
+                  "updated_at_ms = CASE WHEN ?2 > 0 THEN ?4 ELSE updated_at_ms END WHERE id = ?1");
+  IOTJOBS_RETURN_IF_ERROR(
+      u.Bind(1, job).Bind(2, created).Bind(3, int64_t{done ? 1 : 0}).Bind(4, now_ms).Run());
+  if (created > 0) {
+    // The pacing history (migration 12): this batch, and nothing older than the window. One row
+    // written and at most a few deleted per call, through the primary key.
+    IOTJOBS_PREPARE(b, db,
+                    "INSERT INTO rollout_batches(job, at_ms, count) VALUES (?1, ?2, ?3) "
+                    "ON CONFLICT (job, at_ms) DO UPDATE SET count = count + excluded.count");
+    IOTJOBS_RETURN_IF_ERROR(b.Bind(1, job).Bind(2, now_ms).Bind(3, created).Run());
+    IOTJOBS_PREPARE(old, db, "DELETE FROM rollout_batches WHERE job = ?1 AND at_ms <= ?2");
+    IOTJOBS_RETURN_IF_ERROR(old.Bind(1, job).Bind(2, now_ms - jobs::kRolloutWindow.count()).Run());
+  }
+  return MaybeComplete(db, job, now);
+}
+
+}  // namespace
+
+Result<int64_t> SqliteStore::MaterializeExecutions(int64_t job, int64_t max, Instant now) {
+  int64_t created = 0;
+  Status result =
+      Write([&](SqliteDb& db) -> Status { return MaterializeJob(db, job, max, now, &created); });
+  if (!result.ok()) return result;
+  return created;
+}
+
+Result<std::vector<int64_t>> SqliteStore::MaterializeReleases(const std::vector<Release>& releases,
+                                                              Instant now) {
+  std::vector<int64_t> created;
+  Status result = Write([&](SqliteDb& db) -> Status {
+    created.assign(releases.size(), 0);
+    for (size_t i = 0; i < releases.size(); ++i) {
       IOTJOBS_RETURN_IF_ERROR(
-          old.Bind(1, job).Bind(2, now_ms - jobs::kRolloutWindow.count()).Run());
+          MaterializeJob(db, releases[i].job, releases[i].max, now, &created[i]));
     }
-    return MaybeComplete(db, job, now);
+    return Status::Ok();
   });
   if (!result.ok()) return result;
   return created;

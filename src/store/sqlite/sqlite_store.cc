@@ -417,6 +417,14 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(const Options& options) {
   IOTJOBS_RETURN_IF_ERROR(store->Migrate());
   IOTJOBS_RETURN_IF_ERROR(
       store->writer_db_->Exec(options.track_thing_changes ? kTrackChanges : kUntrackChanges));
+  // Checkpoints move off the writer: SQLite's automatic checkpoint runs inside the commit that
+  // crosses its threshold, copying pages into the database file and fsyncing it while every
+  // queued write (a device's update, the scheduler's tick) waits. The hook replaces it.
+  auto checkpoint_db = SqliteDb::Open(options.path, /*read_only=*/false, options.synchronous_full);
+  if (!checkpoint_db.ok()) return checkpoint_db.status();
+  store->checkpoint_db_ = std::move(checkpoint_db).value();
+  sqlite3_wal_hook(store->writer_db_->raw(), &SqliteStore::OnWalCommit, store.get());
+  store->checkpointer_ = std::thread([s = store.get()] { s->CheckpointLoop(); });
   store->writer_ = std::thread([s = store.get()] { s->WriterLoop(); });
   return store;
 }
@@ -428,6 +436,49 @@ SqliteStore::~SqliteStore() {
   }
   cv_.notify_all();
   if (writer_.joinable()) writer_.join();
+  {
+    std::lock_guard lock(checkpoint_mu_);
+    checkpoint_stopping_ = true;
+  }
+  checkpoint_cv_.notify_all();
+  if (checkpointer_.joinable()) checkpointer_.join();
+  // Closing the last connection (the writer's) checkpoints what is left and removes the WAL.
+}
+
+int SqliteStore::OnWalCommit(void* self, sqlite3*, const char*, int pages) {
+  auto* s = static_cast<SqliteStore*>(self);
+  bool wake;
+  {
+    std::lock_guard lock(s->checkpoint_mu_);
+    s->wal_pages_ = pages;
+    // A WAL that restarted from its beginning (everything was checkpointed) counts from zero.
+    if (pages < s->checkpointed_pages_) s->checkpointed_pages_ = 0;
+    wake = pages - s->checkpointed_pages_ >= s->options_.checkpoint_pages;
+  }
+  if (wake) s->checkpoint_cv_.notify_one();
+  return SQLITE_OK;
+}
+
+void SqliteStore::CheckpointLoop() {
+  std::unique_lock lock(checkpoint_mu_);
+  for (;;) {
+    checkpoint_cv_.wait(lock, [&] {
+      return checkpoint_stopping_ || wal_pages_ - checkpointed_pages_ >= options_.checkpoint_pages;
+    });
+    if (checkpoint_stopping_) return;
+    checkpointed_pages_ = wal_pages_;
+    lock.unlock();
+    // PASSIVE: copies what no reader still needs, never waits for a reader or the writer (which
+    // keeps appending meanwhile); what it leaves is taken by the next one. SQLite restarts the
+    // WAL from its beginning at the first write after a checkpoint that copied everything.
+    int log = 0, copied = 0;
+    const int rc = sqlite3_wal_checkpoint_v2(checkpoint_db_->raw(), nullptr,
+                                             SQLITE_CHECKPOINT_PASSIVE, &log, &copied);
+    if (rc != SQLITE_OK && rc != SQLITE_BUSY) {
+      Log()->warn("checkpoint failed: {}", sqlite3_errmsg(checkpoint_db_->raw()));
+    }
+    lock.lock();
+  }
 }
 
 Status SqliteStore::Migrate() {

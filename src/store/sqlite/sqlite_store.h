@@ -4,7 +4,9 @@
 // while a write commits). Writes are queued to one writer thread, which applies every write waiting
 // at that moment in one transaction (each inside its own SAVEPOINT, so one failing write does not
 // undo the others) and commits once: group commit, one fsync for the whole batch. The caller blocks
-// until its write is durable.
+// until its write is durable. A checkpointer thread copies the WAL back into the database file
+// (passive checkpoints on a connection of its own, once Options::checkpoint_pages have been
+// appended), so no write waits for a checkpoint.
 #pragma once
 
 #include <condition_variable>
@@ -28,6 +30,9 @@ class SqliteStore final : public Store {
     bool synchronous_full = true;      // fsync every commit (durable across power loss)
     int max_batch = 512;               // writes per group commit at most
     bool track_thing_changes = false;  // fill the thing_changes outbox (MQTT notifications)
+    // WAL pages appended since the last checkpoint that wake the checkpointer (SQLite's own
+    // automatic checkpoint, which this replaces, uses 1000 too).
+    int checkpoint_pages = 1000;
   };
 
   // Opens the database and applies pending schema migrations (PRAGMA user_version).
@@ -83,6 +88,8 @@ class SqliteStore final : public Store {
   Result<std::vector<JobWork>> PendingJobWork() override;
   Result<int64_t> MaterializeExecutions(int64_t job, int64_t max, Instant now) override;
   Result<std::vector<jobs::RolloutBatch>> RolloutBatches(int64_t job, Instant since) override;
+  Result<std::vector<int64_t>> MaterializeReleases(const std::vector<Release>& releases,
+                                                   Instant now) override;
   Result<int64_t> ProcessJobWork(int64_t job, int64_t max, Instant now) override;
   Result<jobs::JobExecution> GetExecution(const std::string& region, const std::string& job_id,
                                           const std::string& thing,
@@ -170,6 +177,9 @@ class SqliteStore final : public Store {
   Status Migrate();
   Status Write(WriteFn fn);
   void WriterLoop();
+  void CheckpointLoop();
+  // sqlite3_wal_hook: after every commit of the writer, with the WAL's size in pages.
+  static int OnWalCommit(void* self, sqlite3* db, const char* name, int pages);
 
   // Runs `fn` with a read connection from the pool.
   template <typename T, typename F>
@@ -197,6 +207,14 @@ class SqliteStore final : public Store {
 
   std::mutex pool_mu_;
   std::vector<std::unique_ptr<SqliteDb>> readers_;
+
+  std::unique_ptr<SqliteDb> checkpoint_db_;
+  std::thread checkpointer_;
+  std::mutex checkpoint_mu_;
+  std::condition_variable checkpoint_cv_;
+  int wal_pages_ = 0;           // the WAL's size after the writer's last commit
+  int checkpointed_pages_ = 0;  // its size when the last checkpoint started
+  bool checkpoint_stopping_ = false;
 };
 
 }  // namespace iotjobs::store

@@ -4,7 +4,9 @@
 #include <sqlite3.h>
 
 #include <atomic>
+#include <chrono>
 #include <filesystem>
+#include <thread>
 
 #include "store/tests/store_conformance.h"
 #include "store/tests/store_conformance_jobs.h"
@@ -237,6 +239,32 @@ TEST_F(SqliteStoreTest, UsesWriteAheadLogging) {
   EXPECT_STREQ(reinterpret_cast<const char*>(sqlite3_column_text(st, 0)), "wal");
   sqlite3_finalize(st);
   sqlite3_close(db);
+}
+
+// The writer never checkpoints (its commits would wait for it); the checkpointer thread copies
+// the WAL into the database file once enough pages were appended, while the store stays open.
+TEST_F(SqliteStoreTest, TheCheckpointerCopiesTheWalIntoTheDatabaseFile) {
+  SqliteStore::Options o;
+  o.path = path_;
+  o.checkpoint_pages = 50;
+  auto opened = SqliteStore::Open(o);
+  ASSERT_TRUE(opened.ok()) << opened.status().ToString();
+  auto s = std::move(opened).value();
+  const auto before = std::filesystem::file_size(path_);
+  for (int i = 0; i < 200; ++i) {
+    jobs::JobTemplate t = MinimalTemplate("us-east-1", "big-" + std::to_string(i));
+    t.description = std::string(2000, 'x');
+    ASSERT_TRUE(s->CreateJobTemplate(t, testing::Arn("us-east-1", t.id), {}).ok());
+  }
+  // 200 templates of 2 KB are 400 KB of pages in the WAL; the database file grows as they are
+  // copied. Polled, with a deadline: the checkpointer runs on its own schedule.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (std::filesystem::file_size(path_) < before + 200 * 1024 &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  EXPECT_GE(std::filesystem::file_size(path_), before + 200 * 1024)
+      << "nothing was checkpointed while the store was open";
 }
 
 // Writes queued behind a busy database are all applied once it frees up, and none is lost when

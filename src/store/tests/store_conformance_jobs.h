@@ -408,6 +408,35 @@ TEST_P(StoreJobsConformanceTest, MaterializeRecordsTheLastMinuteOfRolloutBatches
   EXPECT_EQ(batches(T(-3600)), V{});
 }
 
+// One transaction for a tick's releases: each job gets its own count, its own batch record, and
+// a job that stopped rolling out (here canceled) creates nothing.
+TEST_P(StoreJobsConformanceTest, MaterializeReleasesCreatesForSeveralJobsAtOnce) {
+  for (int i = 0; i < 6; ++i) Thing("r" + std::to_string(i));
+  CreateJob(MakeJob("ra", {ThingArn("r0"), ThingArn("r1"), ThingArn("r2")}, t0_));
+  CreateJob(MakeJob("rb", {ThingArn("r3"), ThingArn("r4")}, t0_));
+  CreateJob(MakeJob("rc", {ThingArn("r5")}, t0_));
+  const int64_t a = Internal("ra"), b = Internal("rb"), c = Internal("rc");
+  ASSERT_TRUE(store_->CancelJob(kRegion, "rc", false, std::nullopt, std::nullopt, T(0)).ok());
+  auto created = store_->MaterializeReleases({{a, 2}, {b, 5}, {c, 1}}, T(1));
+  ASSERT_TRUE(created.ok()) << created.status().ToString();
+  EXPECT_EQ(*created, (std::vector<int64_t>{2, 2, 0}));
+  EXPECT_EQ(GetJob("ra").notified, 2);
+  EXPECT_FALSE(GetJob("ra").rollout_done);
+  EXPECT_EQ(GetJob("rb").notified, 2);
+  EXPECT_TRUE(GetJob("rb").rollout_done) << "fewer than asked: every target is done";
+  EXPECT_EQ(GetJob("rc").notified, 0);
+  auto batches = store_->RolloutBatches(a, T(-60));
+  ASSERT_TRUE(batches.ok());
+  ASSERT_EQ(batches->size(), 1u);
+  EXPECT_EQ(ToEpochMillis(batches->front().at), ToEpochMillis(T(1)));
+  EXPECT_EQ(batches->front().count, 2);
+  EXPECT_TRUE(store_->RolloutBatches(c, T(-60))->empty());
+  created = store_->MaterializeReleases({{a, 5}}, T(2));
+  ASSERT_TRUE(created.ok());
+  EXPECT_EQ(*created, (std::vector<int64_t>{1}));
+  EXPECT_EQ(GetJob("ra").counters.queued, 3);
+}
+
 TEST_P(StoreJobsConformanceTest, SnapshotJobWithNothingToTargetCompletes) {
   ASSERT_TRUE(Group("empty").ok());
   ASSERT_TRUE(Group("empty-child", "empty").ok());
