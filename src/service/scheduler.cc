@@ -38,8 +38,11 @@ Result<Scheduler::Pacing> Scheduler::Pace(int64_t job, int64_t rate, Instant now
   // keeps them against the rate for a full minute rather than dropping them.
   for (auto& b : q) b.at = std::min(b.at, now);
   const auto r = static_cast<int32_t>(std::min<int64_t>(rate, INT32_MAX));
-  Pacing p{jobs::RolloutAllowanceOfBatches(r, q, now), now};
-  if (p.allowance == 0) p.next = jobs::NextRolloutAtOfBatches(r, q, now);
+  Pacing p{jobs::RolloutAllowanceOfBatches(r, q, now), now, now};
+  if (p.allowance == 0) {
+    p.next = jobs::NextRolloutAtOfBatches(r, q, now);
+    p.due = jobs::RolloutDueAtOfBatches(r, q, now);
+  }
   return p;
 }
 
@@ -79,14 +82,19 @@ Result<std::optional<Instant>> Scheduler::Tick(Instant now) {
     if (d.next_change) due(*d.next_change);
   }
 
-  // Timers first: an execution past its deadline times out (then retry, abort, completion).
-  for (;;) {
-    auto n = store_->TimeOutExecutions(now, config_.batch);
-    if (!n.ok()) return n.status();
-    if (*n < config_.batch || std::chrono::steady_clock::now() > deadline) break;
-  }
+  // Timers first: an execution past its deadline times out (then retry, abort, completion). The
+  // earliest deadline is read first (an index lookup), so a tick with none due writes nothing.
   auto next_timeout = store_->NextTimeout();
   if (!next_timeout.ok()) return next_timeout.status();
+  if (*next_timeout && **next_timeout <= now) {
+    for (;;) {
+      auto n = store_->TimeOutExecutions(now, config_.batch);
+      if (!n.ok()) return n.status();
+      if (*n < config_.batch || std::chrono::steady_clock::now() > deadline) break;
+    }
+    next_timeout = store_->NextTimeout();
+    if (!next_timeout.ok()) return next_timeout.status();
+  }
   if (*next_timeout) due(**next_timeout);
 
   // Read after the schedules and timers above: a job they just moved to SCHEDULED (a window
@@ -94,6 +102,14 @@ Result<std::optional<Instant>> Scheduler::Tick(Instant now) {
   // must not roll out in this tick at an instant its schedule forbids.
   auto work = store_->PendingJobWork();
   if (!work.ok()) return work.status();
+  const auto cap =
+      static_cast<int32_t>(std::min<int64_t>(config_.max_rollout_per_minute, INT32_MAX));
+  struct Rollout {
+    const store::Store::JobWork* w;
+    int64_t allowed, created = 0;
+    bool exhausted = false;  // it created fewer than asked: finished, or nothing to create now
+  };
+  std::vector<Rollout> rollouts;
   for (const auto& w : *work) {
     if (w.deletion || w.cancel || w.force_cancel) {
       auto n = store_->ProcessJobWork(w.job, config_.batch, now);
@@ -102,38 +118,57 @@ Result<std::optional<Instant>> Scheduler::Tick(Instant now) {
       continue;
     }
     if (!w.rollout) continue;
-    const auto cap =
-        static_cast<int32_t>(std::min<int64_t>(config_.max_rollout_per_minute, INT32_MAX));
-    const int64_t rate = jobs::RolloutRatePerMinute(w.rollout_config, w.notified, w.succeeded, cap);
-    auto pace = Pace(w.job, rate, now);
+    auto pace = Pace(
+        w.job, jobs::RolloutRatePerMinute(w.rollout_config, w.notified, w.succeeded, cap), now);
     if (!pace.ok()) return pace.status();
-    int64_t allowed = pace->allowance, notified = w.notified;
-    bool exhausted = false;
-    while (allowed > 0) {
-      const int64_t n = std::min(allowed, config_.batch);
-      auto created = store_->MaterializeExecutions(w.job, n, now);
-      if (!created.ok()) {
-        recent_.erase(w.job);  // whether the batch was recorded is the store's to say
-        return created.status();
-      }
-      // The store recorded the same batch in the same transaction.
-      if (*created > 0) recent_[w.job].push_back(jobs::RolloutBatch{now, *created});
-      notified += *created;
-      allowed -= n;
-      if (*created < n) {  // rollout finished (or nothing left to create right now)
-        exhausted = true;
-        break;
-      }
-      if (std::chrono::steady_clock::now() > deadline) break;
+    rollouts.push_back(Rollout{&w, pace->allowance});
+  }
+  // Every job's allowance in one transaction (more only when they add up to more than a batch):
+  // a tick costs one commit however many jobs roll out, rather than one commit per job, each
+  // queued behind the devices' writes.
+  for (bool more = true; more;) {
+    std::vector<store::Store::Release> releases;
+    std::vector<Rollout*> of;
+    int64_t room = config_.batch;
+    for (Rollout& r : rollouts) {
+      if (r.exhausted || r.allowed <= 0 || room == 0) continue;
+      releases.push_back({r.w->job, std::min(r.allowed, room)});
+      of.push_back(&r);
+      room -= releases.back().max;
     }
-    if (exhausted) continue;  // nothing to wake for; idle_wait bounds any wait anyway
-    // Wake when the next execution is due, at the rate these creations may have raised
-    // (exponentialRate), so the pace is kept exactly. A wake-up late by less than τ loses no
-    // credit (jobs/rollout.h), so fast rates wake every τ / 10 rather than once per execution.
-    auto p =
-        Pace(w.job, jobs::RolloutRatePerMinute(w.rollout_config, notified, w.succeeded, cap), now);
+    if (releases.empty()) break;
+    auto created = store_->MaterializeReleases(releases, now);
+    if (!created.ok()) {
+      // Whether the batches were recorded is the store's to say: read them again next time.
+      for (const Rollout* r : of) recent_.erase(r->w->job);
+      return created.status();
+    }
+    for (size_t i = 0; i < of.size(); ++i) {
+      Rollout& r = *of[i];
+      const int64_t n = (*created)[i];
+      // The store recorded the same batch in the same transaction.
+      if (n > 0) recent_[r.w->job].push_back(jobs::RolloutBatch{now, n});
+      r.created += n;
+      r.allowed -= releases[i].max;
+      r.exhausted = n < releases[i].max;
+    }
+    more = std::chrono::steady_clock::now() <= deadline;
+  }
+  for (const Rollout& r : rollouts) {
+    if (r.exhausted) continue;  // nothing to wake for; idle_wait bounds any wait anyway
+    // Wake when the next execution is allowed, at the rate these creations may have raised
+    // (exponentialRate), so the pace is kept exactly. While the bucket paces the job, a wake-up
+    // up to τ late loses no credit (jobs/rollout.h), so fast rates wake every τ / 10 rather than
+    // once per execution; never after the execution is due, though (RolloutDueAt: while the
+    // rolling-minute cap holds the job, the instant the cap frees a slot).
+    auto p = Pace(r.w->job,
+                  jobs::RolloutRatePerMinute(r.w->rollout_config, r.w->notified + r.created,
+                                             r.w->succeeded, cap),
+                  now);
     if (!p.ok()) return p.status();
-    due(p->allowance > 0 ? now : std::max(p->next, now + jobs::kRolloutBurstTolerance / 10));
+    due(p->allowance > 0
+            ? now
+            : std::min(p->due, std::max(p->next, now + jobs::kRolloutBurstTolerance / 10)));
   }
   // Drop the cached pacing of jobs that no longer roll out (the store keeps the record: a job that
   // resumes within the minute, say as a maintenance window reopens, is paced on from it).
@@ -150,7 +185,13 @@ void Scheduler::Start() {
     std::unique_lock lock(mu_);
     while (!stopping_) {
       lock.unlock();
-      auto next = Tick(clock_->Now());
+      const Instant now = clock_->Now();
+      const auto began = std::chrono::steady_clock::now();
+      auto next = Tick(now);
+      if (observer_) {
+        observer_(TickReport{now, std::chrono::steady_clock::now() - began,
+                             next.ok() ? *next : std::nullopt, next.ok()});
+      }
       lock.lock();
       if (!next.ok()) Log()->error("tick failed: {}", next.status().message());
       Millis wait = config_.idle_wait;

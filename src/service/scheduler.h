@@ -13,7 +13,9 @@
 // Start() runs Tick on a thread of its own; Poke() wakes it early (after CreateJob, CancelJob...).
 #pragma once
 
+#include <chrono>
 #include <condition_variable>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <thread>
@@ -42,6 +44,19 @@ class Scheduler {
   // Does the work due at `now`. Returns when the next tick is due (nullopt: only when poked).
   Result<std::optional<Instant>> Tick(Instant now);
 
+  // One tick that Start()'s thread ran.
+  struct TickReport {
+    Instant now;                    // the service instant it ran at (its decisions' timestamp)
+    std::chrono::nanoseconds cost;  // wall-clock time it took
+    std::optional<Instant> next;    // when it asked to run next
+    bool ok = true;                 // false: it failed (and was logged)
+  };
+  // Called on the scheduler's thread after every tick Start() runs, for metrics and benchmarks; it
+  // must return quickly. Set it before Start().
+  void SetTickObserver(std::function<void(const TickReport&)> observer) {
+    observer_ = std::move(observer);
+  }
+
   void Start();
   void Stop();
   void Poke();
@@ -50,6 +65,7 @@ class Scheduler {
   struct Pacing {
     int64_t allowance;  // executions the job may create at `now`
     Instant next;       // when allowance is 0: the earliest instant it will be ≥ 1; else `now`
+    Instant due;        // when allowance is 0: by when the next one is due (RolloutDueAt)
   };
   // The job's pacing at `now` under `rate` per minute, from its recent creations (read from the
   // store the first time the job is paced).
@@ -61,6 +77,7 @@ class Scheduler {
   // Per job rolling out, the last minute of its rollout batches: the store's record, cached. Only
   // Tick's thread touches it.
   std::map<int64_t, std::vector<jobs::RolloutBatch>> recent_;
+  std::function<void(const TickReport&)> observer_;
 
   std::thread thread_;
   std::mutex mu_;
