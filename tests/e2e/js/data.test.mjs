@@ -8,13 +8,10 @@
 
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import {
-  closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync,
-} from "node:fs";
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from "node:fs";
 import { createConnection, createServer } from "node:net";
 import { tmpdir } from "node:os";
-import { dirname, join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 
@@ -41,9 +38,8 @@ import {
   UpdateJobExecutionCommand,
 } from "@aws-sdk/client-iot-jobs-data-plane";
 
-const ACCOUNT = "123456789012";
-const REGION = "us-east-1";
-const READY_TIMEOUT_MS = 20_000;
+import { ACCOUNT, Iotjobsd, REGION, writeCredentials } from "./daemon.mjs";
+
 const MOTO_TIMEOUT_MS = 30_000;
 const WAIT_MS = 15_000;
 const ARN = `arn:aws:iot:${REGION}:${ACCOUNT}`;
@@ -59,28 +55,16 @@ const COUNTERS = [
   "numberOfTimedOutThings", "numberOfRemovedThings",
 ];
 
-function iotjobsdBinary() {
-  if (process.env.IOTJOBSD) return process.env.IOTJOBSD;
-  const repo = resolve(dirname(fileURLToPath(import.meta.url)), "../../..");
-  for (const b of ["build-e2e", "build"]) {
-    const p = join(repo, b, "src/server/iotjobsd");
-    if (existsSync(p)) return p;
-  }
-  throw new Error("iotjobsd not found: set IOTJOBSD");
-}
-
 // --- processes -----------------------------------------------------------------------------------
 
 let tmp;
-const children = []; // every process started here; killed on exit whatever happens
-let stopping = false;
+const children = []; // moto; killed on exit whatever happens (daemon.mjs sees to iotjobsd)
 
 function alive(child) {
   return child && child.exitCode === null && child.signalCode === null;
 }
 
 function killAll() {
-  stopping = true;
   for (const c of children) if (alive(c)) c.kill("SIGKILL");
 }
 process.on("exit", killAll);
@@ -137,59 +121,9 @@ async function startMoto() {
   return `http://127.0.0.1:${port}`;
 }
 
-// Resolves with the ready line's fields ({control, jobs, ...}).
-function startDaemon(credentialsFile, dataDir, s3Endpoint) {
-  const logPath = join(tmp, "iotjobsd.log");
-  const log = openSync(logPath, "w");
-  const child = spawn(iotjobsdBinary(), [
-    "--control-listen", "127.0.0.1:0", "--jobs-listen", "127.0.0.1:0",
-    "--data-dir", dataDir, "--account-id", ACCOUNT, "--region", REGION,
-    "--credentials", credentialsFile, "--s3-endpoint", s3Endpoint,
-  ], { stdio: ["ignore", "pipe", log] });
-  closeSync(log);
-  children.push(child);
-  return new Promise((resolvePromise, reject) => {
-    let buf = "";
-    const timer = setTimeout(() => {
-      child.kill("SIGKILL");
-      reject(new Error(`iotjobsd printed no ready line within ${READY_TIMEOUT_MS} ms`));
-    }, READY_TIMEOUT_MS);
-    const fail = (why) => {
-      clearTimeout(timer);
-      reject(new Error(`iotjobsd ${why} before it was ready; its log:\n${readLog(logPath)}`));
-    };
-    child.on("error", (e) => fail(`could not start (${e.message})`));
-    child.on("exit", (code, signal) => fail(`exited (${code ?? signal})`));
-    child.stdout.on("data", (chunk) => {
-      buf += chunk.toString();
-      const nl = buf.indexOf("\n");
-      if (nl < 0) return;
-      const line = buf.slice(0, nl);
-      clearTimeout(timer);
-      child.removeAllListeners("exit");
-      child.on("exit", (code, signal) => {
-        if (!stopping) {
-          process.stderr.write(`\n*** iotjobsd exited by itself (${code ?? signal}); its log:\n` +
-            `${readLog(logPath)}\n`);
-        }
-      });
-      child.stdout.removeAllListeners("data");
-      child.stdout.resume();
-      if (!line.startsWith("iotjobsd ready ")) {
-        child.kill("SIGKILL");
-        reject(new Error(`unexpected first line from iotjobsd: ${line}`));
-        return;
-      }
-      resolvePromise(Object.fromEntries(line.split(" ").slice(2).map((f) => {
-        const i = f.indexOf("=");
-        return [f.slice(0, i), f.slice(i + 1)];
-      })));
-    });
-  });
-}
-
 // --- clients -------------------------------------------------------------------------------------
 
+let daemon;
 let iot; // operator (control plane)
 let dev; // device (jobs data plane)
 let endpoints;
@@ -198,20 +132,16 @@ let credentials;
 
 before(async () => {
   tmp = mkdtempSync(join(tmpdir(), "iotjobs-e2e-js-data-"));
-  credentials = {
-    accessKeyId: "AKIA" + randomBytes(8).toString("hex").toUpperCase(),
-    secretAccessKey: randomBytes(30).toString("base64url").slice(0, 40),
-  };
-  const credentialsFile = join(tmp, "credentials");
-  writeFileSync(credentialsFile, `[default]\naws_access_key_id = ${credentials.accessKeyId}\n` +
-    `aws_secret_access_key = ${credentials.secretAccessKey}\n`);
+  const { accessKeyId, secretAccessKey, file: credentialsFile } = writeCredentials(tmp);
+  credentials = { accessKeyId, secretAccessKey };
   motoEndpoint = await startMoto();
   // moto does not check signatures: plain PUTs create the bucket and the object.
   for (const [path, body] of [[`/${BUCKET}`, undefined], [`/${BUCKET}/fw/5.0.0.bin`, FIRMWARE]]) {
     const r = await fetch(motoEndpoint + path, { method: "PUT", body });
     assert.equal(r.status, 200, `PUT ${path}: ${await r.text()}`);
   }
-  endpoints = await startDaemon(credentialsFile, join(tmp, "data"), motoEndpoint);
+  daemon = new Iotjobsd({ dir: tmp, credentialsFile, args: ["--s3-endpoint", motoEndpoint] });
+  endpoints = await daemon.start();
   iot = new IoTClient({ region: REGION, endpoint: endpoints.control, credentials, maxAttempts: 1 });
   dev = new IoTJobsDataPlaneClient({
     region: REGION, endpoint: endpoints.jobs, credentials, maxAttempts: 1,
@@ -221,7 +151,7 @@ before(async () => {
 after(async () => {
   iot?.destroy();
   dev?.destroy();
-  stopping = true;
+  await daemon?.stop();
   for (const c of children) {
     if (!alive(c)) continue;
     const exited = new Promise((r) => c.once("exit", r));

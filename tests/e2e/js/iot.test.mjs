@@ -5,14 +5,9 @@
 // file, and killed (and the temp dir removed) when the tests end, pass or fail. Background work
 // (execution rollout, cancel, delete) is awaited by polling with a deadline, never a fixed sleep.
 
-import { spawn } from "node:child_process";
-import { randomBytes } from "node:crypto";
-import {
-  closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync,
-} from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { dirname, join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 
@@ -56,9 +51,8 @@ import {
   paginateListJobExecutionsForJob,
 } from "@aws-sdk/client-iot";
 
-const ACCOUNT = "123456789012";
-const REGION = "us-east-1";
-const READY_TIMEOUT_MS = 20_000;
+import { ACCOUNT, Iotjobsd, REGION, writeCredentials } from "./daemon.mjs";
+
 const WAIT_MS = 15_000;
 const ARN = `arn:aws:iot:${REGION}:${ACCOUNT}`;
 const thingArn = (n) => `${ARN}:thing/${n}`;
@@ -72,100 +66,20 @@ const COUNTERS = [
   "numberOfTimedOutThings", "numberOfRemovedThings",
 ];
 
-function iotjobsdBinary() {
-  if (process.env.IOTJOBSD) return process.env.IOTJOBSD;
-  const repo = resolve(dirname(fileURLToPath(import.meta.url)), "../../..");
-  for (const b of ["build-e2e", "build"]) {
-    const p = join(repo, b, "src/server/iotjobsd");
-    if (existsSync(p)) return p;
-  }
-  throw new Error("iotjobsd not found: set IOTJOBSD");
-}
-
 // --- the daemon ----------------------------------------------------------------------------------
 
 let tmp;
 let daemon;
-let logPath;
-let endpoint;
 let iot;
-let stopping = false;
-
-function daemonLog() {
-  try {
-    return readFileSync(logPath, "utf8");
-  } catch {
-    return "";
-  }
-}
-
-function killDaemon() {
-  stopping = true;
-  if (daemon && daemon.exitCode === null && daemon.signalCode === null) daemon.kill("SIGKILL");
-}
-// Whatever happens (a failed assertion, an uncaught error), the daemon does not outlive us.
-process.on("exit", killDaemon);
-
-function startDaemon(credentialsFile, dataDir) {
-  logPath = join(tmp, "iotjobsd.log");
-  const log = openSync(logPath, "w");
-  const child = spawn(iotjobsdBinary(), [
-    "--control-listen", "127.0.0.1:0", "--jobs-listen", "127.0.0.1:0",
-    "--data-dir", dataDir, "--account-id", ACCOUNT, "--region", REGION,
-    "--credentials", credentialsFile,
-  ], { stdio: ["ignore", "pipe", log] });
-  closeSync(log);
-  daemon = child;
-  return new Promise((resolvePromise, reject) => {
-    let buf = "";
-    const timer = setTimeout(() => {
-      killDaemon();
-      reject(new Error(`iotjobsd printed no ready line within ${READY_TIMEOUT_MS} ms`));
-    }, READY_TIMEOUT_MS);
-    const fail = (why) => {
-      clearTimeout(timer);
-      reject(new Error(`iotjobsd ${why} before it was ready; its log:\n${daemonLog()}`));
-    };
-    child.on("error", (e) => fail(`could not start (${e.message})`));
-    child.on("exit", (code, signal) => fail(`exited (${code ?? signal})`));
-    child.stdout.on("data", (chunk) => {
-      buf += chunk.toString();
-      const nl = buf.indexOf("\n");
-      if (nl < 0) return;
-      const line = buf.slice(0, nl);
-      clearTimeout(timer);
-      child.removeAllListeners("exit");
-      child.on("exit", (code, signal) => {
-        // Every test after this fails with connection errors; say why once.
-        if (!stopping) {
-          process.stderr.write(`\n*** iotjobsd exited by itself (${code ?? signal}); its log:\n` +
-            `${daemonLog()}\n`);
-        }
-      });
-      child.stdout.removeAllListeners("data");
-      child.stdout.resume(); // keep draining
-      const m = /^iotjobsd ready .*\bcontrol=(\S+)/.exec(line);
-      if (!m) {
-        killDaemon();
-        reject(new Error(`unexpected first line from iotjobsd: ${line}`));
-        return;
-      }
-      resolvePromise(m[1]);
-    });
-  });
-}
 
 before(async () => {
   tmp = mkdtempSync(join(tmpdir(), "iotjobs-e2e-js-"));
-  const accessKeyId = "AKIA" + randomBytes(8).toString("hex").toUpperCase();
-  const secretAccessKey = randomBytes(30).toString("base64url").slice(0, 40);
-  const credentialsFile = join(tmp, "credentials");
-  writeFileSync(credentialsFile,
-    `[default]\naws_access_key_id = ${accessKeyId}\naws_secret_access_key = ${secretAccessKey}\n`);
-  endpoint = await startDaemon(credentialsFile, join(tmp, "data"));
+  const { accessKeyId, secretAccessKey, file } = writeCredentials(tmp);
+  daemon = new Iotjobsd({ dir: tmp, credentialsFile: file });
+  const { control } = await daemon.start();
   iot = new IoTClient({
     region: REGION,
-    endpoint,
+    endpoint: control,
     credentials: { accessKeyId, secretAccessKey },
     maxAttempts: 1,
   });
@@ -173,14 +87,7 @@ before(async () => {
 
 after(async () => {
   iot?.destroy();
-  if (daemon && daemon.exitCode === null && daemon.signalCode === null) {
-    const exited = new Promise((r) => daemon.once("exit", r));
-    stopping = true;
-    daemon.kill("SIGTERM");
-    const timer = setTimeout(killDaemon, 10_000);
-    await exited;
-    clearTimeout(timer);
-  }
+  await daemon?.stop();
   if (tmp) rmSync(tmp, { recursive: true, force: true });
 });
 

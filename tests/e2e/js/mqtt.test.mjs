@@ -17,11 +17,8 @@
 // delivers in order, never by a fixed sleep. Every process is stopped by PID and the temp dir
 // removed when the file ends, pass or fail.
 
-import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import {
-  closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync,
-} from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { once } from "node:events";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
@@ -39,14 +36,13 @@ import {
   DescribeJobExecutionCommand,
 } from "@aws-sdk/client-iot";
 
-import { Mosquitto, REPO, issueCerts } from "../mqtt/broker.mjs";
+import { Mosquitto, issueCerts } from "../mqtt/broker.mjs";
+import { ACCOUNT, Iotjobsd, REGION, writeCredentials } from "./daemon.mjs";
 
 // The Device SDK is CommonJS.
 const require = createRequire(import.meta.url);
 const { mqtt, mqtt5, iot, iotjobs } = require("aws-iot-device-sdk-v2");
 
-const ACCOUNT = "123456789012";
-const REGION = "us-east-1";
 const READY_TIMEOUT_MS = 20_000;
 const WAIT_MS = 15_000;
 const TEST_TIMEOUT_MS = 90_000;
@@ -58,100 +54,6 @@ const THINGS = [
   "probe", "dev-a", "dev-b", "dev-v", "ghost", "dev-seq", "dev-r", "dev-r2", "dev-k",
   "dev-v2-5", "dev-v2-311",
 ];
-
-function iotjobsdBinary() {
-  if (process.env.IOTJOBSD) return process.env.IOTJOBSD;
-  for (const b of ["build-e2e", "build"]) {
-    const p = join(REPO, b, "src/server/iotjobsd");
-    if (existsSync(p)) return p;
-  }
-  throw new Error("iotjobsd not found: set IOTJOBSD");
-}
-
-// --- iotjobsd ------------------------------------------------------------------------------------
-
-class Iotjobsd {
-  constructor({ dir, credentialsFile, mqttUrl, clientId }) {
-    this.dir = dir;
-    this.args = [
-      "--control-listen", "127.0.0.1:0", "--jobs-listen", "127.0.0.1:0",
-      "--data-dir", join(dir, "data"), "--account-id", ACCOUNT, "--region", REGION,
-      "--credentials", credentialsFile, "--mqtt", mqttUrl, "--mqtt-client-id", clientId,
-    ];
-    this.logPath = join(dir, "iotjobsd.log");
-    this.proc = null;
-    this.stopping = false;
-  }
-
-  log() {
-    try {
-      return readFileSync(this.logPath, "utf8");
-    } catch {
-      return "";
-    }
-  }
-
-  // Starts it (on the same data dir each time) and resolves with the control endpoint.
-  start() {
-    this.stopping = false;
-    const log = openSync(this.logPath, "a");
-    const child = spawn(iotjobsdBinary(), this.args, { stdio: ["ignore", "pipe", log] });
-    closeSync(log);
-    this.proc = child;
-    return new Promise((res, rej) => {
-      let buf = "";
-      const timer = setTimeout(() => {
-        this.killNow();
-        rej(new Error(`iotjobsd printed no ready line within ${READY_TIMEOUT_MS} ms`));
-      }, READY_TIMEOUT_MS);
-      const fail = (why) => {
-        clearTimeout(timer);
-        rej(new Error(`iotjobsd ${why} before it was ready; its log:\n${this.log()}`));
-      };
-      child.on("error", (e) => fail(`could not start (${e.message})`));
-      child.on("exit", (code, signal) => fail(`exited (${code ?? signal})`));
-      child.stdout.on("data", (chunk) => {
-        buf += chunk.toString();
-        const nl = buf.indexOf("\n");
-        if (nl < 0) return;
-        clearTimeout(timer);
-        child.removeAllListeners("exit");
-        child.on("exit", (code, signal) => {
-          if (!this.stopping) {
-            process.stderr.write(`\n*** iotjobsd exited by itself (${code ?? signal}); its log:\n` +
-              `${this.log()}\n`);
-          }
-        });
-        child.stdout.removeAllListeners("data");
-        child.stdout.resume();
-        const m = /^iotjobsd ready .*\bcontrol=(\S+)/.exec(buf.slice(0, nl));
-        if (!m) {
-          this.killNow();
-          rej(new Error(`unexpected first line from iotjobsd: ${buf.slice(0, nl)}`));
-          return;
-        }
-        res(m[1]);
-      });
-    });
-  }
-
-  async stop(signal = "SIGTERM") {
-    const p = this.proc;
-    if (!p || p.exitCode !== null || p.signalCode !== null) return;
-    this.stopping = true;
-    const exited = new Promise((r) => p.once("exit", r));
-    p.kill(signal);
-    const timer = setTimeout(() => p.kill("SIGKILL"), 10_000);
-    await exited;
-    clearTimeout(timer);
-  }
-
-  killNow() {
-    this.stopping = true;
-    const p = this.proc;
-    if (p && p.exitCode === null && p.signalCode === null) p.kill("SIGKILL");
-  }
-}
 
 // --- a device: one mTLS connection and its IotJobsClient -----------------------------------------
 
@@ -383,17 +285,12 @@ before(async () => {
   });
   await broker.start();
 
-  credentials = {
-    accessKeyId: "AKIA" + randomBytes(8).toString("hex").toUpperCase(),
-    secretAccessKey: randomBytes(30).toString("base64url").slice(0, 40),
-  };
-  const credentialsFile = join(tmp, "credentials");
-  writeFileSync(credentialsFile, `[default]\naws_access_key_id = ${credentials.accessKeyId}\n` +
-    `aws_secret_access_key = ${credentials.secretAccessKey}\n`);
+  const { accessKeyId, secretAccessKey, file: credentialsFile } = writeCredentials(tmp);
+  credentials = { accessKeyId, secretAccessKey };
   // A client id of its own: iotjobsd's session is persistent, and other servers share machines.
-  daemon = new Iotjobsd({ dir: tmp, credentialsFile, mqttUrl: broker.serviceUrl,
-                          clientId: `iotjobsd-e2e-${runId}` });
-  await connectControlPlane(await daemon.start());
+  daemon = new Iotjobsd({ dir: tmp, credentialsFile, args: [
+    "--mqtt", broker.serviceUrl, "--mqtt-client-id", `iotjobsd-e2e-${runId}`] });
+  await connectControlPlane((await daemon.start()).control);
 
   for (const t of THINGS.filter((t) => t !== "ghost")) {
     await send(new CreateThingCommand({ thingName: t }));
@@ -857,7 +754,7 @@ describe("jobs through the AWS IoT Device SDK v2 (IotJobsClient over mTLS)", () 
     await sent.published;
     const seen = dev.events.length;
     const seen2 = dev2.events.length;
-    await connectControlPlane(await daemon.start());
+    await connectControlPlane((await daemon.start()).control);
 
     const r = await dev.reply(sent.key, sent.clientToken);
     assert.ok(r.accepted, JSON.stringify(r));
