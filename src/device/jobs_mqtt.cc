@@ -62,10 +62,32 @@ const char* RejectionCode(Code code) {
   }
 }
 
+namespace {
+// The request topics only (spec §2.2): with `$aws/things/+/jobs/#` the broker sent every reply and
+// notification iotjobsd published straight back to it, doubling its MQTT traffic.
+constexpr const char* kRequestFilters[] = {
+    "$aws/things/+/jobs/get", "$aws/things/+/jobs/start-next", "$aws/things/+/jobs/+/get",
+    "$aws/things/+/jobs/+/update"};
+// Filters earlier versions subscribed to in the (persistent) session; removed on connect.
+constexpr const char* kStaleFilters[] = {"$aws/things/+/jobs/#"};
+
+std::vector<std::string> Filters(const std::string& shared_group,
+                                 std::initializer_list<const char*> filters) {
+  std::vector<std::string> out;
+  for (const char* f : filters) {
+    out.push_back(shared_group.empty() ? f : "$share/" + shared_group + "/" + f);
+  }
+  return out;
+}
+}  // namespace
+
 std::vector<std::string> JobsMqtt::Subscriptions() const {
-  const std::string filter = "$aws/things/+/jobs/#";
-  if (config_.shared_group.empty()) return {filter};
-  return {"$share/" + config_.shared_group + "/" + filter};
+  return Filters(config_.shared_group,
+                 {kRequestFilters[0], kRequestFilters[1], kRequestFilters[2], kRequestFilters[3]});
+}
+
+std::vector<std::string> JobsMqtt::StaleSubscriptions() const {
+  return Filters(config_.shared_group, {kStaleFilters[0]});
 }
 
 void JobsMqtt::Start(MqttClient* client) {
@@ -77,12 +99,14 @@ void JobsMqtt::Start(MqttClient* client) {
       for (;;) {
         l->cv.wait(lock, [&] { return l->stopping || !l->queue.empty(); });
         if (l->queue.empty()) return;  // stopping and drained
-        auto [topic, payload] = std::move(l->queue.front());
+        Work w = std::move(l->queue.front());
         l->queue.pop_front();
         lock.unlock();
-        if (auto reply = Handle(topic, payload)) {
+        if (w.task) {
+          w.task();
+        } else if (auto reply = Handle(w.topic, w.payload)) {
           if (Status st = client_->Publish(reply->first, reply->second); !st.ok()) {
-            Log()->warn("reply to {}: {}", topic, st.message());
+            Log()->warn("reply to {}: {}", w.topic, st.message());
           }
         }
         lock.lock();
@@ -103,9 +127,23 @@ void JobsMqtt::Start(MqttClient* client) {
         }
         std::sort(things.begin(), things.end());
         things.erase(std::unique(things.begin(), things.end()), things.end());
+        // Each thing's lane reads and publishes; the batch is acknowledged once all are done.
         std::vector<store::Store::NotifiedState> states;
+        std::mutex done_mu;
+        std::condition_variable done_cv;
+        size_t remaining = things.size();
         for (const auto& [region, thing] : things) {
-          if (auto state = Notify(region, thing)) states.push_back(std::move(*state));
+          Push(LaneOf(thing),
+               Work{.topic = {}, .payload = {}, .task = [&, region = region, thing = thing] {
+                      auto state = Notify(region, thing);
+                      std::lock_guard done_lock(done_mu);
+                      if (state) states.push_back(std::move(*state));
+                      if (--remaining == 0) done_cv.notify_one();
+                    }});
+        }
+        {
+          std::unique_lock done_lock(done_mu);
+          done_cv.wait(done_lock, [&] { return remaining == 0; });
         }
         if (Status st = devices_->AckChanges(changes->back().seq, states); !st.ok()) {
           Log()->error("notifier: {}", st.message());
@@ -248,19 +286,24 @@ void JobsMqtt::Stop() {
   lanes_.clear();
 }
 
+JobsMqtt::Lane& JobsMqtt::LaneOf(std::string_view thing) {
+  return *lanes_[std::hash<std::string_view>{}(thing) % lanes_.size()];
+}
+
+void JobsMqtt::Push(Lane& l, Work work) {
+  {
+    std::lock_guard lock(l.mu);
+    l.queue.push_back(std::move(work));
+  }
+  l.cv.notify_one();
+}
+
 void JobsMqtt::OnMessage(const std::string& topic, const std::string& payload) {
   if (lanes_.empty()) return;
   // The lane of the thing named by the topic ($aws/things/{thing}/...): per-thing order.
   const size_t start = std::min(topic.size(), kPrefix.size());
   const size_t end = topic.find('/', start);
-  const size_t h =
-      std::hash<std::string_view>{}(std::string_view(topic).substr(start, end - start));
-  Lane& l = *lanes_[h % lanes_.size()];
-  {
-    std::lock_guard lock(l.mu);
-    l.queue.emplace_back(topic, payload);
-  }
-  l.cv.notify_one();
+  Push(LaneOf(std::string_view(topic).substr(start, end - start)), Work{topic, payload, {}});
 }
 
 std::optional<std::pair<std::string, std::string>> JobsMqtt::Handle(const std::string& topic,

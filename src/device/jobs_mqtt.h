@@ -9,16 +9,18 @@
 // DeviceService may block on the store. A thing's requests always go to the same worker, so they
 // are answered in the order the device sent them.
 //
-// Notifications (spec §2.3): a notifier thread drains the store's outbox of changed things, reads
-// each thing's pending list and publishes $aws/things/{thing}/jobs/notify when the list gained or
-// lost a member and .../notify-next when its head changed, comparing with what it last published
-// (stored with the outbox acknowledgement, so a restart neither repeats nor loses a message).
-// The same thread publishes job events ($aws/events/job/..., $aws/events/jobExecution/...) from
-// the store's events outbox, for the types a region enabled with UpdateEventConfigurations.
+// Notifications (spec §2.3): a notifier thread drains the store's outbox of changed things, has
+// each thing's lane read its pending list (in parallel, in order with its replies) and publish
+// $aws/things/{thing}/jobs/notify when the list gained or lost a member and .../notify-next when
+// its head changed, comparing with what it last published (stored with the outbox acknowledgement,
+// so a restart neither repeats nor loses a message). The same thread publishes job events
+// ($aws/events/job/..., $aws/events/jobExecution/...) from the store's events outbox, for the types
+// a region enabled with UpdateEventConfigurations.
 #pragma once
 
 #include <condition_variable>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -46,8 +48,11 @@ class JobsMqtt {
       : config_(std::move(config)), devices_(devices) {}
   ~JobsMqtt() { Stop(); }
 
-  // The subscriptions iotjobsd needs on the broker.
+  // The subscriptions iotjobsd needs on the broker: the four request topics.
   std::vector<std::string> Subscriptions() const;
+  // Subscriptions of earlier versions that a persistent session may still hold; unsubscribed on
+  // every connect so the broker stops sending iotjobsd its own replies.
+  std::vector<std::string> StaleSubscriptions() const;
   // `client` publishes the replies; it must outlive Stop().
   void Start(MqttClient* client);
   void Stop();
@@ -62,14 +67,22 @@ class JobsMqtt {
   JobsMqttConfig config_;
   service::DeviceService* devices_;
   MqttClient* client_ = nullptr;
+  // A lane's work: a request (topic, payload) to answer, or a task (the notifier's per-thing work,
+  // run on the thing's lane so it is ordered with that thing's replies).
+  struct Work {
+    std::string topic, payload;
+    std::function<void()> task;
+  };
   struct Lane {
     std::mutex mu;
     std::condition_variable cv;
-    std::deque<std::pair<std::string, std::string>> queue;
+    std::deque<Work> queue;
     bool stopping = false;
     std::thread thread;
   };
   std::vector<std::unique_ptr<Lane>> lanes_;
+  Lane& LaneOf(std::string_view thing);
+  void Push(Lane& lane, Work work);
 
   // Publishes notify / notify-next for one thing if its pending list changed since what was last
   // published (stored, so a restart compares with what devices were told). Returns the new

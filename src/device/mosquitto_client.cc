@@ -90,6 +90,10 @@ void MosquittoClient::OnConnect(mosquitto* m, void* self_ptr, int rc) {
     return;
   }
   self->connected_ = true;
+  for (const auto& stale : self->options_.unsubscriptions) {
+    int u = mosquitto_unsubscribe(m, nullptr, stale.c_str());
+    if (u != MOSQ_ERR_SUCCESS) Log()->error("unsubscribe {}: {}", stale, mosquitto_strerror(u));
+  }
   for (const auto& sub : self->options_.subscriptions) {
     int s = mosquitto_subscribe(m, nullptr, sub.c_str(), 1);
     if (s != MOSQ_ERR_SUCCESS) Log()->error("subscribe {}: {}", sub, mosquitto_strerror(s));

@@ -34,7 +34,8 @@ struct MosquittoOptions {
   std::string username, password;
   std::string client_id = "iotjobsd";  // one persistent session per node
   int keepalive_seconds = 30;
-  std::vector<std::string> subscriptions;  // renewed on every connect, QoS 1
+  std::vector<std::string> subscriptions;    // renewed on every connect, QoS 1
+  std::vector<std::string> unsubscriptions;  // removed on every connect (stale filters)
 };
 
 class MosquittoClient final : public MqttClient {

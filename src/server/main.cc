@@ -133,7 +133,8 @@ int Run(ServerConfig cfg) {
                                           .password = cfg.mqtt_url->password,
                                           .client_id = cfg.mqtt_client_id,
                                           .keepalive_seconds = 30,
-                                          .subscriptions = jobs_mqtt->Subscriptions()},
+                                          .subscriptions = jobs_mqtt->Subscriptions(),
+                                          .unsubscriptions = jobs_mqtt->StaleSubscriptions()},
                  [&](const std::string& topic, const std::string& payload) {
                    jobs_mqtt->OnMessage(topic, payload);
                  });
