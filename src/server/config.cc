@@ -123,6 +123,9 @@ Status Validate(ServerConfig* c) {
   if (c->worker_threads < 1 || c->worker_threads > 1024) {
     return Status::InvalidRequest("--worker-threads must be between 1 and 1024");
   }
+  if (c->mqtt_workers < 1 || c->mqtt_workers > 1024) {
+    return Status::InvalidRequest("--mqtt-workers must be between 1 and 1024");
+  }
   if (c->s3_timeout_ms < 100 || c->s3_timeout_ms > 600000) {
     return Status::InvalidRequest("--s3-timeout-ms must be between 100 and 600000");
   }

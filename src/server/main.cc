@@ -123,10 +123,10 @@ int Run(ServerConfig cfg) {
   std::optional<device::JobsMqtt> jobs_mqtt;
   std::optional<device::MosquittoClient> mqtt;
   if (cfg.mqtt_url) {
-    jobs_mqtt.emplace(
-        device::JobsMqttConfig{
-            .region = cfg.region, .worker_threads = 8, .shared_group = cfg.mqtt_shared_group},
-        &devices);
+    jobs_mqtt.emplace(device::JobsMqttConfig{.region = cfg.region,
+                                             .worker_threads = cfg.mqtt_workers,
+                                             .shared_group = cfg.mqtt_shared_group},
+                      &devices);
     mqtt.emplace(device::MosquittoOptions{.host = cfg.mqtt_url->host,
                                           .port = cfg.mqtt_url->port,
                                           .username = cfg.mqtt_url->user,
@@ -180,6 +180,8 @@ int main(int argc, char** argv) {
   flag("--mqtt", &cfg.mqtt, "IOTJOBS_MQTT", "mqtt://[user:pass@]host:port or none");
   flag("--mqtt-client-id", &cfg.mqtt_client_id, "IOTJOBS_MQTT_CLIENT_ID",
        "iotjobsd's MQTT client id (one persistent session per node)");
+  flag("--mqtt-workers", &cfg.mqtt_workers, "IOTJOBS_MQTT_WORKERS",
+       "threads answering MQTT requests (a thing's requests stay in order on one)");
   flag("--mqtt-shared-group", &cfg.mqtt_shared_group, "IOTJOBS_MQTT_SHARED_GROUP",
        "subscribe through $share/<group>/ so several nodes split device traffic");
   flag("--s3-endpoint", &cfg.s3_endpoint, "IOTJOBS_S3_ENDPOINT", "S3-compatible endpoint URL");

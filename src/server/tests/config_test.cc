@@ -213,6 +213,13 @@ TEST(ValidateTest, MqttIsParsed) {
   c.mqtt = "tcp://broker:1883";
   EXPECT_EQ(Error(c),
             "--mqtt must be mqtt://[user:pass@]host:port or none, got 'tcp://broker:1883'");
+  c = {};
+  c.mqtt_workers = 0;
+  EXPECT_EQ(Error(c), "--mqtt-workers must be between 1 and 1024");
+  c.mqtt_workers = 1025;
+  EXPECT_EQ(Error(c), "--mqtt-workers must be between 1 and 1024");
+  c.mqtt_workers = 1;
+  EXPECT_EQ(Error(c), "");
 }
 
 TEST(ParseHostPortTest, Accepts) {
