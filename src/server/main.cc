@@ -95,7 +95,8 @@ int Run(ServerConfig cfg) {
   }
   service::RegistrationService registration(service_config, {}, store->get(), &s3, &clock);
   if (Status st = registration.Start(); !st.ok()) return Fail("--store: " + st.message());
-  service::DeviceService devices(service_config, store->get(), &s3, &clock, &wall_clock);
+  service::DeviceService devices(service_config, store->get(), &s3, &clock, &wall_clock,
+                                 [&scheduler] { scheduler.Poke(); });
   api::JobsDataPlane data_plane({.default_region = cfg.region, .account_id = cfg.account_id},
                                 &devices, data_verifier ? &*data_verifier : nullptr, &wall_clock);
   api::ControlPlane control({.default_region = cfg.region, .account_id = cfg.account_id},

@@ -145,6 +145,7 @@ UpdateOutcome DeviceService::Update(const std::string& region, const std::string
   u.expected_version = request.expected_version;
   u.execution_number = request.execution_number;
   auto r = store_->UpdateExecution(region, thing, job_id, u, clock_->Now());
+  if (r.job_aborted && on_job_aborted_) on_job_aborted_();
   out.status = r.status;
   if (!r.status.ok()) {
     out.execution = r.execution;  // the current state, for conflicts

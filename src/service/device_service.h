@@ -5,6 +5,7 @@
 // the job's presignedUrlConfig.expiresInSec (default 3600). Thread-safe; blocking.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -49,13 +50,17 @@ class DeviceService {
  public:
   // `s3` presigns (may be null: placeholders are then left as written). `wall_clock` dates the
   // presigned URLs, which the S3 server checks against its own clock.
+  // `on_job_aborted` (optional) runs after an update met its job's abort criteria (the scheduler
+  // is woken with it, so the job's QUEUED executions are canceled at once, not at the next tick).
   DeviceService(ServiceConfig config, store::Store* store, const s3::S3Client* s3,
-                const Clock* clock, const Clock* wall_clock)
+                const Clock* clock, const Clock* wall_clock,
+                std::function<void()> on_job_aborted = {})
       : config_(std::move(config)),
         store_(store),
         s3_(s3),
         clock_(clock),
-        wall_clock_(wall_clock) {}
+        wall_clock_(wall_clock),
+        on_job_aborted_(std::move(on_job_aborted)) {}
 
   Result<PendingList> GetPending(const std::string& region, const std::string& thing);
   // nullopt: nothing pending.
@@ -103,6 +108,7 @@ class DeviceService {
   const s3::S3Client* s3_;
   const Clock* clock_;
   const Clock* wall_clock_;
+  std::function<void()> on_job_aborted_;
 };
 
 }  // namespace iotjobs::service

@@ -229,6 +229,9 @@ class Store {
     // After the change when OK; the current state on InvalidStateTransition / VersionConflict.
     std::optional<jobs::JobExecution> execution;
     bool changed = false;  // whether anything was written
+    // The update was the one that met the job's abort criteria: the job is now being canceled
+    // and the scheduler has QUEUED executions to cancel.
+    bool job_aborted = false;
   };
   // A device reports progress (UpdateJobExecution). Errors in DeviceResult::status: NotFound,
   // InvalidRequest (a status only the service sets), InvalidStateTransition, VersionConflict.

@@ -13,6 +13,7 @@
 
 #include "common/clock.h"
 #include "jobs/scheduling.h"
+#include "service/device_service.h"
 #include "store/sqlite/sqlite_store.h"
 #include "store/tests/temp_dir.h"
 
@@ -507,6 +508,38 @@ TEST_F(SchedulerTest, SmallBatchesStillFinishTheTick) {
   jobs::Job after = GetJob("batched");
   EXPECT_EQ(after.counters.timed_out, 10);
   EXPECT_EQ(after.status, jobs::kJobCompleted);
+}
+
+}  // namespace
+}  // namespace iotjobs::service
+
+namespace iotjobs::service {
+namespace {
+
+// An abort met by a device's update wakes the scheduler through DeviceService's hook, so the
+// job's QUEUED executions are canceled by the next tick rather than a poll later.
+TEST_F(SchedulerTest, AnAbortingUpdateCallsTheHookOnce) {
+  Things("t", 6, "fleet");
+  jobs::Job j = MakeJob("abort", {jobs::ThingGroupArn(kRegion, kAccount, "fleet")});
+  j.configs.abort_config = jobs::AbortConfig{{{"FAILED", "CANCEL", 50.0, 2}}};
+  CreateJob(j);
+  Tick();  // releases all six
+  int hooked = 0;
+  ServiceConfig config;
+  config.account_id = kAccount;
+  DeviceService devices(config, store_.get(), nullptr, &clock_, &clock_, [&] { ++hooked; });
+  UpdateRequest failed;
+  failed.status = "FAILED";
+  ASSERT_TRUE(devices.Update(kRegion, "t0", "abort", failed).status.ok());
+  EXPECT_EQ(hooked, 0) << "1 executed < minNumberOfExecutedThings";
+  ASSERT_TRUE(devices.Update(kRegion, "t1", "abort", failed).status.ok());
+  EXPECT_EQ(hooked, 1);
+  EXPECT_EQ(GetJob("abort").status, jobs::kJobCanceled);
+  Tick();
+  int canceled = 0;
+  for (const auto& e : Executions("abort"))
+    canceled += e.status == jobs::ExecutionStatus::kCanceled;
+  EXPECT_EQ(canceled, 4);
 }
 
 }  // namespace

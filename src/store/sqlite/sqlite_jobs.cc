@@ -250,8 +250,9 @@ Status CancelJobRow(SqliteDb& db, int64_t job, bool force,
 
 // What follows an execution reaching a terminal `outcome` (spec §3.3, §4.3): a retry when the
 // job's jobExecutionsRetryConfig allows one, then the abort criteria, then completion.
+// `aborted` (optional) is set when the abort criteria cancelled the job.
 Status AfterTerminal(SqliteDb& db, int64_t job, int64_t thing, const jobs::JobExecution& e,
-                     bool latest, Instant now) {
+                     bool latest, Instant now, bool* aborted = nullptr) {
   IOTJOBS_PREPARE(s, db,
                   "SELECT status, spec, n_succeeded, n_failed, n_rejected, n_timed_out, "
                   "n_canceled, n_removed FROM jobs WHERE id = ?1");
@@ -306,6 +307,7 @@ Status AfterTerminal(SqliteDb& db, int64_t job, int64_t thing, const jobs::JobEx
   }
   if (spec.configs.abort_config) {
     if (auto abort = jobs::EvaluateAbort(*spec.configs.abort_config, counts)) {
+      if (aborted) *aborted = true;
       return CancelJobRow(db, job, /*force=*/false, abort->reason_code, abort->comment, now);
     }
   }
@@ -1143,7 +1145,8 @@ Result<std::vector<jobs::JobExecution>> Pending(SqliteDb& db, const std::string&
 Status WriteDeviceTransition(SqliteDb& db, int64_t job, int64_t thing, jobs::JobExecution* e,
                              ExecutionStatus next,
                              const std::optional<std::map<std::string, std::string>>& details,
-                             std::optional<int64_t> step_minutes, bool latest, Instant now) {
+                             std::optional<int64_t> step_minutes, bool latest, Instant now,
+                             bool* aborted = nullptr) {
   IOTJOBS_PREPARE(
       t, db,
       "SELECT json_extract(spec, '$.timeoutConfig.inProgressTimeoutInMinutes') FROM jobs "
@@ -1180,7 +1183,7 @@ Status WriteDeviceTransition(SqliteDb& db, int64_t job, int64_t thing, jobs::Job
     IOTJOBS_RETURN_IF_ERROR(AddToCounter(db, job, from, -1));
     IOTJOBS_RETURN_IF_ERROR(AddToCounter(db, job, next, 1));
   }
-  if (jobs::IsTerminal(next)) return AfterTerminal(db, job, thing, *e, latest, now);
+  if (jobs::IsTerminal(next)) return AfterTerminal(db, job, thing, *e, latest, now, aborted);
   return Status::Ok();
 }
 
@@ -1508,7 +1511,8 @@ Store::DeviceResult SqliteStore::UpdateExecution(const std::string& region,
       return next.status();
     }
     IOTJOBS_RETURN_IF_ERROR(WriteDeviceTransition(db, j->id, *t, &*e, *next, update.status_details,
-                                                  update.step_timeout_minutes, latest, now));
+                                                  update.step_timeout_minutes, latest, now,
+                                                  &out.job_aborted));
     out.execution = *e;
     out.changed = true;
     return Status::Ok();

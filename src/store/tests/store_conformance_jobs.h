@@ -905,9 +905,13 @@ TEST_P(StoreJobsConformanceTest, FailuresPastTheAbortThresholdCancelTheJob) {
   MaterializeAll(job, 100, T(0));
   ASSERT_TRUE(Update("t0", "j", ES::kInProgress, T(1)).status.ok());
   ASSERT_TRUE(Update("t1", "j", ES::kFailed, T(1)).status.ok());
-  ASSERT_TRUE(Update("t2", "j", ES::kFailed, T(2)).status.ok());
+  auto second = Update("t2", "j", ES::kFailed, T(2));
+  ASSERT_TRUE(second.status.ok());
+  EXPECT_FALSE(second.job_aborted);
   EXPECT_EQ(GetJob("j").status, jobs::kJobInProgress) << "2 executed < minNumberOfExecutedThings";
-  ASSERT_TRUE(Update("t3", "j", ES::kSucceeded, T(3)).status.ok());
+  auto third = Update("t3", "j", ES::kSucceeded, T(3));
+  ASSERT_TRUE(third.status.ok());
+  EXPECT_TRUE(third.job_aborted) << "the update that met the criteria says so";
   // 2 of 3 executed failed (67% >= 50%): the job aborts as the update commits.
   jobs::Job j = GetJob("j");
   EXPECT_EQ(j.status, jobs::kJobCanceled);
