@@ -382,6 +382,8 @@ def write(args):
         f"| CPU seconds, sustained phase: server side / fleet | {io['sustained']['iotjobsd_cpu_s']:.1f} / "
         f"{io['sustained']['fleet_cpu_s']:.1f} | {ce['sustained']['responder_cpu_s']:.1f} / {ce['sustained']['fleet_cpu_s']:.1f} | – |",
         "",
+        "Latencies are taken at saturation: every device keeps one request in flight, so a round trip "
+        "is mostly time queued behind the other devices' requests (closed loop; rate = devices ÷ cycle time). "
         f"Agreement: after each phase DescribeJob's jobProcessDetails matched the simulator's outcomes "
         f"({'yes' if io['fanout']['counts_agree'] and io['sustained']['counts_agree'] else 'NO'}: "
         f"service {io['sustained']['service_counts']}, fleet {io['sustained']['outcomes']}). "
