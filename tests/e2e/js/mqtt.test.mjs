@@ -17,12 +17,8 @@
 // delivers in order, never by a fixed sleep. Every process is stopped by PID and the temp dir
 // removed when the file ends, pass or fail.
 
-import { randomBytes } from "node:crypto";
-import { mkdtempSync, rmSync } from "node:fs";
 import { once } from "node:events";
 import { createRequire } from "node:module";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 
@@ -36,8 +32,10 @@ import {
   DescribeJobExecutionCommand,
 } from "@aws-sdk/client-iot";
 
-import { Mosquitto, issueCerts } from "../mqtt/broker.mjs";
 import { ACCOUNT, Iotjobsd, REGION, writeCredentials } from "./daemon.mjs";
+import {
+  Device as BaseDevice, dieTogether, newBroker, removeTemp, runId,
+} from "./device.mjs";
 
 // The Device SDK is CommonJS.
 const require = createRequire(import.meta.url);
@@ -46,7 +44,6 @@ const { mqtt, mqtt5, iot, iotjobs } = require("aws-iot-device-sdk-v2");
 const READY_TIMEOUT_MS = 20_000;
 const WAIT_MS = 15_000;
 const TEST_TIMEOUT_MS = 90_000;
-const QOS1 = mqtt.QoS.AtLeastOnce;
 const thingArn = (n) => `arn:aws:iot:${REGION}:${ACCOUNT}:thing/${n}`;
 
 // Things with a certificate. `ghost` has one but is never registered.
@@ -55,198 +52,30 @@ const THINGS = [
   "dev-v2-5", "dev-v2-311",
 ];
 
-// --- a device: one mTLS connection and its IotJobsClient -----------------------------------------
+// --- a device: one mTLS connection and its IotJobsClient (./device.mjs) --------------------------
 
-// Messages are kept per subscription in arrival order; take() hands them out oldest first.
-// Requests carry a fresh clientToken and wait for the accepted or rejected reply echoing it.
-class Device {
+// Its own waiters: until() re-evaluates on this device's messages. A persistent session that
+// reconnects within 2 s (the restart tests); `events` keeps notify and notify-next in order.
+class Device extends BaseDevice {
   constructor(thing) {
-    this.thing = thing;
-    this.inbox = new Map(); // key -> [{error, response}]
-    this.waiters = new Set();
-    this.subscribed = new Map(); // key -> Promise<MqttSubscribeRequest>
-    this.subscribers = new Map(); // key -> () => Promise<MqttSubscribeRequest>
+    super(thing, { certs, port: broker.devicePort, waitMs: WAIT_MS, cleanSession: false,
+                   reconnectSec: [1, 2] });
     this.events = []; // notify and notify-next, in arrival order: {kind, msg}
-    this.resumes = []; // sessionPresent of every reconnection
   }
 
   async connect() {
-    const cfg = iot.AwsIotMqttConnectionConfigBuilder
-      .new_mtls_builder_from_path(certs.cert(this.thing), certs.key(this.thing))
-      .with_certificate_authority_from_path(undefined, certs.ca)
-      .with_endpoint("127.0.0.1")
-      .with_port(broker.devicePort)
-      .with_client_id(`${this.thing}-${runId}`)
-      .with_clean_session(false)
-      .with_reconnect_min_sec(1)
-      .with_reconnect_max_sec(2)
-      .build();
-    this.conn = new mqtt.MqttClient().new_connection(cfg);
-    this.conn.on("error", (e) => process.stderr.write(`device ${this.thing}: ${e}\n`));
-    // The SDK's MQTT 3.1.1 connection reconnects by itself but does not renew subscriptions when
-    // the broker lost the session (and aws-crt for Node has no resubscribe call): do it here, as
-    // a device application must.
-    this.conn.on("resume", (returnCode, sessionPresent) => {
-      this.resumes.push(sessionPresent);
-      if (!sessionPresent) {
-        for (const subscribe of this.subscribers.values()) {
-          subscribe().catch((e) => process.stderr.write(`${this.thing}: resubscribe: ${e}\n`));
-        }
-      }
-      this.#wake();
-    });
-    await this.conn.connect();
-    this.jobs = new iotjobs.IotJobsClient(this.conn);
+    await super.connect();
     devices.push(this);
     return this;
   }
 
-  async disconnect() {
-    if (!this.conn) return;
-    const c = this.conn;
-    this.conn = null;
-    await c.disconnect().catch(() => {});
-  }
-
-  #wake() {
-    for (const w of this.waiters) w();
-  }
-
-  #push(key, error, response) {
-    if (!this.inbox.has(key)) this.inbox.set(key, []);
-    this.inbox.get(key).push({ error, response });
+  received(key, error, response) {
     if (key === "notify" || key === "notify-next") this.events.push({ kind: key, msg: response });
-    this.#wake();
-  }
-
-  // Resolves when probe() returns something other than undefined, or fails after timeoutMs.
-  until(probe, what, timeoutMs = WAIT_MS) {
-    return new Promise((res, rej) => {
-      const poll = () => {
-        let v;
-        try {
-          v = probe();
-        } catch (e) {
-          done();
-          rej(e);
-          return;
-        }
-        if (v !== undefined) {
-          done();
-          res(v);
-        }
-      };
-      const timer = setTimeout(() => {
-        done();
-        rej(new Error(`${this.thing}: timed out after ${timeoutMs} ms waiting for ${what}`));
-      }, timeoutMs);
-      const done = () => {
-        clearTimeout(timer);
-        this.waiters.delete(poll);
-      };
-      this.waiters.add(poll);
-      poll();
-    });
-  }
-
-  // Subscribes once per key (the SDK's typed subscribe call).
-  sub(key, subscribe) {
-    if (!this.subscribed.has(key)) {
-      const again = () => subscribe((error, response) => this.#push(key, error, response));
-      this.subscribers.set(key, again);
-      this.subscribed.set(key, again());
-    }
-    return this.subscribed.get(key);
-  }
-
-  // The notify and notify-next subscriptions (the SDK's event streams).
-  async watch(thingName = this.thing) {
-    const suffix = thingName === this.thing ? "" : `@${thingName}`;
-    return Promise.all([
-      this.sub(`notify${suffix}`, (h) =>
-        this.jobs.subscribeToJobExecutionsChangedEvents({ thingName }, QOS1, h)),
-      this.sub(`notify-next${suffix}`, (h) =>
-        this.jobs.subscribeToNextJobExecutionChangedEvents({ thingName }, QOS1, h)),
-    ]);
-  }
-
-  // The oldest message under `key` not taken yet.
-  take(key, what = key, timeoutMs = WAIT_MS) {
-    return this.until(() => {
-      const q = this.inbox.get(key);
-      if (!q || q.length === 0) return undefined;
-      const { error, response } = q.shift();
-      if (error) throw error;
-      return response;
-    }, what, timeoutMs);
-  }
-
-  pending(key) {
-    return (this.inbox.get(key) ?? []).length;
-  }
-
-  // One jobs API request; resolves with {accepted} or {rejected} (the parsed reply).
-  // op: "get" | "start-next" | "describe" | "update". `thingName` defaults to this device.
-  // publishOnly: resolves with {key, clientToken, published} without waiting for the PUBACK
-  // (`published` settles with it) or the reply (see reply()).
-  async request(op, fields = {}, { timeoutMs = WAIT_MS, publishOnly = false } = {}) {
-    const thingName = fields.thingName ?? this.thing;
-    const req = { ...fields, thingName, clientToken: `${op}-${randomBytes(6).toString("hex")}` };
-    const j = this.jobs;
-    const at = thingName === this.thing ? "" : `@${thingName}`;
-    let acc, rej, publish;
-    if (op === "get") {
-      acc = (h) => j.subscribeToGetPendingJobExecutionsAccepted({ thingName }, QOS1, h);
-      rej = (h) => j.subscribeToGetPendingJobExecutionsRejected({ thingName }, QOS1, h);
-      publish = () => j.publishGetPendingJobExecutions(req, QOS1);
-    } else if (op === "start-next") {
-      acc = (h) => j.subscribeToStartNextPendingJobExecutionAccepted({ thingName }, QOS1, h);
-      rej = (h) => j.subscribeToStartNextPendingJobExecutionRejected({ thingName }, QOS1, h);
-      publish = () => j.publishStartNextPendingJobExecution(req, QOS1);
-    } else if (op === "describe") {
-      const s = { thingName, jobId: req.jobId };
-      acc = (h) => j.subscribeToDescribeJobExecutionAccepted(s, QOS1, h);
-      rej = (h) => j.subscribeToDescribeJobExecutionRejected(s, QOS1, h);
-      publish = () => j.publishDescribeJobExecution(req, QOS1);
-    } else if (op === "update") {
-      const s = { thingName, jobId: req.jobId };
-      acc = (h) => j.subscribeToUpdateJobExecutionAccepted(s, QOS1, h);
-      rej = (h) => j.subscribeToUpdateJobExecutionRejected(s, QOS1, h);
-      publish = () => j.publishUpdateJobExecution(req, QOS1);
-    } else {
-      throw new Error(`unknown op ${op}`);
-    }
-    const key = `${op}${op === "describe" || op === "update" ? "/" + req.jobId : ""}${at}`;
-    await Promise.all([this.sub(`${key}/accepted`, acc), this.sub(`${key}/rejected`, rej)]);
-    const published = publish();
-    if (publishOnly) return { key, clientToken: req.clientToken, published };
-    await published;
-    return this.reply(key, req.clientToken, timeoutMs);
-  }
-
-  // The reply to an earlier request (by clientToken) under `key`.
-  reply(key, clientToken, timeoutMs = WAIT_MS) {
-    const find = (suffix) => {
-      const q = this.inbox.get(`${key}/${suffix}`) ?? [];
-      const i = q.findIndex((m) => m.response?.clientToken === clientToken);
-      if (i < 0) return undefined;
-      const [m] = q.splice(i, 1);
-      if (m.error) throw m.error;
-      return m.response;
-    };
-    return this.until(() => {
-      const a = find("accepted");
-      if (a) return { accepted: a };
-      const r = find("rejected");
-      if (r) return { rejected: r };
-      return undefined;
-    }, `the reply to ${key} ${clientToken}`, timeoutMs);
   }
 }
 
 // --- the fixture ---------------------------------------------------------------------------------
 
-const runId = randomBytes(4).toString("hex");
 let tmp;
 let certs;
 let broker;
@@ -255,19 +84,7 @@ let iotClient;
 let credentials;
 const devices = [];
 
-// Whatever happens (a failed assertion, an uncaught error, Ctrl-C), our processes die with us.
-function emergencyStop() {
-  daemon?.killNow();
-  broker?.killNow();
-}
-process.on("exit", emergencyStop);
-for (const sig of ["SIGINT", "SIGTERM"]) {
-  process.once(sig, () => {
-    emergencyStop();
-    if (tmp && !process.env.IOTJOBS_E2E_KEEP) rmSync(tmp, { recursive: true, force: true });
-    process.exit(1);
-  });
-}
+dieTogether(() => [daemon, broker], () => tmp);
 
 async function connectControlPlane(endpoint) {
   iotClient?.destroy();
@@ -276,13 +93,7 @@ async function connectControlPlane(endpoint) {
 const send = (command) => iotClient.send(command);
 
 before(async () => {
-  tmp = mkdtempSync(join(tmpdir(), "iotjobs-e2e-mqtt-"));
-  certs = issueCerts(join(tmp, "certs"), THINGS);
-  broker = new Mosquitto({
-    dir: join(tmp, "broker"),
-    certs,
-    service: { user: "iotjobsd", password: randomBytes(12).toString("hex") },
-  });
+  ({ tmp, certs, broker } = newBroker("mqtt", THINGS));
   await broker.start();
 
   const { accessKeyId, secretAccessKey, file: credentialsFile } = writeCredentials(tmp);
@@ -312,7 +123,7 @@ after(async () => {
   iotClient?.destroy();
   await daemon?.stop();
   await broker?.stop();
-  if (tmp && !process.env.IOTJOBS_E2E_KEEP) rmSync(tmp, { recursive: true, force: true });
+  removeTemp(tmp);
   // aws-crt's request-response streams (IotJobsClientv2) keep Node's event loop alive after they,
   // their client and the MQTT client are closed (like awslabs/aws-crt-nodejs#600 for MQTT5
   // clients), so the file would never end. Everything of ours is stopped by now: leave once the

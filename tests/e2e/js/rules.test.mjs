@@ -24,11 +24,6 @@
 // deadline, never a fixed sleep. Expected rates follow src/jobs/rollout.h, deadlines
 // src/jobs/timeouts.h, abort src/jobs/abort_rules.h, windows src/jobs/scheduling.h.
 
-import { randomBytes } from "node:crypto";
-import { mkdtempSync, rmSync } from "node:fs";
-import { createRequire } from "node:module";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
@@ -42,12 +37,10 @@ import {
   DescribeJobCommand,
 } from "@aws-sdk/client-iot";
 
-import { Mosquitto, issueCerts } from "../mqtt/broker.mjs";
 import { ACCOUNT, Iotjobsd, REGION, writeCredentials } from "./daemon.mjs";
-
-// The Device SDK is CommonJS.
-const require = createRequire(import.meta.url);
-const { mqtt, iot, iotjobs } = require("aws-iot-device-sdk-v2");
+import {
+  Device as BaseDevice, Waiters, dieTogether, newBroker, removeTemp, runId,
+} from "./device.mjs";
 
 const SCALE = 20; // a minute of service time is 3 s of wall time
 const MINUTE_MS = 60_000 / SCALE; // wall-clock ms of one service minute
@@ -55,7 +48,6 @@ const RATE_TOLERANCE = 0.02; // the issue's ±2 %
 const READY_TIMEOUT_MS = 20_000;
 const WAIT_MS = 30_000;
 const TEST_TIMEOUT_MS = 60_000;
-const QOS1 = mqtt.QoS.AtLeastOnce;
 const ARN = `arn:aws:iot:${REGION}:${ACCOUNT}`;
 const thingArn = (n) => `${ARN}:thing/${n}`;
 const names = (prefix, n) => Array.from({ length: n }, (_, i) => `${prefix}-${String(i).padStart(3, "0")}`);
@@ -74,51 +66,19 @@ const TIMEOUT_THING = "to-000";
 const RETRY_THING = "re-000";
 const ALL_THINGS = [...RATE_THINGS, ...ABORT_THINGS, ...WINDOW_THINGS, TIMEOUT_THING, RETRY_THING];
 
-// --- a device: one mTLS connection and its IotJobsClient -----------------------------------------
+// --- a device: one mTLS connection and its IotJobsClient (./device.mjs) --------------------------
 
-const runId = randomBytes(4).toString("hex");
 let tmp;
 let certs;
 let broker;
 let daemon;
 let iotClient;
 const devices = new Map(); // thing -> Device
-const waiters = new Set(); // re-evaluated whenever any device receives anything
-
-function wakeAll() {
-  for (const w of [...waiters]) w();
-}
+const waiters = new Waiters(); // shared: re-evaluated whenever any device receives anything
 
 // Resolves when probe() returns something other than undefined, re-evaluating it whenever a
 // device receives a message; fails after timeoutMs.
-function until(probe, what, timeoutMs = WAIT_MS) {
-  return new Promise((res, rej) => {
-    const poll = () => {
-      let v;
-      try {
-        v = probe();
-      } catch (e) {
-        done();
-        rej(e);
-        return;
-      }
-      if (v !== undefined) {
-        done();
-        res(v);
-      }
-    };
-    const timer = setTimeout(() => {
-      done();
-      rej(new Error(`timed out after ${timeoutMs} ms waiting for ${what}`));
-    }, timeoutMs);
-    const done = () => {
-      clearTimeout(timer);
-      waiters.delete(poll);
-    };
-    waiters.add(poll);
-    poll();
-  });
-}
+const until = (probe, what, timeoutMs = WAIT_MS) => waiters.until(probe, what, timeoutMs);
 
 // Resolves with the first value of fetch() (async, e.g. a control-plane call) that check()
 // accepts; polls every `everyMs` until `timeoutMs`.
@@ -135,50 +95,25 @@ async function poll(fetch, check, what, { timeoutMs = WAIT_MS, everyMs = 50 } = 
   }
 }
 
-class Device {
+// A clean session; notify and notify-next are timed on arrival.
+class Device extends BaseDevice {
   constructor(thing) {
-    this.thing = thing;
+    super(thing, { certs, port: broker.devicePort, waiters, waitMs: WAIT_MS });
     this.notify = []; // {at: performance.now(), msg}, in arrival order
     this.next = [];
-    this.inbox = new Map(); // "<op>[/<jobId>]/<accepted|rejected>" -> [reply]
-    this.subscribed = new Map();
   }
 
   async connect() {
-    const cfg = iot.AwsIotMqttConnectionConfigBuilder
-      .new_mtls_builder_from_path(certs.cert(this.thing), certs.key(this.thing))
-      .with_certificate_authority_from_path(undefined, certs.ca)
-      .with_endpoint("127.0.0.1")
-      .with_port(broker.devicePort)
-      .with_client_id(`${this.thing}-${runId}`)
-      .with_clean_session(true)
-      .build();
-    this.conn = new mqtt.MqttClient().new_connection(cfg);
-    this.conn.on("error", (e) => process.stderr.write(`device ${this.thing}: ${e}\n`));
-    await this.conn.connect();
-    this.jobs = new iotjobs.IotJobsClient(this.conn);
+    await super.connect();
     devices.set(this.thing, this);
     return this;
   }
 
-  async disconnect() {
-    const c = this.conn;
-    this.conn = null;
-    await c?.disconnect().catch(() => {});
-  }
-
-  // notify and notify-next, timed on arrival.
-  watch() {
-    const thingName = this.thing;
-    const record = (list) => (error, msg) => {
-      if (error) process.stderr.write(`device ${thingName}: ${error}\n`);
-      else list.push({ at: performance.now(), msg });
-      wakeAll();
-    };
-    return Promise.all([
-      this.jobs.subscribeToJobExecutionsChangedEvents({ thingName }, QOS1, record(this.notify)),
-      this.jobs.subscribeToNextJobExecutionChangedEvents({ thingName }, QOS1, record(this.next)),
-    ]);
+  received(key, error, msg) {
+    const list = { notify: this.notify, "notify-next": this.next }[key];
+    if (!list) return;
+    if (error) process.stderr.write(`device ${this.thing}: ${error}\n`);
+    else list.push({ at: performance.now(), msg });
   }
 
   // The first notify whose lists name `jobId`: {at, summary} (undefined before it arrives).
@@ -197,59 +132,6 @@ class Device {
     return this.next.at(-1)?.msg;
   }
 
-  #sub(key, subscribe) {
-    if (!this.subscribed.has(key)) {
-      this.subscribed.set(key, subscribe((error, reply) => {
-        if (!this.inbox.has(key)) this.inbox.set(key, []);
-        this.inbox.get(key).push(error ?? reply);
-        wakeAll();
-      }));
-    }
-    return this.subscribed.get(key);
-  }
-
-  // One jobs API request ("get", "start-next", "describe", "update"); resolves with
-  // {accepted} or {rejected}, the reply that echoes its clientToken.
-  async request(op, fields = {}, timeoutMs = WAIT_MS) {
-    const thingName = this.thing;
-    const req = { ...fields, thingName, clientToken: `${op}-${randomBytes(6).toString("hex")}` };
-    const j = this.jobs;
-    const s = { thingName, jobId: req.jobId };
-    const ops = {
-      get: [(h) => j.subscribeToGetPendingJobExecutionsAccepted({ thingName }, QOS1, h),
-            (h) => j.subscribeToGetPendingJobExecutionsRejected({ thingName }, QOS1, h),
-            () => j.publishGetPendingJobExecutions(req, QOS1)],
-      "start-next": [
-        (h) => j.subscribeToStartNextPendingJobExecutionAccepted({ thingName }, QOS1, h),
-        (h) => j.subscribeToStartNextPendingJobExecutionRejected({ thingName }, QOS1, h),
-        () => j.publishStartNextPendingJobExecution(req, QOS1)],
-      describe: [(h) => j.subscribeToDescribeJobExecutionAccepted(s, QOS1, h),
-                 (h) => j.subscribeToDescribeJobExecutionRejected(s, QOS1, h),
-                 () => j.publishDescribeJobExecution(req, QOS1)],
-      update: [(h) => j.subscribeToUpdateJobExecutionAccepted(s, QOS1, h),
-               (h) => j.subscribeToUpdateJobExecutionRejected(s, QOS1, h),
-               () => j.publishUpdateJobExecution(req, QOS1)],
-    }[op];
-    const key = op === "describe" || op === "update" ? `${op}/${req.jobId}` : op;
-    await Promise.all([this.#sub(`${key}/accepted`, ops[0]), this.#sub(`${key}/rejected`, ops[1])]);
-    await ops[2]();
-    const take = (suffix) => {
-      const q = this.inbox.get(`${key}/${suffix}`) ?? [];
-      const i = q.findIndex((m) => m instanceof Error || m?.clientToken === req.clientToken);
-      if (i < 0) return undefined;
-      const [m] = q.splice(i, 1);
-      if (m instanceof Error) throw m;
-      return m;
-    };
-    return until(() => {
-      const a = take("accepted");
-      if (a) return { accepted: a };
-      const r = take("rejected");
-      if (r) return { rejected: r };
-      return undefined;
-    }, `${this.thing}: the reply to ${op} ${req.clientToken}`, timeoutMs);
-  }
-
   async ok(op, fields) {
     const r = await this.request(op, fields);
     assert.ok(r.accepted, `${this.thing} ${op} ${JSON.stringify(fields)}: ${JSON.stringify(r)}`);
@@ -259,18 +141,7 @@ class Device {
 
 // --- the fixture ---------------------------------------------------------------------------------
 
-function emergencyStop() {
-  daemon?.killNow();
-  broker?.killNow();
-}
-process.on("exit", emergencyStop);
-for (const sig of ["SIGINT", "SIGTERM"]) {
-  process.once(sig, () => {
-    emergencyStop();
-    if (tmp && !process.env.IOTJOBS_E2E_KEEP) rmSync(tmp, { recursive: true, force: true });
-    process.exit(1);
-  });
-}
+dieTogether(() => [daemon, broker], () => tmp);
 
 const send = (command) => iotClient.send(command);
 
@@ -283,13 +154,7 @@ async function inParallel(items, width, fn) {
 }
 
 before(async () => {
-  tmp = mkdtempSync(join(tmpdir(), "iotjobs-e2e-rules-"));
-  certs = issueCerts(join(tmp, "certs"), ALL_THINGS);
-  broker = new Mosquitto({
-    dir: join(tmp, "broker"),
-    certs,
-    service: { user: "iotjobsd", password: randomBytes(12).toString("hex") },
-  });
+  ({ tmp, certs, broker } = newBroker("rules", ALL_THINGS));
   await broker.start();
   const { accessKeyId, secretAccessKey, file } = writeCredentials(tmp);
   daemon = new Iotjobsd({ dir: tmp, credentialsFile: file, args: [
@@ -313,7 +178,7 @@ before(async () => {
   // iotjobsd subscribes in the background after its ready line: ask until it answers.
   const probe = devices.get(RETRY_THING);
   const deadline = Date.now() + READY_TIMEOUT_MS;
-  while (!(await probe.request("get", {}, 250).catch(() => null))) {
+  while (!(await probe.request("get", {}, { timeoutMs: 250 }).catch(() => null))) {
     if (Date.now() > deadline) throw new Error(`iotjobsd never answered over MQTT:\n${daemon.log()}`);
   }
 });
@@ -323,7 +188,7 @@ after(async () => {
   iotClient?.destroy();
   await daemon?.stop();
   await broker?.stop();
-  if (tmp && !process.env.IOTJOBS_E2E_KEEP) rmSync(tmp, { recursive: true, force: true });
+  removeTemp(tmp);
 });
 
 // Dumps the server's log when a test fails (node --test prints stderr).
