@@ -103,12 +103,35 @@ Status VersionConflict(const std::string& what, int64_t have, int64_t want) {
                 what + " is at version " + std::to_string(have) + ", not " + std::to_string(want));
 }
 
-template <typename T>
-void TakePage(Page<T>* page, int limit, std::string next_after) {
-  if (static_cast<int>(page->items.size()) > limit) {
-    page->items.resize(limit);
-    page->next_after = std::move(next_after);
+// Steps `s` (a query with LIMIT limit + 1) into a page: `row(s)` makes each item (a T, or a
+// Result<T> whose error ends the read). When the extra row came back the page keeps `limit` items
+// and the next one resumes after `key(items, limit - 1)`.
+template <typename T, typename Row, typename Key>
+Result<Page<T>> ReadPage(Stmt& s, int limit, Row row, Key key) {
+  Page<T> page;
+  Status st;
+  while (s.Step(&st)) {
+    if constexpr (requires { row(s).status(); }) {
+      auto item = row(s);
+      if (!item.ok()) return item.status();
+      page.items.push_back(std::move(item).value());
+    } else {
+      page.items.push_back(row(s));
+    }
   }
+  if (!st.ok()) return st;
+  if (static_cast<int>(page.items.size()) > limit) {
+    std::string next = key(page.items, limit - 1);
+    page.items.resize(limit);
+    page.next_after = std::move(next);
+  }
+  return page;
+}
+
+// The key of a page ordered by name.
+template <typename T>
+std::string NameAt(const std::vector<T>& items, int i) {
+  return items[i].name;
 }
 
 }  // namespace
@@ -166,17 +189,8 @@ Result<Page<jobs::Thing>> SqliteStore::ListThings(const std::string& region,
       s.Bind(5, filter.attribute_name).Bind(6, filter.attribute_value);
     }
     s.Bind(7, static_cast<int64_t>(filter.prefix_value ? 1 : 0));
-    P page;
-    Status st;
-    while (s.Step(&st)) {
-      auto t = ThingFromRow(db, s);
-      if (!t.ok()) return t.status();
-      page.items.push_back(std::move(t).value());
-    }
-    if (!st.ok()) return st;
-    if (static_cast<int>(page.items.size()) > limit)
-      TakePage(&page, limit, page.items[limit - 1].name);
-    return page;
+    return ReadPage<jobs::Thing>(
+        s, limit, [&](Stmt& r) { return ThingFromRow(db, r); }, NameAt<jobs::Thing>);
   });
 }
 
@@ -330,19 +344,14 @@ Result<Page<jobs::ThingGroup>> SqliteStore::ListThingGroups(const std::string& r
     s.Bind(1, region).Bind(2, after).Bind(3, static_cast<int64_t>(limit) + 1);
     if (parent) s.Bind(4, *parent);
     s.Bind(5, static_cast<int64_t>(filter.recursive ? 1 : 0)).Bind(6, filter.name_prefix);
-    P page;
-    Status st;
-    while (s.Step(&st)) {
+    auto row = [&](Stmt& r) {
       jobs::ThingGroup g;
       g.region = region;
-      g.name = s.Text(0);
-      g.id = s.Text(1);
-      page.items.push_back(std::move(g));
-    }
-    if (!st.ok()) return st;
-    if (static_cast<int>(page.items.size()) > limit)
-      TakePage(&page, limit, page.items[limit - 1].name);
-    return page;
+      g.name = r.Text(0);
+      g.id = r.Text(1);
+      return g;
+    };
+    return ReadPage<jobs::ThingGroup>(s, limit, row, NameAt<jobs::ThingGroup>);
   });
 }
 
@@ -472,17 +481,14 @@ Result<Page<std::string>> SqliteStore::ListThingsInGroup(const std::string& regi
                                 "JOIN things t ON t.id = m.thing "
                                 "WHERE m.grp = ?1 AND m.thing > ?2 ORDER BY m.thing LIMIT ?3");
     s.Bind(1, g->id).Bind(2, after_id).Bind(3, static_cast<int64_t>(limit) + 1);
-    P page;
-    std::vector<int64_t> ids;
-    Status st;
-    while (s.Step(&st)) {
-      ids.push_back(s.Int(0));
-      page.items.push_back(s.Text(1));
-    }
-    if (!st.ok()) return st;
-    if (static_cast<int>(page.items.size()) > limit)
-      TakePage(&page, limit, std::to_string(ids[limit - 1]));
-    return page;
+    std::vector<int64_t> ids;  // the page resumes after a thing's id, not its name
+    return ReadPage<std::string>(
+        s, limit,
+        [&](Stmt& r) {
+          ids.push_back(r.Int(0));
+          return r.Text(1);
+        },
+        [&](const std::vector<std::string>&, int i) { return std::to_string(ids[i]); });
   });
 }
 
@@ -497,12 +503,9 @@ Result<Page<std::string>> SqliteStore::ListGroupsForThing(const std::string& reg
                     "SELECT g.name FROM thing_group_members m JOIN thing_groups g ON g.id = m.grp "
                     "WHERE m.thing = ?1 AND g.name > ?2 ORDER BY g.name LIMIT ?3");
     s.Bind(1, t->id).Bind(2, after).Bind(3, static_cast<int64_t>(limit) + 1);
-    P page;
-    Status st;
-    while (s.Step(&st)) page.items.push_back(s.Text(0));
-    if (!st.ok()) return st;
-    if (static_cast<int>(page.items.size()) > limit) TakePage(&page, limit, page.items[limit - 1]);
-    return page;
+    return ReadPage<std::string>(
+        s, limit, [](Stmt& r) { return r.Text(0); },
+        [](const std::vector<std::string>& items, int i) { return items[i]; });
   });
 }
 
@@ -673,19 +676,14 @@ Result<Page<jobs::RegistrationTask>> SqliteStore::ListRegistrationTasks(const st
     s.Bind(1, after_seq).Bind(4, static_cast<int64_t>(limit) + 1);
     if (!region.empty()) s.Bind(2, region);
     if (!status.empty()) s.Bind(3, status);
-    P page;
-    std::vector<int64_t> seqs;
-    Status st;
-    while (s.Step(&st)) {
-      page.items.push_back(TaskFromRow(s));
-      seqs.push_back(s.Int(13));
-    }
-    if (!st.ok()) return st;
-    if (static_cast<int>(page.items.size()) > limit) {
-      page.items.resize(limit);
-      page.next_after = std::to_string(seqs[limit - 1]);
-    }
-    return page;
+    std::vector<int64_t> seqs;  // the page resumes after a task's sequence number
+    return ReadPage<jobs::RegistrationTask>(
+        s, limit,
+        [&](Stmt& r) {
+          seqs.push_back(r.Int(13));
+          return TaskFromRow(r);
+        },
+        [&](const auto&, int i) { return std::to_string(seqs[i]); });
   });
 }
 
