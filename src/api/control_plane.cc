@@ -211,7 +211,7 @@ http::Response ControlPlane::Route(http::Request& req, const std::string& region
             return Error(Status::InvalidRequest("eventConfigurations." + std::string(type) +
                                                 " must be an object {\"Enabled\": bool}"));
           }
-          if (Status st = OptBool(conf.get_object(), "Enabled", &enabled); !st.ok()) {
+          if (Status st = codec::OptBool(conf.get_object(), "Enabled", &enabled); !st.ok()) {
             return Error(st);
           }
           changes[std::string(type)] = enabled;

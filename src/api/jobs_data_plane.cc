@@ -103,8 +103,9 @@ http::Response JobsDataPlane::Handle(http::Request& req) {
       st = codec::GetLenientInt64(*body, "stepTimeoutInMinutes", &u.step_timeout_minutes);
     if (st.ok()) st = codec::GetLenientInt64(*body, "expectedVersion", &u.expected_version);
     if (st.ok()) st = codec::GetLenientInt64(*body, "executionNumber", &u.execution_number);
-    if (st.ok()) st = OptBool(*body, "includeJobExecutionState", &u.include_job_execution_state);
-    if (st.ok()) st = OptBool(*body, "includeJobDocument", &u.include_job_document);
+    if (st.ok())
+      st = codec::OptBool(*body, "includeJobExecutionState", &u.include_job_execution_state);
+    if (st.ok()) st = codec::OptBool(*body, "includeJobDocument", &u.include_job_document);
     if (!st.ok()) return DataError(st);
     u.status = status.value_or("");
     auto r = dev.Update(region, thing, job, u);

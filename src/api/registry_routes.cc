@@ -30,7 +30,7 @@ Status DecodeAttributePayload(const json::object& body, const char* field,
       p.attributes.emplace(std::string(k), std::string(v.get_string()));
     }
   }
-  IOTJOBS_RETURN_IF_ERROR(OptBool(o, "merge", &p.merge));
+  IOTJOBS_RETURN_IF_ERROR(codec::OptBool(o, "merge", &p.merge));
   *out = std::move(p);
   return Status::Ok();
 }
@@ -129,7 +129,7 @@ http::Response ControlPlane::RouteRegistry(http::Request& req, const std::vector
       in.region = region;
       in.name = s[1];
       Status st = OptString(*body, "thingTypeName", &in.thing_type_name);
-      if (st.ok()) st = OptBool(*body, "removeThingType", &in.remove_thing_type);
+      if (st.ok()) st = codec::OptBool(*body, "removeThingType", &in.remove_thing_type);
       if (st.ok()) st = DecodeAttributePayload(*body, "attributePayload", &in.attribute_payload);
       if (st.ok()) st = ExpectedVersionBody(*body, &in.expected_version);
       if (st.ok()) st = reg.UpdateThing(in);

@@ -90,15 +90,6 @@ Status OptString(const json::object& o, const char* field, std::optional<std::st
   return Status::Ok();
 }
 
-Status OptBool(const json::object& o, const char* field, bool* out) {
-  auto it = o.find(field);
-  if (it == o.end() || it->value().is_null()) return Status::Ok();
-  if (!it->value().is_bool())
-    return Status::InvalidRequest(std::string(field) + " must be a boolean");
-  *out = it->value().get_bool();
-  return Status::Ok();
-}
-
 http::Response CreateError(const Status& st, const std::string& id, const std::string& arn) {
   http::Response r = Error(st);
   if (st.code() != Code::kConflict && st.code() != Code::kAlreadyExists) return r;

@@ -28,7 +28,6 @@ Result<int> MaxResults(std::string_view query);
 // The JSON object body ({} when empty); InvalidRequest when not a JSON object.
 Result<boost::json::object> ParseBody(const http::Request& req);
 Status OptString(const boost::json::object& o, const char* field, std::optional<std::string>* out);
-Status OptBool(const boost::json::object& o, const char* field, bool* out);
 
 double EpochSeconds(Instant t);
 http::Response Ok(const boost::json::object& body);

@@ -108,6 +108,14 @@ Status GetString(const json::object& o, const std::string& field, const std::str
   return Status::Ok();
 }
 
+Status OptBool(const json::object& o, const std::string& field, bool* out) {
+  auto it = o.find(field);
+  if (it == o.end() || it->value().is_null()) return Status::Ok();
+  if (!it->value().is_bool()) return TypeError(field, "a boolean");
+  *out = it->value().get_bool();
+  return Status::Ok();
+}
+
 Status GetInt64(const json::object& o, const std::string& field, const std::string& path,
                 int64_t* out, bool* found) {
   *found = false;

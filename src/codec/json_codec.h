@@ -33,6 +33,8 @@ boost::json::array EncodeTags(const std::vector<jobs::Tag>& tags);
 // Typed member access with field-naming errors. `found` is false when the member is absent or null.
 Status GetString(const boost::json::object& o, const std::string& field, const std::string& path,
                  std::string* out, bool* found);
+// A boolean member into `out`, left as it was when absent or null (api/ and device/ requests).
+Status OptBool(const boost::json::object& o, const std::string& field, bool* out);
 Status GetInt64(const boost::json::object& o, const std::string& field, const std::string& path,
                 int64_t* out, bool* found);
 Status GetDouble(const boost::json::object& o, const std::string& field, const std::string& path,

@@ -5,6 +5,7 @@
 
 #include "codec/device_codec.h"
 #include "codec/job_codec.h"
+#include "codec/json_codec.h"
 #include "common/ids.h"
 #include "common/logging.h"
 
@@ -32,15 +33,6 @@ json::object ExecutionData(const service::DeviceExecution& d, Instant now) {
   json::object o = codec::ExecutionDataJson(d.execution, now);
   if (d.document) o["jobDocument"] = DocumentObject(*d.document);  // an object over MQTT
   return o;
-}
-
-Status OptBool(const json::object& o, const char* field, bool* out) {
-  auto it = o.find(field);
-  if (it == o.end() || it->value().is_null()) return Status::Ok();
-  if (!it->value().is_bool())
-    return Status::InvalidRequest(std::string(field) + " must be a boolean");
-  *out = it->value().get_bool();
-  return Status::Ok();
 }
 
 }  // namespace
@@ -389,7 +381,7 @@ std::optional<std::pair<std::string, std::string>> JobsMqtt::Handle(const std::s
     std::optional<int64_t> number;
     bool include = true;
     Status st = codec::GetLenientInt64(req, "executionNumber", &number);
-    if (st.ok()) st = OptBool(req, "includeJobDocument", &include);
+    if (st.ok()) st = codec::OptBool(req, "includeJobDocument", &include);
     if (!st.ok()) return reject(st);
     auto d = devices_->Describe(region, thing, job, number, include);
     if (!d.ok()) return reject(d.status());
@@ -413,8 +405,9 @@ std::optional<std::pair<std::string, std::string>> JobsMqtt::Handle(const std::s
     if (st.ok()) st = codec::GetLenientInt64(req, "stepTimeoutInMinutes", &u.step_timeout_minutes);
     if (st.ok()) st = codec::GetLenientInt64(req, "expectedVersion", &u.expected_version);
     if (st.ok()) st = codec::GetLenientInt64(req, "executionNumber", &u.execution_number);
-    if (st.ok()) st = OptBool(req, "includeJobExecutionState", &u.include_job_execution_state);
-    if (st.ok()) st = OptBool(req, "includeJobDocument", &u.include_job_document);
+    if (st.ok())
+      st = codec::OptBool(req, "includeJobExecutionState", &u.include_job_execution_state);
+    if (st.ok()) st = codec::OptBool(req, "includeJobDocument", &u.include_job_document);
     if (!st.ok()) return reject(st);
     auto r = devices_->Update(region, thing, job, u);
     if (!r.status.ok()) return reject(r.status, r.execution);
