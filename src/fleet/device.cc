@@ -78,10 +78,8 @@ void Device::SendUpdate(const char* status, DeviceIo& io, Stats& stats) {
   io.SetTimer(kRequestTimeoutMs);
 }
 
-bool Device::Answers(std::string_view payload, DeviceIo& io, std::vector<uint32_t>* latency) {
-  // The token is a short string: look for it without a full parse first.
+bool Device::Answers(const json::object& o, DeviceIo& io, std::vector<uint32_t>* latency) {
   if (pending_token_.empty()) return false;
-  json::object o = Parse(payload);
   if (Str(o, "clientToken") != pending_token_) return false;  // stale or duplicate
   pending_token_.clear();
   latency->push_back(static_cast<uint32_t>(std::min<int64_t>(io.NowUs() - sent_us_, UINT32_MAX)));
@@ -93,30 +91,21 @@ void Device::OnMessage(std::string_view topic, std::string_view payload, DeviceI
   if (topic.substr(0, base_.size()) != base_) return;
   std::string_view rest = topic.substr(base_.size());
   if (rest == "notify-next") return OnNotifyNext(payload, io, stats);
-  if (rest == "start-next/accepted") {
-    if (state_ == State::kStarting && Answers(payload, io, &stats.start_next_us)) {
-      OnStartNextAccepted(payload, io, stats);
-    }
-    return;
-  }
-  if (rest == "start-next/rejected") {
-    if (state_ == State::kStarting && Answers(payload, io, &stats.start_next_us)) {
-      OnRejected(payload, false, io, stats);
-    }
-    return;
-  }
+  // A reply: parsed once, ignored unless it answers the request in flight.
+  const bool start_next = rest == "start-next/accepted" || rest == "start-next/rejected";
   constexpr std::string_view kAccepted = "/update/accepted", kRejected = "/update/rejected";
-  if (rest.ends_with(kAccepted) || rest.ends_with(kRejected)) {
-    if (state_ != State::kUpdating) return;
-    bool accepted = rest.ends_with(kAccepted);
-    std::string_view job = rest.substr(0, rest.size() - kAccepted.size());
-    if (job != job_id_ || !Answers(payload, io, &stats.update_us)) return;
-    if (accepted) {
-      OnUpdateAccepted(io, stats);
-    } else {
-      OnRejected(payload, true, io, stats);
-    }
+  const bool update = rest.ends_with(kAccepted) || rest.ends_with(kRejected);
+  if (start_next ? state_ != State::kStarting
+                 : !update || state_ != State::kUpdating ||
+                       rest.substr(0, rest.size() - kAccepted.size()) != job_id_) {
+    return;
   }
+  json::object o = Parse(payload);
+  if (!Answers(o, io, start_next ? &stats.start_next_us : &stats.update_us)) return;
+  const bool accepted = rest.ends_with("accepted");
+  if (!accepted) return OnRejected(o, update, io, stats);
+  if (start_next) return OnStartNextAccepted(o, io, stats);
+  OnUpdateAccepted(io, stats);
 }
 
 void Device::OnNotifyNext(std::string_view payload, DeviceIo& io, Stats& stats) {
@@ -147,8 +136,7 @@ void Device::OnNotifyNext(std::string_view payload, DeviceIo& io, Stats& stats) 
   }
 }
 
-void Device::OnStartNextAccepted(std::string_view payload, DeviceIo& io, Stats& stats) {
-  json::object o = Parse(payload);
+void Device::OnStartNextAccepted(const json::object& o, DeviceIo& io, Stats& stats) {
   const json::object* exec = Obj(o, "execution");
   if (!exec || Str(*exec, "jobId").empty()) {
     state_ = State::kIdle;
@@ -239,8 +227,7 @@ void Device::OnUpdateAccepted(DeviceIo& io, Stats& stats) {
   if (notify_pending_) StartNext(io, stats);
 }
 
-void Device::OnRejected(std::string_view payload, bool update, DeviceIo& io, Stats& stats) {
-  json::object o = Parse(payload);
+void Device::OnRejected(const json::object& o, bool update, DeviceIo& io, Stats& stats) {
   std::string code(Str(o, "code"));
   stats.Error((update ? "update:" : "start-next:") + (code.empty() ? "unknown" : code));
   state_ = State::kIdle;

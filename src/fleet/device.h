@@ -9,6 +9,7 @@
 // asks through DeviceIo, so the protocol is unit-tested without a broker.
 #pragma once
 
+#include <boost/json/fwd.hpp>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -57,12 +58,12 @@ class Device {
  private:
   void StartNext(DeviceIo& io, Stats& stats);
   void SendUpdate(const char* status, DeviceIo& io, Stats& stats);
-  void OnStartNextAccepted(std::string_view payload, DeviceIo& io, Stats& stats);
+  void OnStartNextAccepted(const boost::json::object& reply, DeviceIo& io, Stats& stats);
   void OnUpdateAccepted(DeviceIo& io, Stats& stats);
-  void OnRejected(std::string_view payload, bool update, DeviceIo& io, Stats& stats);
+  void OnRejected(const boost::json::object& reply, bool update, DeviceIo& io, Stats& stats);
   void OnNotifyNext(std::string_view payload, DeviceIo& io, Stats& stats);
-  // True (and latency recorded) when `payload` answers the request in flight.
-  bool Answers(std::string_view payload, DeviceIo& io, std::vector<uint32_t>* latency);
+  // True (and latency recorded) when `reply` answers the request in flight.
+  bool Answers(const boost::json::object& reply, DeviceIo& io, std::vector<uint32_t>* latency);
   std::string NewToken();
 
   std::string thing_, base_;
