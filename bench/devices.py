@@ -32,6 +32,9 @@ import subprocess
 import sys
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from fleet_scale import cpu_seconds  # noqa: E402  (user + system CPU of a process)
+
 GOALS = {"updates_per_s": 10_000, "share_of_ceiling": 0.5}
 
 
@@ -45,12 +48,6 @@ def free_port():
     port = s.getsockname()[1]
     s.close()
     return port
-
-
-def cpu_seconds(pid):
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def wait_for(predicate, what, timeout_s=60, proc=None):
@@ -335,7 +332,6 @@ def run(args):
 
 def write(args):
     """Prints the section, markers included (run_devices.sh hands it to bench_md)."""
-    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     from bench_md import goal_mark
     with open(args.results) as f:
         r = json.load(f)
