@@ -28,7 +28,6 @@ std::string_view Field(std::string_view json, std::string_view key) {
 struct Echo final : MqttConn::Handler {
   const EchoOptions* o;
   MqttConn conn{this};
-  bool subscribed = false;
   std::string closed;
   struct Thing {
     int64_t done = 0;
@@ -53,7 +52,6 @@ struct Echo final : MqttConn::Handler {
     conn.Subscribe({"$aws/things/+/jobs/start-next", "$aws/things/+/jobs/+/update"}, 1);
   }
   void OnSuback() override {
-    subscribed = true;
     std::printf("iotjobs echo ready\n");  // scripts start the devices after this line
     std::fflush(stdout);
   }
