@@ -139,14 +139,12 @@ class JobsCase(E2ECase):
                 return None
         self.wait_until(probe, lambda s: s is None, f"job {job_id} to be deleted")
 
-    def executions_for_job(self, job_id, **kw):
-        """ListJobExecutionsForJob with maxResults=2 over every page; asserts page sizes."""
+    def summaries_in_pages_of_two(self, call, **args):
+        """Every page of an execution listing with maxResults=2; asserts page sizes; returns
+        (summaries, pages)."""
         items, token, pages = [], None, 0
         while True:
-            args = dict(kw, jobId=job_id, maxResults=2)
-            if token:
-                args["nextToken"] = token
-            page = self.c.list_job_executions_for_job(**args)
+            page = call(**args, maxResults=2, **({"nextToken": token} if token else {}))
             pages += 1
             self.assertLessEqual(len(page["executionSummaries"]), 2)
             items += page["executionSummaries"]
@@ -155,20 +153,12 @@ class JobsCase(E2ECase):
                 return items, pages
             self.assertLess(pages, 100)
 
+    def executions_for_job(self, job_id, **kw):
+        return self.summaries_in_pages_of_two(self.c.list_job_executions_for_job, jobId=job_id, **kw)
+
     def executions_for_thing(self, thing, **kw):
-        items, token, pages = [], None, 0
-        while True:
-            args = dict(kw, thingName=thing, maxResults=2)
-            if token:
-                args["nextToken"] = token
-            page = self.c.list_job_executions_for_thing(**args)
-            pages += 1
-            self.assertLessEqual(len(page["executionSummaries"]), 2)
-            items += page["executionSummaries"]
-            token = page.get("nextToken")
-            if not token:
-                return items, pages
-            self.assertLess(pages, 100)
+        return self.summaries_in_pages_of_two(self.c.list_job_executions_for_thing, thingName=thing,
+                                              **kw)
 
 
 class TemplateToJobFlowTest(JobsCase):

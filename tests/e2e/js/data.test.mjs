@@ -39,6 +39,7 @@ import {
 } from "@aws-sdk/client-iot-jobs-data-plane";
 
 import { ACCOUNT, Iotjobsd, REGION, writeCredentials } from "./daemon.mjs";
+import { rejectsWith as rejectsWithBase } from "./sdk_errors.mjs";
 
 const MOTO_TIMEOUT_MS = 30_000;
 const WAIT_MS = 15_000;
@@ -168,21 +169,8 @@ after(async () => {
 const op = (command) => iot.send(command);
 const device = (command) => dev.send(command);
 
-async function rejectsWith(promise, cls, status, ...messageParts) {
-  let err;
-  try {
-    await promise;
-  } catch (e) {
-    err = e;
-  }
-  assert.ok(err, `expected ${cls.name}, but the call succeeded`);
-  assert.ok(err instanceof cls, `expected ${cls.name}, got ${err.name}: ${err.message}`);
-  assert.ok(err instanceof IoTJobsDataPlaneServiceException);
-  assert.equal(err.name, cls.name);
-  assert.equal(err.$metadata.httpStatusCode, status);
-  for (const part of messageParts) assert.ok(err.message.includes(part), err.message);
-  return err;
-}
+// The SDK error assertions (sdk_errors.mjs) for this client.
+const rejectsWith = (...args) => rejectsWithBase(IoTJobsDataPlaneServiceException, ...args);
 
 // A data-plane `long` timestamp: a number of whole seconds, close to now (not milliseconds).
 function assertEpochSeconds(value, what) {

@@ -52,6 +52,7 @@ import {
 } from "@aws-sdk/client-iot";
 
 import { ACCOUNT, Iotjobsd, REGION, writeCredentials } from "./daemon.mjs";
+import { rejectsWith as rejectsWithBase } from "./sdk_errors.mjs";
 
 const WAIT_MS = 15_000;
 const ARN = `arn:aws:iot:${REGION}:${ACCOUNT}`;
@@ -95,24 +96,8 @@ after(async () => {
 
 const send = (command) => iot.send(command);
 
-// Awaits `promise`, asserts it rejects with an instance of `cls` (and so of IoTServiceException),
-// the given HTTP status and message parts; returns the error.
-async function rejectsWith(promise, cls, status, ...messageParts) {
-  let err;
-  try {
-    await promise;
-  } catch (e) {
-    err = e;
-  }
-  assert.ok(err, `expected ${cls.name}, but the call succeeded`);
-  assert.ok(err instanceof cls, `expected ${cls.name}, got ${err.name}: ${err.message}`);
-  assert.ok(err instanceof IoTServiceException);
-  assert.equal(err.name, cls.name);
-  assert.equal(err.$metadata.httpStatusCode, status);
-  assert.equal(err.$fault, "client");
-  for (const part of messageParts) assert.ok(err.message.includes(part), err.message);
-  return err;
-}
+// The SDK error assertions (sdk_errors.mjs) for this client.
+const rejectsWith = (...args) => rejectsWithBase(IoTServiceException, ...args);
 
 function assertRecentDate(value, what) {
   assert.ok(value instanceof Date, `${what} is a ${typeof value}, not a Date`);
