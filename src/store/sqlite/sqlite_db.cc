@@ -141,4 +141,12 @@ Status SqliteDb::Error(const char* what) const {
   return Status::Unavailable(m);
 }
 
+Status StepToNamed(Stmt& s, const std::string& region, const std::string& name, const char* what) {
+  s.Bind(1, region).Bind(2, name);
+  Status st;
+  if (s.Step(&st)) return Status::Ok();
+  if (!st.ok()) return st;
+  return Status::NotFound(std::string(what) + " " + name + " does not exist");
+}
+
 }  // namespace iotjobs::store

@@ -71,6 +71,10 @@ class SqliteDb {
   std::unordered_map<const char*, sqlite3_stmt*> cache_;
 };
 
+// Binds ?1 = region and ?2 = name and steps to the one row they name: OK on it, the step's error,
+// or NotFound("<what> <name> does not exist") when there is none.
+Status StepToNamed(Stmt& s, const std::string& region, const std::string& name, const char* what);
+
 }  // namespace iotjobs::store
 
 // Prepares `sql` (a string literal) on `db` into `var` (a Stmt&), returning the error from the

@@ -65,12 +65,7 @@ Result<JobRow> FindJob(SqliteDb& db, const std::string& region, const std::strin
   IOTJOBS_PREPARE(s, db,
                   "SELECT id, status, target_selection, work FROM jobs "
                   "WHERE region = ?1 AND job_id = ?2");
-  s.Bind(1, region).Bind(2, job_id);
-  Status st;
-  if (!s.Step(&st)) {
-    if (!st.ok()) return st;
-    return Status::NotFound("job " + job_id + " does not exist");
-  }
+  IOTJOBS_RETURN_IF_ERROR(StepToNamed(s, region, job_id, "job"));
   return JobRow{s.Int(0), s.Text(1), s.Text(2), s.Int(3)};
 }
 
@@ -491,12 +486,7 @@ Result<jobs::Job> SqliteStore::GetJob(const std::string& region, const std::stri
   return Read<jobs::Job>([&](SqliteDb& db) -> Result<jobs::Job> {
     IOTJOBS_PREPARE(s, db,
                     "SELECT " IOTJOBS_JOB_COLUMNS " FROM jobs WHERE region = ?1 AND job_id = ?2");
-    s.Bind(1, region).Bind(2, id);
-    Status st;
-    if (!s.Step(&st)) {
-      if (!st.ok()) return st;
-      return Status::NotFound("job " + id + " does not exist");
-    }
+    IOTJOBS_RETURN_IF_ERROR(StepToNamed(s, region, id, "job"));
     return JobFromRow(s);
   });
 }
@@ -615,12 +605,7 @@ Status SqliteStore::AssociateTargets(const std::string& region, const std::strin
     IOTJOBS_PREPARE(s, db,
                     "SELECT id, status, target_selection, spec FROM jobs "
                     "WHERE region = ?1 AND job_id = ?2");
-    s.Bind(1, region).Bind(2, id);
-    Status st;
-    if (!s.Step(&st)) {
-      if (!st.ok()) return st;
-      return Status::NotFound("job " + id + " does not exist");
-    }
+    IOTJOBS_RETURN_IF_ERROR(StepToNamed(s, region, id, "job"));
     const int64_t job = s.Int(0);
     if (s.Text(2) != "CONTINUOUS" || s.Text(1) != jobs::kJobInProgress) {
       return Status::InvalidRequest(

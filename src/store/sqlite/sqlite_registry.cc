@@ -16,12 +16,7 @@ struct Row {
 // The internal id and version of thing `name`, or NotFound.
 Result<Row> ThingRow(SqliteDb& db, const std::string& region, const std::string& name) {
   IOTJOBS_PREPARE(s, db, "SELECT id, version FROM things WHERE region = ?1 AND name = ?2");
-  s.Bind(1, region).Bind(2, name);
-  Status st;
-  if (!s.Step(&st)) {
-    if (!st.ok()) return st;
-    return Status::NotFound("thing " + name + " does not exist");
-  }
+  IOTJOBS_RETURN_IF_ERROR(StepToNamed(s, region, name, "thing"));
   return Row{s.Int(0), s.Int(1)};
 }
 
@@ -32,12 +27,7 @@ struct GroupRow {
 Result<GroupRow> ThingGroupRow(SqliteDb& db, const std::string& region, const std::string& name) {
   IOTJOBS_PREPARE(
       s, db, "SELECT id, version, depth, root FROM thing_groups WHERE region = ?1 AND name = ?2");
-  s.Bind(1, region).Bind(2, name);
-  Status st;
-  if (!s.Step(&st)) {
-    if (!st.ok()) return st;
-    return Status::NotFound("thing group " + name + " does not exist");
-  }
+  IOTJOBS_RETURN_IF_ERROR(StepToNamed(s, region, name, "thing group"));
   return GroupRow{s.Int(0), s.Int(1), s.Int(2), s.Int(3)};
 }
 
@@ -159,12 +149,7 @@ Result<jobs::Thing> SqliteStore::GetThing(const std::string& region, const std::
     IOTJOBS_PREPARE(s, db,
                     "SELECT id, region, name, thing_id, thing_type, billing_group, version "
                     "FROM things WHERE region = ?1 AND name = ?2");
-    s.Bind(1, region).Bind(2, name);
-    Status st;
-    if (!s.Step(&st)) {
-      if (!st.ok()) return st;
-      return Status::NotFound("thing " + name + " does not exist");
-    }
+    IOTJOBS_RETURN_IF_ERROR(StepToNamed(s, region, name, "thing"));
     return ThingFromRow(db, s);
   });
 }
@@ -285,12 +270,7 @@ Result<jobs::ThingGroup> SqliteStore::GetThingGroup(const std::string& region,
     IOTJOBS_PREPARE(s, db,
                     "SELECT id, group_id, parent, description, version, created_at_ms "
                     "FROM thing_groups WHERE region = ?1 AND name = ?2");
-    s.Bind(1, region).Bind(2, name);
-    Status st;
-    if (!s.Step(&st)) {
-      if (!st.ok()) return st;
-      return Status::NotFound("thing group " + name + " does not exist");
-    }
+    IOTJOBS_RETURN_IF_ERROR(StepToNamed(s, region, name, "thing group"));
     jobs::ThingGroup g;
     g.region = region;
     g.name = name;
@@ -307,6 +287,7 @@ Result<jobs::ThingGroup> SqliteStore::GetThingGroup(const std::string& region,
                       "  FROM thing_groups g JOIN up ON g.id = up.parent) "
                       "SELECT name FROM up ORDER BY lvl DESC");
       up.Bind(1, s.Int(2));
+      Status st;
       while (up.Step(&st)) g.root_to_parent.push_back(up.Text(0));
       if (!st.ok()) return st;
       g.parent_name = g.root_to_parent.back();
@@ -643,13 +624,8 @@ Result<jobs::RegistrationTask> SqliteStore::GetRegistrationTask(const std::strin
     IOTJOBS_PREPARE(s, db,
                     "SELECT " IOTJOBS_TASK_COLUMNS
                     " FROM registration_tasks "
-                    "WHERE task_id = ?1 AND region = ?2");
-    s.Bind(1, id).Bind(2, region);
-    Status st;
-    if (!s.Step(&st)) {
-      if (!st.ok()) return st;
-      return Status::NotFound("registration task " + id + " does not exist");
-    }
+                    "WHERE region = ?1 AND task_id = ?2");
+    IOTJOBS_RETURN_IF_ERROR(StepToNamed(s, region, id, "registration task"));
     return TaskFromRow(s);
   });
 }
