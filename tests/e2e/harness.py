@@ -359,6 +359,25 @@ class MotoS3:
                 self.proc.wait(timeout=10)
 
 
+def module_with_s3(objects=(), daemon=True):
+    """The set-up of the suites that need S3: a Workspace, moto's S3 server with `objects`
+    ((bucket, key, body) each) and, unless daemon=False, iotjobsd using it; each is cleaned up with
+    the module. Returns (workspace, moto, daemon or None)."""
+    ws = Workspace()
+    unittest.addModuleCleanup(ws.cleanup)
+    moto = MotoS3(ws)
+    unittest.addModuleCleanup(moto.kill)
+    moto.start()
+    for bucket, key, body in objects:
+        moto.put(bucket, key, body)
+    if not daemon:
+        return ws, moto, None
+    d = Daemon(ws, s3_endpoint=moto.endpoint)
+    unittest.addModuleCleanup(d.kill)
+    d.start()
+    return ws, moto, d
+
+
 class SilentListener:
     """A TCP listener that accepts connections and never answers (a hung S3 store)."""
 

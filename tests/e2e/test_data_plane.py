@@ -48,15 +48,7 @@ def counters(**nonzero):
 
 def setUpModule():
     global WS, MOTO, D, JOBS_ENDPOINT
-    WS = harness.Workspace()
-    unittest.addModuleCleanup(WS.cleanup)
-    MOTO = harness.MotoS3(WS)
-    unittest.addModuleCleanup(MOTO.kill)
-    MOTO.start()
-    MOTO.put(BUCKET, "fw/4.2.0.bin", FIRMWARE)
-    D = harness.Daemon(WS, s3_endpoint=MOTO.endpoint)
-    unittest.addModuleCleanup(D.kill)
-    D.start()
+    WS, MOTO, D = harness.module_with_s3([(BUCKET, "fw/4.2.0.bin", FIRMWARE)])
     JOBS_ENDPOINT = dict(f.split("=", 1) for f in D.ready_line.split()[2:])["jobs"]
 
 

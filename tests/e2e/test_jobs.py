@@ -55,15 +55,7 @@ def counters(job, **nonzero):
 
 def setUpModule():
     global WS, MOTO, D
-    WS = harness.Workspace()
-    unittest.addModuleCleanup(WS.cleanup)
-    MOTO = harness.MotoS3(WS)
-    unittest.addModuleCleanup(MOTO.kill)
-    MOTO.start()
-    MOTO.put(DOC_BUCKET, "doc.json", DOCUMENT)
-    D = harness.Daemon(WS, s3_endpoint=MOTO.endpoint)
-    unittest.addModuleCleanup(D.kill)
-    D.start()
+    WS, MOTO, D = harness.module_with_s3([(DOC_BUCKET, "doc.json", DOCUMENT)])
 
 
 class JobsCase(E2ECase):

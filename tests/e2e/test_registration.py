@@ -93,11 +93,7 @@ def download(url):
 
 def setUpModule():
     global WS, MOTO
-    WS = harness.Workspace()
-    unittest.addModuleCleanup(WS.cleanup)
-    MOTO = harness.MotoS3(WS)
-    unittest.addModuleCleanup(MOTO.kill)
-    MOTO.start()
+    WS, MOTO, _ = harness.module_with_s3(daemon=False)
     MOTO.bucket(BUCKET)
 
 
