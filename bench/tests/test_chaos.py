@@ -155,6 +155,19 @@ class SectionTest(unittest.TestCase):
                      "21 `kill -9` of iotjobsd, 20 of them at instants drawn"):
             self.assertIn(part, text)
 
+    def test_fleet_rows_three_forms(self):
+        r = results()
+        self.assertIn("| ✅ equal |", section(r, ENV))
+        behind = {"succeeded": 79, "failed": 12, "rejected": 0, "hung": 3}
+        r["fleet"]["agreement"] = fleet_agreement(behind, SERVICE, 7, update_timeouts=1)
+        text = section(r, ENV)
+        self.assertIn("service ahead only by updates whose reply a device never got (1", text)
+        self.assertIn("| ✅ equal but for lost replies |", text)
+        r["fleet"]["agreement"] = fleet_agreement(behind, SERVICE, 7, update_timeouts=0)
+        text = section(r, ENV)
+        self.assertIn("service ahead NOT only by", text)
+        self.assertIn("| ❌ equal |", text)
+
     def test_mqtt_not_back_and_lost_writes_are_misses_with_counts(self):
         r = results()
         r["recoveries"][3]["mqtt_s"] = None
