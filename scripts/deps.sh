@@ -57,7 +57,7 @@ if ! command -v aws >/dev/null 2>&1; then
   exit 1
 fi
 if ! py_has boto3; then
-  echo "deps: boto3 is not importable by $(command -v python3) (Debian's python3-boto3 serves /usr/bin/python3 only); install it for that Python (python3 -m pip install boto3) or put /usr/bin first on PATH, then run again" >&2
+  echo "deps: boto3 is not importable by $(command -v python3 || echo python3); install it for that Python (Debian's python3-boto3 serves /usr/bin/python3 only; others: python3 -m pip install boto3), then run again" >&2
   exit 1
 fi
 # moto's server is the local S3 store (documentSource) of run.sh and the e2e suites. Debian 12 has
