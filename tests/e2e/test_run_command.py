@@ -2,6 +2,7 @@
 
 - A busy port (a socket this test binds and listens on) stops run.sh before anything starts, with
   one line naming the port and the variable that moves it, in well under 5 seconds (measured).
+  Mosquitto or the S3 store dying at start-up puts its log's tail on the console.
 - With every port moved to free ports through the documented variables, a temp data dir and the
   binaries already built (IOTJOBS_BUILD_DIR, IOTJOBS_NO_BUILD=1: nothing is rebuilt), run.sh
   prints its banner; every example block of the banner, and every README block marked
@@ -157,8 +158,8 @@ def readme_blocks():
     return re.findall(r"<!-- example: run\.sh -->\n```sh\n(.*?)```", text, re.S)
 
 
-class BusyPort(unittest.TestCase):
-    """Each port run.sh listens on, taken by someone else: one line, the port and its variable."""
+class StartupFailures(unittest.TestCase):
+    """A busy port, a misconfiguration, a server that dies at start-up: said at once, on the console."""
 
     def setUp(self):
         self.tmp = tempfile.TemporaryDirectory(prefix="iotjobs-runsh-")
@@ -223,6 +224,21 @@ class BusyPort(unittest.TestCase):
         self.assertIn("run.sh: Mosquitto: last lines of", err)
         self.assertIn("Unable to load server key file", err)  # Mosquitto's own line, on the console
         self.assertIn("run.sh: Mosquitto exited during start-up", err)
+
+    def test_s3_store_start_failure_shows_its_log_on_the_console(self):
+        # A moto whose server dies at start-up (found first on PYTHONPATH): its output is shown.
+        fake = Path(self.tmp.name) / "fake-moto" / "moto"
+        fake.mkdir(parents=True)
+        (fake / "__init__.py").write_text("")
+        (fake / "server.py").write_text(
+            "import sys\nprint('fake moto: cannot serve S3 today', file=sys.stderr)\nsys.exit(3)\n")
+        env = port_env(free_ports(5), self.data)
+        env["PYTHONPATH"] = str(fake.parent)
+        rc, _, err, _ = self.run_sh(env)
+        self.assertNotEqual(rc, 0)
+        self.assertIn("run.sh: the local S3 store (moto): last lines of", err)
+        self.assertIn("fake moto: cannot serve S3 today", err)
+        self.assertIn("exited during start-up", err)
 
     def test_mqtt_url_and_old_port_names_are_refused_not_ignored(self):
         ports = free_ports(5)
