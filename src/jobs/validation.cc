@@ -4,6 +4,7 @@
 #include <set>
 
 #include "common/text.h"
+#include "jobs/cron.h"
 
 namespace iotjobs::jobs {
 namespace {
@@ -48,37 +49,6 @@ Status ValidateArn(std::string_view field, std::string_view arn) {
   for (unsigned char c : arn) ok = ok && c >= '!' && c <= '~';
   if (!ok)
     return Status::InvalidRequest(F(field) + " must match ^arn:[!-~]+$, got '" + F(arn) + "'");
-  return Status::Ok();
-}
-
-// AWS cron: cron(min hour day-of-month month day-of-week year). A light syntactic check; the
-// scheduler parses fully.
-Status ValidateCron(std::string_view field, std::string_view expr) {
-  if (expr.size() < 7 || expr.substr(0, 5) != "cron(" || expr.back() != ')') {
-    return Status::InvalidRequest(
-        F(field) + " must be a cron expression 'cron(min hour dom month dow year)', got '" +
-        F(expr) + "'");
-  }
-  std::string_view body = expr.substr(5, expr.size() - 6);
-  int fields = 0;
-  bool in = false;
-  for (char c : body) {
-    if (c == ' ') {
-      in = false;
-    } else {
-      if (!in) ++fields;
-      in = true;
-      if (!IsAlnumOr(std::string_view(&c, 1), "*?,-/#L")) {
-        return Status::InvalidRequest(F(field) + " has an invalid character '" + std::string(1, c) +
-                                      "' in '" + F(expr) + "'");
-      }
-    }
-  }
-  if (fields != 6) {
-    return Status::InvalidRequest(F(field) +
-                                  " must have 6 cron fields (min hour dom month dow year), got " +
-                                  std::to_string(fields));
-  }
   return Status::Ok();
 }
 
@@ -222,15 +192,7 @@ Status ValidateConfigs(const JobConfigs& c, int64_t max_rollout_per_minute) {
     }
   }
   if (const auto& w = c.maintenance_windows) {
-    for (size_t i = 0; i < w->size(); ++i) {
-      const auto& m = (*w)[i];
-      const std::string f = "maintenanceWindows[" + std::to_string(i) + "]";
-      if (m.start_time.empty() || m.start_time.size() > 256) {
-        return Status::InvalidRequest(f + ".startTime must be 1 to 256 characters");
-      }
-      IOTJOBS_RETURN_IF_ERROR(ValidateCron(f + ".startTime", m.start_time));
-      IOTJOBS_RETURN_IF_ERROR(Range(f + ".durationInMinutes", m.duration_in_minutes, 1, 1430));
-    }
+    IOTJOBS_RETURN_IF_ERROR(ValidateMaintenanceWindows("maintenanceWindows", *w));
   }
   if (const auto& d = c.destination_package_versions) {
     if (d->size() > 25) {
@@ -241,6 +203,23 @@ Status ValidateConfigs(const JobConfigs& c, int64_t max_rollout_per_minute) {
       IOTJOBS_RETURN_IF_ERROR(
           ValidateArn("destinationPackageVersions[" + std::to_string(i) + "]", (*d)[i]));
     }
+  }
+  return Status::Ok();
+}
+
+Status ValidateMaintenanceWindows(std::string_view field,
+                                  const std::vector<MaintenanceWindow>& windows) {
+  for (size_t i = 0; i < windows.size(); ++i) {
+    const auto& m = windows[i];
+    const std::string f = F(field) + "[" + std::to_string(i) + "]";
+    if (m.start_time.empty() || Utf8Length(m.start_time) > 256) {
+      return Status::InvalidRequest(f + ".startTime must be 1 to 256 characters");
+    }
+    // The scheduler's own parser: whatever passes here is what the rollout will run on.
+    if (auto cron = CronExpression::Parse(m.start_time); !cron.ok()) {
+      return Status::InvalidRequest(f + ".startTime: " + cron.status().message());
+    }
+    IOTJOBS_RETURN_IF_ERROR(Range(f + ".durationInMinutes", m.duration_in_minutes, 1, 1430));
   }
   return Status::Ok();
 }

@@ -26,6 +26,13 @@ Status ValidateDocumentSource(std::string_view url);
 // `max_rollout_per_minute` bounds maximumPerMinute: AWS's 1000 unless the operator raised it
 // (iotjobsd --max-rollout-per-minute).
 Status ValidateConfigs(const JobConfigs& c, int64_t max_rollout_per_minute = 1000);
+// Maintenance windows (a template's `maintenanceWindows`, a job's
+// `schedulingConfig.maintenanceWindows`; `field` names the list): startTime 1..256 characters that
+// CronExpression::Parse accepts (the scheduler's parser: ranges, steps, both day fields, years),
+// durationInMinutes 1..1430. ValidateConfigs calls it for the template member, so CreateJob and
+// CreateJobTemplate refuse the same windows.
+Status ValidateMaintenanceWindows(std::string_view field,
+                                  const std::vector<MaintenanceWindow>& windows);
 Status ValidateTags(std::string_view field, const std::vector<Tag>& tags);
 Status ValidateTagKey(std::string_view field, std::string_view key);
 

@@ -47,9 +47,8 @@ Status ValidateReasonCode(const std::optional<std::string>& code) {
 
 Status ValidateSchedule(const jobs::SchedulingConfig& c, Instant now, jobs::Schedule* out) {
   if (c.maintenance_windows) {
-    jobs::JobConfigs w;
-    w.maintenance_windows = c.maintenance_windows;
-    IOTJOBS_RETURN_IF_ERROR(jobs::ValidateConfigs(w));
+    IOTJOBS_RETURN_IF_ERROR(jobs::ValidateMaintenanceWindows("schedulingConfig.maintenanceWindows",
+                                                             *c.maintenance_windows));
   }
   auto s = jobs::ParseSchedule(c);
   if (!s.ok()) return s.status();
