@@ -6,6 +6,7 @@
 #include "api/wire.h"
 #include "codec/job_codec.h"
 #include "codec/json_codec.h"
+#include "common/text.h"
 
 namespace iotjobs::api {
 namespace json = boost::json;
@@ -162,8 +163,8 @@ http::Response ControlPlane::RouteJobs(http::Request& req, const std::vector<std
       int64_t number = 0;
       auto [p, ec] = std::from_chars(s[5].data(), s[5].data() + s[5].size(), number);
       if (ec != std::errc() || p != s[5].data() + s[5].size()) {
-        return Error(
-            Status::InvalidRequest("executionNumber must be an integer, got '" + s[5] + "'"));
+        return Error(Status::InvalidRequest("executionNumber must be an integer, got '" +
+                                            Utf8Excerpt(s[5], 64) + "'"));
       }
       auto force = BoolParam(req.query, "force");
       if (!force.ok()) return Error(force.status());

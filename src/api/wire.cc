@@ -50,7 +50,8 @@ Result<int64_t> IntParam(std::string_view query, std::string_view name) {
   int64_t n = 0;
   auto [p, ec] = std::from_chars(v->data(), v->data() + v->size(), n);
   if (v->empty() || ec != std::errc() || p != v->data() + v->size()) {
-    return Status::InvalidRequest(std::string(name) + " must be an integer, got '" + *v + "'");
+    return Status::InvalidRequest(std::string(name) + " must be an integer, got '" +
+                                  Utf8Excerpt(*v, 64) + "'");
   }
   return n;
 }
@@ -60,7 +61,8 @@ Result<std::optional<bool>> BoolParam(std::string_view query, std::string_view n
   if (!v) return std::optional<bool>();
   if (*v == "true") return std::optional<bool>(true);
   if (*v == "false") return std::optional<bool>(false);
-  return Status::InvalidRequest(std::string(name) + " must be true or false, got '" + *v + "'");
+  return Status::InvalidRequest(std::string(name) + " must be true or false, got '" +
+                                Utf8Excerpt(*v, 64) + "'");
 }
 
 Result<int> MaxResults(std::string_view query) {

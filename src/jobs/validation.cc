@@ -38,7 +38,8 @@ Status OneOf(std::string_view field, const std::string& v, std::initializer_list
     if (v == s) return Status::Ok();
     allowed += allowed.empty() ? s : std::string("|") + s;
   }
-  return Status::InvalidRequest(F(field) + " must be one of " + allowed + ", got '" + v + "'");
+  return Status::InvalidRequest(F(field) + " must be one of " + allowed + ", got '" +
+                                Utf8Excerpt(v, 64) + "'");
 }
 
 Status ValidateArn(std::string_view field, std::string_view arn) {
@@ -57,7 +58,7 @@ Status ValidateArn(std::string_view field, std::string_view arn) {
 Status ValidateId(std::string_view field, std::string_view id) {
   if (id.empty() || id.size() > 64 || !IsAlnumOr(id, "_-")) {
     return Status::InvalidRequest(F(field) + " must be 1 to 64 characters of [a-zA-Z0-9_-], got '" +
-                                  F(id.substr(0, 80)) + "'");
+                                  Utf8Excerpt(id, 80) + "'");
   }
   return Status::Ok();
 }

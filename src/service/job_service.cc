@@ -65,11 +65,11 @@ Status ValidateStatusDetails(const std::map<std::string, std::string>& details) 
   }
   for (const auto& [k, v] : details) {
     if (k.empty() || k.size() > 128 || !IsAlnumOr(k, ":_-")) {
-      return Status::InvalidRequest("statusDetails key '" + k.substr(0, 140) +
+      return Status::InvalidRequest("statusDetails key '" + Utf8Excerpt(k, 140) +
                                     "' must be 1 to 128 characters of [a-zA-Z0-9:_-]");
     }
     if (v.empty() || Utf8Length(v) > 1024 || !IsPrintableUnicode(v)) {
-      return Status::InvalidRequest("statusDetails value of '" + k +
+      return Status::InvalidRequest("statusDetails value of '" + Utf8Excerpt(k, 140) +
                                     "' must be 1 to 1024 characters without control characters");
     }
   }

@@ -85,5 +85,61 @@ class Finding6TemplateCronTest(E2ECase):
                          ["maintenanceWindows"], [window_ok])
 
 
+class Finding7Utf8Test(E2ECase):
+    """Issue 16 finding 7: messages cut user input mid-character (a 79-byte id followed by é, a
+    cron containing ٣, statusDetails), so boto3 raised UnicodeDecodeError, not ClientError."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.d = cls.start_daemon()
+        cls.c = cls.d.client(validate=False)
+        fields = dict(f.split("=", 1) for f in cls.d.ready_line.split()[2:])
+        import boto3
+        from botocore.config import Config
+        cls.jobs = boto3.session.Session(
+            aws_access_key_id=cls.ws.keys.access_key,
+            aws_secret_access_key=cls.ws.keys.secret_key, region_name=REGION).client(
+                "iot-jobs-data", endpoint_url=fields["jobs"],
+                config=Config(parameter_validation=False, retries={"max_attempts": 1}))
+
+    def assert_client_error(self, call, *expect_in):
+        try:
+            call()
+        except ClientError as e:
+            self.assertEqual(error_code(e), "InvalidRequestException", e)
+            for s in expect_in:
+                self.assertIn(s, e.response["Error"]["Message"])
+            return e
+        self.fail("no error")
+
+    def test_long_id_ending_in_a_two_byte_character(self):
+        jid = "a" * 79 + "é"
+        self.assert_client_error(lambda: self.c.describe_job_template(jobTemplateId=jid))
+        self.assert_client_error(lambda: self.c.describe_job(jobId=jid))
+        self.assert_client_error(lambda: self.c.create_job_template(
+            jobTemplateId=jid, description="d", document="{}"))
+        self.assert_client_error(lambda: self.c.describe_thing(thingName="a" * 139 + "é"))
+
+    def test_cron_with_a_non_ascii_digit(self):
+        for cron in ["cron(٣ 0 * * ? *)", "cron(0 0 ? * SUN ٣)", "cron(0 0 ? * SUN *٣)"]:
+            with self.subTest(cron=cron):
+                self.assert_client_error(lambda: self.c.create_job_template(
+                    jobTemplateId="f7-cron", description="d", document="{}",
+                    maintenanceWindows=[{"startTime": cron, "durationInMinutes": 60}]),
+                    "maintenanceWindows[0].startTime")
+
+    def test_status_details(self):
+        # Keys are quoted in the message; one cut at 140 bytes, one key too long, one value bad.
+        for details in [{"k" * 139 + "é": "v"}, {"é" * 200: "v"}, {"ok": "é" * 1025},
+                        {"é" * 127 + "!": "v"}]:
+            with self.subTest(details=list(details)[0][:5]):
+                self.assert_client_error(lambda: self.jobs.update_job_execution(
+                    thingName="t", jobId="j", status="IN_PROGRESS", statusDetails=details),
+                    "statusDetails")
+                self.assert_client_error(lambda: self.c.cancel_job_execution(
+                    thingName="t", jobId="j", statusDetails=details), "statusDetails")
+
+
 if __name__ == "__main__":
     unittest.main()
