@@ -141,5 +141,124 @@ class Finding7Utf8Test(E2ECase):
                     thingName="t", jobId="j", statusDetails=details), "statusDetails")
 
 
+class Finding8MessagesTest(E2ECase):
+    """Issue 16 finding 8 (messages): a malformed request target and a malformed %-escape in
+    maxResults got misleading messages."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.d = cls.start_daemon(no_auth=True)
+
+    def raw(self, target, port=None):
+        port = port or self.d.port
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+            s.sendall(f"GET {target} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+                      .encode())
+            data = b""
+            while chunk := s.recv(65536):
+                data += chunk
+        head, _, body = data.partition(b"\r\n\r\n")
+        status = int(head.split()[1])
+        etype = re.search(rb"(?im)^x-amzn-ErrorType: *(\S+)", head)
+        return status, etype.group(1).decode() if etype else "", json.loads(body.decode("utf-8"))
+
+    def test_malformed_targets(self):
+        for target, want in [
+            ("things", "must be an absolute path starting with '/'"),
+            ("http://127.0.0.1/things", "must be an absolute path starting with '/'"),
+            ("/things/a%ZZb", "the request path has a malformed %-escape '%ZZ'"),
+            ("/things/a%4", "the request path has a malformed %-escape '%4'"),
+        ]:
+            with self.subTest(target=target):
+                status, etype, body = self.raw(target)
+                self.assertEqual((status, etype), (400, "InvalidRequestException"), body)
+                self.assertIn(want, body["message"])
+
+    def test_bad_max_results_escape(self):
+        for q, want in [
+            ("maxResults=%ZZ", "query parameter maxResults has a malformed %-escape '%ZZ'"),
+            ("maxResults=1%", "query parameter maxResults has a malformed %-escape '%'"),
+            ("max%52esults=%G1", "query parameter maxResults has a malformed %-escape '%G1'"),
+            ("maxResults=%32", None),  # "2": a well-formed escape is fine
+        ]:
+            with self.subTest(q=q):
+                status, etype, body = self.raw("/things?" + q)
+                if want is None:
+                    self.assertEqual(status, 200, body)
+                    continue
+                self.assertEqual((status, etype), (400, "InvalidRequestException"), body)
+                self.assertIn(want, body["message"])
+        fields = dict(f.split("=", 1) for f in self.d.ready_line.split()[2:])
+        data_port = int(fields["jobs"].rsplit(":", 1)[1])
+        status, etype, body = self.raw("/things/t/jobs/j?executionNumber=%zz", port=data_port)
+        self.assertEqual((status, etype), (400, "InvalidRequestException"), body)
+        self.assertIn("query parameter executionNumber has a malformed %-escape '%zz'",
+                      body["message"])
+
+
+
+class Finding8StartupTest(E2ECase):
+    """Issue 16 finding 8: start-up on a read-only directory or a full disk says which file and why
+    (one line, exit 2). Root ignores permission bits, so read-only means a read-only mount (a bind
+    mount with -o ro), and a full disk a 32 KiB tmpfs; where mount is not allowed, read-only falls
+    back to chmod (non-root) and the full disk to RLIMIT_FSIZE (the file cannot grow: EFBIG)."""
+
+    def run_daemon(self, data_dir, preexec=None):
+        argv = [harness.iotjobsd_binary(), "--data-dir", str(data_dir), "--credentials",
+                str(self.ws.credentials_file), "--control-listen", "127.0.0.1:0",
+                "--jobs-listen", "127.0.0.1:0"]
+        p = subprocess.run(argv, capture_output=True, text=True, timeout=20,
+                           stdin=subprocess.DEVNULL, preexec_fn=preexec)
+        self.assertEqual(p.returncode, 2, p.stderr)
+        lines = p.stderr.strip().splitlines()
+        self.assertEqual(len(lines), 1, f"want one line on stderr, got:\n{p.stderr}")
+        self.assertTrue(lines[0].startswith("iotjobsd: "), lines[0])
+        return lines[0]
+
+    def mount(self, *args):
+        target = self.ws.mkdir()
+        p = subprocess.run(["mount", *args, str(target)], capture_output=True, text=True)
+        if p.returncode != 0:
+            return None
+        self.addCleanup(subprocess.run, ["umount", "-l", str(target)], capture_output=True)
+        return target
+
+    def test_read_only_directory(self):
+        src = self.ws.mkdir()
+        ro = self.mount("--bind", "-o", "ro", str(src)) if os.geteuid() == 0 else None
+        if ro is None:
+            if os.geteuid() == 0:
+                self.skipTest("root and no mount: permission bits cannot make a directory "
+                              "read-only for root")
+            ro = src
+            os.chmod(ro, 0o555)
+            self.addCleanup(os.chmod, ro, 0o755)
+        line = self.run_daemon(ro)
+        self.assertIn(f"{ro}/iotjobs.db", line)
+        self.assertRegex(line, "Read-only file system|Permission denied")
+        # A directory where the database file should be.
+        d = self.ws.mkdir()
+        (d / "iotjobs.db").mkdir()
+        line = self.run_daemon(d)
+        self.assertIn(f"cannot open {d}/iotjobs.db for writing: Is a directory", line)
+
+    def test_full_disk(self):
+        full = self.mount("-t", "tmpfs", "-o", "size=32k", "tmpfs") if os.geteuid() == 0 else None
+        if full is not None:
+            line = self.run_daemon(full)
+            self.assertIn(f"cannot initialise {full}/iotjobs.db", line)
+            self.assertIn("No space left on device", line)
+            return
+
+        def small_files():
+            resource.setrlimit(resource.RLIMIT_FSIZE, (8192, 8192))
+            signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        d = self.ws.mkdir()
+        line = self.run_daemon(d, preexec=small_files)
+        self.assertIn(f"cannot initialise {d}/iotjobs.db", line)
+        self.assertIn("File too large", line)
+
+
 if __name__ == "__main__":
     unittest.main()
