@@ -104,6 +104,22 @@ Result<int64_t> IntParam(std::string_view query, std::string_view name) {
   return n;
 }
 
+Result<std::optional<std::string>> NameParam(std::string_view query, std::string_view name,
+                                             size_t min, size_t max, std::string_view allowed) {
+  auto v = QueryParam(query, name);
+  if (!v) return std::optional<std::string>();
+  const size_t n = Utf8Length(*v);
+  if (n < min || n > max) {
+    return Status::InvalidRequest(std::string(name) + " must be " + std::to_string(min) + " to " +
+                                  std::to_string(max) + " characters, got " + std::to_string(n));
+  }
+  if (!IsAlnumOr(*v, allowed)) {
+    return Status::InvalidRequest(std::string(name) + " must be made of [a-zA-Z0-9" +
+                                  std::string(allowed) + "], got '" + Utf8Excerpt(*v, 64) + "'");
+  }
+  return v;
+}
+
 Result<std::optional<bool>> BoolParam(std::string_view query, std::string_view name) {
   auto v = QueryParam(query, name);
   if (!v) return std::optional<bool>();

@@ -29,6 +29,11 @@ std::optional<std::string> QueryParam(std::string_view query, std::string_view n
 Result<int64_t> IntParam(std::string_view query, std::string_view name);
 // A boolean query parameter ("true"/"false"); InvalidRequest otherwise.
 Result<std::optional<bool>> BoolParam(std::string_view query, std::string_view name);
+// A string query parameter with the model's length and pattern: absent → nullopt; present →
+// `min`..`max` characters of [a-zA-Z0-9] and `allowed`, else InvalidRequest naming it (an empty
+// value is refused, not taken for an absent one).
+Result<std::optional<std::string>> NameParam(std::string_view query, std::string_view name,
+                                             size_t min, size_t max, std::string_view allowed);
 // maxResults: absent → 0 (the service's default), present → 1..250 or InvalidRequest.
 Result<int> MaxResults(std::string_view query);
 // The JSON object body ({} when empty); InvalidRequest when not a JSON object.

@@ -42,6 +42,8 @@ Status OneOf(std::string_view field, const std::string& v, std::initializer_list
                                 Utf8Excerpt(v, 64) + "'");
 }
 
+}  // namespace
+
 Status ValidateArn(std::string_view field, std::string_view arn) {
   if (arn.empty() || arn.size() > 1600) {
     return Status::InvalidRequest(F(field) + " must be 1 to 1600 characters");
@@ -53,7 +55,20 @@ Status ValidateArn(std::string_view field, std::string_view arn) {
   return Status::Ok();
 }
 
-}  // namespace
+Status ValidateDocumentParameters(const std::map<std::string, std::string>& parameters) {
+  for (const auto& [k, v] : parameters) {
+    if (k.empty() || k.size() > 128 || !IsAlnumOr(k, "_-")) {
+      return Status::InvalidRequest(
+          "documentParameters key must be 1 to 128 characters of [a-zA-Z0-9_-], got '" +
+          Utf8Excerpt(k, 140) + "'");
+    }
+    if (v.empty() || Utf8Length(v) > 30720 || !IsPrintableUnicode(v)) {
+      return Status::InvalidRequest("documentParameters value of '" + k +
+                                    "' must be 1 to 30720 characters without control characters");
+    }
+  }
+  return Status::Ok();
+}
 
 Status ValidateId(std::string_view field, std::string_view id) {
   if (id.empty() || id.size() > 64 || !IsAlnumOr(id, "_-")) {

@@ -3,6 +3,7 @@
 // rule, e.g. "jobExecutionsRolloutConfig.maximumPerMinute must be between 1 and 1000, got 0".
 #pragma once
 
+#include <map>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -33,6 +34,12 @@ Status ValidateConfigs(const JobConfigs& c, int64_t max_rollout_per_minute = 100
 // CreateJobTemplate refuse the same windows.
 Status ValidateMaintenanceWindows(std::string_view field,
                                   const std::vector<MaintenanceWindow>& windows);
+// An ARN member (jobTemplateArn, destinationPackageVersions[i]): 1..1600 characters of
+// ^arn:[!-~]+$.
+Status ValidateArn(std::string_view field, std::string_view arn);
+// CreateJob's documentParameters: keys 1..128 of [a-zA-Z0-9_-], values 1..30720 characters
+// without category-C code points.
+Status ValidateDocumentParameters(const std::map<std::string, std::string>& parameters);
 Status ValidateTags(std::string_view field, const std::vector<Tag>& tags);
 Status ValidateTagKey(std::string_view field, std::string_view key);
 

@@ -131,6 +131,10 @@ Result<jobs::Job> JobService::CreateJob(CreateJobInput in) {
     return Status::InvalidRequest("targetSelection must be one of CONTINUOUS|SNAPSHOT, got '" +
                                   selection + "'");
   }
+  IOTJOBS_RETURN_IF_ERROR(jobs::ValidateDocumentParameters(in.document_parameters));
+  if (in.job_template_arn) {
+    IOTJOBS_RETURN_IF_ERROR(jobs::ValidateArn("jobTemplateArn", *in.job_template_arn));
+  }
   if (in.has_document_parameters) {
     return Status::InvalidRequest(
         "documentParameters can be used only with AWS managed job templates");
