@@ -343,6 +343,20 @@ TEST_F(TemplateServiceTest, InvalidInputIsRejectedBeforeAnythingIsStored) {
             Code::kInvalidRequest);
 }
 
+// Issue 16 finding 6 ("every other config exactly as CreateJob does"): maximumPerMinute is bounded
+// by --max-rollout-per-minute for templates as for jobs, not by AWS's 1000 alone.
+TEST_F(TemplateServiceTest, Finding6RolloutCapIsTheJobsCap) {
+  CreateJobTemplateInput fast = Input("fast");
+  fast.configs.rollout_config = jobs::RolloutConfig{int32_t{1500}, std::nullopt};
+  auto refused = service_->CreateJobTemplate(fast);
+  EXPECT_EQ(refused.status().message(),
+            "jobExecutionsRolloutConfig.maximumPerMinute must be between 1 and 1000, got 1500");
+  ServiceConfig raised;
+  raised.max_rollout_per_minute = 2000;
+  MakeService(raised);
+  MustCreate(fast);
+}
+
 TEST_F(TemplateServiceTest, RegionsAreSeparate) {
   MustCreate(Input("t", "us-east-1"));
   EXPECT_EQ(service_->DescribeJobTemplate("eu-west-1", "t").status().code(), Code::kNotFound);
