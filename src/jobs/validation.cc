@@ -98,6 +98,25 @@ Status ValidateDocument(std::string_view document) {
   return Status::Ok();
 }
 
+int CountPresignedPlaceholders(std::string_view document) {
+  static constexpr std::string_view kPlaceholder = "${aws:iot:s3-presigned-url:";
+  int n = 0;
+  for (size_t p = document.find(kPlaceholder); p != std::string_view::npos;
+       p = document.find(kPlaceholder, p + 1)) {
+    ++n;
+  }
+  return n;
+}
+
+Status ValidateSubstitutions(std::string_view document) {
+  const int n = CountPresignedPlaceholders(document);
+  if (n > kMaxSubstitutions) {
+    return Status::InvalidRequest("a job document may hold at most 10 substitutions, got " +
+                                  std::to_string(n));
+  }
+  return Status::Ok();
+}
+
 Status ValidateDocumentSource(std::string_view url) {
   if (url.empty() || url.size() > kMaxDocumentSource) {
     return Status::InvalidRequest("documentSource must be 1 to 1350 characters, got " +

@@ -23,6 +23,12 @@ Status ValidateId(std::string_view field, std::string_view id);
 // description / comment: <= 2028 characters, no category-C code points.
 Status ValidateDescription(std::string_view field, std::string_view text);
 Status ValidateDocument(std::string_view document);
+inline constexpr int kMaxSubstitutions = 10;
+// Number of ${aws:iot:s3-presigned-url:...} placeholders in `document`.
+int CountPresignedPlaceholders(std::string_view document);
+// InvalidRequest when `document` holds more than kMaxSubstitutions placeholders. CreateJob and
+// CreateJobTemplate both check it: a template holding more could never start a job.
+Status ValidateSubstitutions(std::string_view document);
 Status ValidateDocumentSource(std::string_view url);
 // `max_rollout_per_minute` bounds maximumPerMinute: AWS's 1000 unless the operator raised it
 // (iotjobsd --max-rollout-per-minute).

@@ -11,16 +11,6 @@
 namespace iotjobs::service {
 namespace {
 
-constexpr std::string_view kPresignedPlaceholder = "${aws:iot:s3-presigned-url:";
-constexpr int kMaxSubstitutions = 10;
-
-// Counts non-overlapping occurrences of `needle`.
-int Count(std::string_view hay, std::string_view needle) {
-  int n = 0;
-  for (size_t p = hay.find(needle); p != std::string_view::npos; p = hay.find(needle, p + 1)) ++n;
-  return n;
-}
-
 // Request configs override the template's, each object wholesale (spec §4.7).
 template <typename T>
 void Inherit(std::optional<T>* mine, const std::optional<T>& from_template) {
@@ -198,12 +188,8 @@ Result<jobs::Job> JobService::CreateJob(CreateJobInput in) {
     }
     j.configs.maintenance_windows.reset();
   }
-  const int placeholders = Count(*j.document, kPresignedPlaceholder);
-  if (placeholders > kMaxSubstitutions) {
-    return Status::InvalidRequest("a job document may hold at most 10 substitutions, got " +
-                                  std::to_string(placeholders));
-  }
-  if (placeholders > 0 && !j.configs.presigned_url_config) {
+  IOTJOBS_RETURN_IF_ERROR(jobs::ValidateSubstitutions(*j.document));
+  if (jobs::CountPresignedPlaceholders(*j.document) > 0 && !j.configs.presigned_url_config) {
     return Status::InvalidRequest(
         "the job document has ${aws:iot:s3-presigned-url:...} placeholders but no "
         "presignedUrlConfig");

@@ -114,6 +114,7 @@ Result<CreatedResource> TemplateService::CreateJobTemplate(CreateJobTemplateInpu
     auto text = ResolveDocument(in.document, in.document_source, config_.s3_endpoint, documents_);
     if (!text.ok()) return text.status();
     in.document = std::move(text).value();
+    IOTJOBS_RETURN_IF_ERROR(jobs::ValidateSubstitutions(*in.document));
   }
 
   jobs::JobTemplate t;

@@ -357,6 +357,23 @@ TEST_F(TemplateServiceTest, Finding6RolloutCapIsTheJobsCap) {
   MustCreate(fast);
 }
 
+// A document with more than 10 presigned-URL placeholders could never start a job: refused at
+// CreateJobTemplate, as at CreateJob.
+TEST_F(TemplateServiceTest, Finding6TooManySubstitutionsAreRefusedAsForAJob) {
+  std::string doc = R"({"urls":[)";
+  for (int i = 0; i < 11; ++i) {
+    doc += std::string(i ? "," : "") +
+           R"("${aws:iot:s3-presigned-url:https://s3.amazonaws.com/b/k)" + std::to_string(i) +
+           R"(}")";
+  }
+  doc += "]}";
+  CreateJobTemplateInput in = Input("many");
+  in.document = doc;
+  auto r = service_->CreateJobTemplate(in);
+  EXPECT_EQ(r.status().message(), "a job document may hold at most 10 substitutions, got 11");
+  EXPECT_EQ(service_->DescribeJobTemplate("us-east-1", "many").status().code(), Code::kNotFound);
+}
+
 TEST_F(TemplateServiceTest, RegionsAreSeparate) {
   MustCreate(Input("t", "us-east-1"));
   EXPECT_EQ(service_->DescribeJobTemplate("eu-west-1", "t").status().code(), Code::kNotFound);
