@@ -82,7 +82,8 @@ http::Response ControlPlane::Handle(http::Request& req) {
 
 http::Response ControlPlane::Route(http::Request& req, const std::string& region) {
   auto segs = Segments(req.path);
-  if (!segs) return Error(Status::InvalidRequest("the request path has a malformed %-escape"));
+  if (!segs.ok()) return Error(segs.status());
+  if (Status q = CheckQuery(req.query); !q.ok()) return Error(q);
   const auto& s = *segs;
   const std::string& m = req.method;
 

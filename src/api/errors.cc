@@ -2,6 +2,8 @@
 
 #include <boost/json.hpp>
 
+#include "common/text.h"
+
 namespace iotjobs::api {
 
 WireError ToWireError(Code code, Plane plane) {
@@ -48,7 +50,7 @@ http::Response ErrorResponse(const Status& status, Plane plane) {
   r.status = w.http_status;
   r.headers.emplace_back("x-amzn-ErrorType", w.type);
   r.body = boost::json::serialize(
-      boost::json::object{{"message", status.message()}, {"__type", w.type}});
+      boost::json::object{{"message", ToValidUtf8(status.message())}, {"__type", w.type}});
   return r;
 }
 
@@ -56,9 +58,10 @@ http::Response UnknownOperation(const http::Request& req) {
   http::Response r;
   r.status = 404;
   r.headers.emplace_back("x-amzn-ErrorType", "UnknownOperationException");
-  r.body = boost::json::serialize(
-      boost::json::object{{"message", "no operation serves " + req.method + " " + req.path},
-                          {"__type", "UnknownOperationException"}});
+  r.body = boost::json::serialize(boost::json::object{
+      {"message",
+       "no operation serves " + Utf8Excerpt(req.method, 16) + " " + Utf8Excerpt(req.path, 256)},
+      {"__type", "UnknownOperationException"}});
   return r;
 }
 

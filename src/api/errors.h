@@ -17,7 +17,8 @@ struct WireError {
 
 // Status code -> (HTTP status, error shape) for `plane`.
 WireError ToWireError(Code code, Plane plane);
-// A complete error response for `status` (which must not be OK).
+// A complete error response for `status` (which must not be OK). The message is made valid UTF-8
+// (ToValidUtf8) whatever it quotes, so every SDK can decode the answer.
 http::Response ErrorResponse(const Status& status, Plane plane);
 // 404 UnknownOperationException for a method/path no operation serves.
 http::Response UnknownOperation(const http::Request& req);

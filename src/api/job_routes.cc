@@ -6,6 +6,7 @@
 #include "api/wire.h"
 #include "codec/job_codec.h"
 #include "codec/json_codec.h"
+#include "common/text.h"
 
 namespace iotjobs::api {
 namespace json = boost::json;
@@ -92,6 +93,11 @@ http::Response ControlPlane::RouteJobs(http::Request& req, const std::vector<std
                                        const std::string& region) {
   const std::string& m = req.method;
   auto& svc = *jobs_;
+  // namespaceId (ListJobs, UpdateJob, DeleteJob, AssociateTargetsWithJob, DeleteJobExecution,
+  // ListJobExecutionsForThing): the model's pattern, checked before any lookup.
+  if (auto ns = NameParam(req.query, "namespaceId", 1, std::string::npos, "_-"); !ns.ok()) {
+    return Error(ns.status());
+  }
 
   // /things/{thing}/jobs...
   if (s[0] == "things") {
@@ -101,9 +107,11 @@ http::Response ControlPlane::RouteJobs(http::Request& req, const std::vector<std
       if (!max.ok()) return Error(max.status());
       auto status = StatusParam(req.query);
       if (!status.ok()) return Error(status.status());
-      auto page = svc.ListJobExecutionsForThing(
-          region, thing, *status, QueryParam(req.query, "jobId").value_or(""),
-          QueryParam(req.query, "nextToken").value_or(""), *max);
+      auto job_id = NameParam(req.query, "jobId", 1, 64, "_-");
+      if (!job_id.ok()) return Error(job_id.status());
+      auto page =
+          svc.ListJobExecutionsForThing(region, thing, *status, job_id->value_or(""),
+                                        QueryParam(req.query, "nextToken").value_or(""), *max);
       if (!page.ok()) return Error(page.status());
       json::array items;
       for (const auto& e : page->items) {
@@ -162,8 +170,8 @@ http::Response ControlPlane::RouteJobs(http::Request& req, const std::vector<std
       int64_t number = 0;
       auto [p, ec] = std::from_chars(s[5].data(), s[5].data() + s[5].size(), number);
       if (ec != std::errc() || p != s[5].data() + s[5].size()) {
-        return Error(
-            Status::InvalidRequest("executionNumber must be an integer, got '" + s[5] + "'"));
+        return Error(Status::InvalidRequest("executionNumber must be an integer, got '" +
+                                            Utf8Excerpt(s[5], 64) + "'"));
       }
       auto force = BoolParam(req.query, "force");
       if (!force.ok()) return Error(force.status());
@@ -177,11 +185,15 @@ http::Response ControlPlane::RouteJobs(http::Request& req, const std::vector<std
   if (s.size() == 1 && m == "GET") {
     auto max = MaxResults(req.query);
     if (!max.ok()) return Error(max.status());
+    auto group = NameParam(req.query, "thingGroupName", 1, 128, ":_-");
+    if (!group.ok()) return Error(group.status());
+    auto group_id_param = NameParam(req.query, "thingGroupId", 1, 128, "-");
+    if (!group_id_param.ok()) return Error(group_id_param.status());
     store::Store::JobFilter f;
     f.status = QueryParam(req.query, "status").value_or("");
     f.target_selection = QueryParam(req.query, "targetSelection").value_or("");
-    f.thing_group = QueryParam(req.query, "thingGroupName").value_or("");
-    f.thing_group_id = QueryParam(req.query, "thingGroupId").value_or("");
+    f.thing_group = group->value_or("");
+    f.thing_group_id = group_id_param->value_or("");
     f.namespace_id = QueryParam(req.query, "namespaceId").value_or("");
     auto page = svc.ListJobs(region, f, QueryParam(req.query, "nextToken").value_or(""), *max);
     if (!page.ok()) return Error(page.status());
@@ -242,6 +254,8 @@ http::Response ControlPlane::RouteJobs(http::Request& req, const std::vector<std
     return Ok(out);
   }
   if (s.size() == 2 && m == "GET") {
+    // beforeSubstitution: checked for its type; the document is always returned as stored.
+    if (auto b = BoolParam(req.query, "beforeSubstitution"); !b.ok()) return Error(b.status());
     auto j = svc.DescribeJob(region, id);
     if (!j.ok()) return Error(j.status());
     json::object out{{"job", JobJson(*j)}};
@@ -283,6 +297,7 @@ http::Response ControlPlane::RouteJobs(http::Request& req, const std::vector<std
     return Ok(out);
   }
   if (s.size() == 3 && s[2] == "job-document" && m == "GET") {
+    if (auto b = BoolParam(req.query, "beforeSubstitution"); !b.ok()) return Error(b.status());
     auto d = svc.GetJobDocument(region, id);
     if (!d.ok()) return Error(d.status());
     return Ok({{"document", *d}});

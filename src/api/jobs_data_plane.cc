@@ -46,7 +46,8 @@ http::Response JobsDataPlane::Handle(http::Request& req) {
     region = id->region;
   }
   auto segs = Segments(req.path);
-  if (!segs) return DataError(Status::InvalidRequest("the request path has a malformed %-escape"));
+  if (!segs.ok()) return DataError(segs.status());
+  if (Status q = CheckQuery(req.query); !q.ok()) return DataError(q);
   const auto& s = *segs;
   const std::string& m = req.method;
   if (s.size() < 3 || s[0] != "things" || s[2] != "jobs") return UnknownOperation(req);

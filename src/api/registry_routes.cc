@@ -4,6 +4,7 @@
 #include "api/control_plane.h"
 #include "api/wire.h"
 #include "codec/json_codec.h"
+#include "common/text.h"
 
 namespace iotjobs::api {
 namespace json = boost::json;
@@ -75,10 +76,16 @@ http::Response ControlPlane::RouteRegistry(http::Request& req, const std::vector
       if (!max.ok()) return Error(max.status());
       auto prefix = BoolParam(req.query, "usePrefixAttributeValue");
       if (!prefix.ok()) return Error(prefix.status());
+      auto name = NameParam(req.query, "attributeName", 1, 128, "_.,@/:#-");
+      if (!name.ok()) return Error(name.status());
+      auto value = NameParam(req.query, "attributeValue", 0, 800, "_.,@/:#=[]-");
+      if (!value.ok()) return Error(value.status());
+      auto type = NameParam(req.query, "thingTypeName", 1, 128, ":_-");
+      if (!type.ok()) return Error(type.status());
       store::Store::ThingFilter f;
-      f.attribute_name = QueryParam(req.query, "attributeName").value_or("");
-      f.attribute_value = QueryParam(req.query, "attributeValue").value_or("");
-      f.thing_type_name = QueryParam(req.query, "thingTypeName").value_or("");
+      f.attribute_name = name->value_or("");
+      f.attribute_value = value->value_or("");
+      f.thing_type_name = type->value_or("");
       f.prefix_value = prefix->value_or(false);
       auto page = reg.ListThings(region, f, QueryParam(req.query, "nextToken").value_or(""), *max);
       if (!page.ok()) return Error(page.status());
@@ -167,6 +174,10 @@ http::Response ControlPlane::RouteRegistry(http::Request& req, const std::vector
     service::NameOrArn group, thing;
     Status st = DecodeNameOrArn(*body, "thingGroupName", "thingGroupArn", &group);
     if (st.ok()) st = DecodeNameOrArn(*body, "thingName", "thingArn", &thing);
+    if (st.ok() && s[1] == "addThingToThingGroup") {
+      bool override_dynamic = false;  // no dynamic groups here: checked for its type only
+      st = codec::OptBool(*body, "overrideDynamicGroups", &override_dynamic);
+    }
     if (st.ok()) {
       st = s[1] == "addThingToThingGroup" ? reg.AddThingToThingGroup(region, group, thing)
                                           : reg.RemoveThingFromThingGroup(region, group, thing);
@@ -178,9 +189,13 @@ http::Response ControlPlane::RouteRegistry(http::Request& req, const std::vector
     if (!max.ok()) return Error(max.status());
     auto recursive = BoolParam(req.query, "recursive");
     if (!recursive.ok()) return Error(recursive.status());
+    auto parent = NameParam(req.query, "parentGroup", 1, 128, ":_-");
+    if (!parent.ok()) return Error(parent.status());
+    auto prefix = NameParam(req.query, "namePrefixFilter", 1, 128, ":_-");
+    if (!prefix.ok()) return Error(prefix.status());
     store::Store::GroupFilter f;
-    f.parent = QueryParam(req.query, "parentGroup").value_or("");
-    f.name_prefix = QueryParam(req.query, "namePrefixFilter").value_or("");
+    f.parent = parent->value_or("");
+    f.name_prefix = prefix->value_or("");
     f.recursive = recursive->value_or(true);
     auto page =
         reg.ListThingGroups(region, f, QueryParam(req.query, "nextToken").value_or(""), *max);
@@ -309,6 +324,15 @@ http::Response ControlPlane::RouteRegistration(http::Request& req,
       st = Status::InvalidRequest(
           "templateBody, inputFileBucket, inputFileKey and roleArn are required");
     }
+    // The model's patterns (the service checks the lengths).
+    if (st.ok() && !IsAlnumOr(*bucket, "._-")) {
+      st = Status::InvalidRequest("inputFileBucket must be made of [a-zA-Z0-9._-], got '" +
+                                  Utf8Excerpt(*bucket, 64) + "'");
+    }
+    if (st.ok() && !IsAlnumOr(*key, "!_.*'()+,-./")) {
+      st = Status::InvalidRequest("inputFileKey must be made of [a-zA-Z0-9!_.*'()+,-./], got '" +
+                                  Utf8Excerpt(*key, 64) + "'");
+    }
     if (!st.ok()) return Error(st);
     auto id = svc.StartTask(region, *tmpl, *bucket, *key, *role);
     if (!id.ok()) return Error(id.status());
@@ -344,6 +368,8 @@ http::Response ControlPlane::RouteRegistration(http::Request& req,
     return Ok(o);
   }
   if (s.size() == 3 && s[2] == "reports" && m == "GET") {
+    // Every report fits one page here; maxResults is checked for its range and type.
+    if (auto max = MaxResults(req.query); !max.ok()) return Error(max.status());
     auto type = QueryParam(req.query, "reportType");
     if (!type) return Error(Status::InvalidRequest("reportType is required (ERRORS or RESULTS)"));
     auto links = svc.ReportLinks(region, s[1], *type);

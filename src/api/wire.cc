@@ -8,22 +8,70 @@
 namespace iotjobs::api {
 namespace json = boost::json;
 
-std::optional<std::vector<std::string>> Segments(std::string_view path) {
+namespace {
+
+// The first malformed %-escape of `s` (up to 3 bytes from its '%'), or empty when there is none.
+std::string_view BadEscape(std::string_view s) {
+  auto hex = [](char c) {
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+  };
+  for (size_t i = s.find('%'); i != std::string_view::npos; i = s.find('%', i + 1)) {
+    if (i + 2 >= s.size() || !hex(s[i + 1]) || !hex(s[i + 2])) return s.substr(i, 3);
+    i += 2;
+  }
+  return {};
+}
+
+std::string EscapeError(std::string_view where, std::string_view escape) {
+  return std::string(where) + " has a malformed %-escape '" + Utf8Excerpt(escape, 3) +
+         "'; an escape is % and two hex digits";
+}
+
+}  // namespace
+
+Result<std::vector<std::string>> Segments(std::string_view path) {
   std::vector<std::string> out;
-  if (path.empty() || path[0] != '/') return std::nullopt;
+  if (path.empty() || path[0] != '/') {
+    return Status::InvalidRequest(
+        "the request target must be an absolute path starting with '/' (origin form), got '" +
+        Utf8Excerpt(path, 64) + "'");
+  }
+  if (auto bad = BadEscape(path); !bad.empty()) {
+    return Status::InvalidRequest(EscapeError("the request path", bad));
+  }
   size_t start = 1;
   while (start <= path.size()) {
     size_t slash = path.find('/', start);
     std::string_view seg = path.substr(
         start, slash == std::string_view::npos ? std::string_view::npos : slash - start);
     auto d = UriDecode(seg);
-    if (!d) return std::nullopt;
+    if (!d) return Status::InvalidRequest(EscapeError("the request path", seg));
     if (!d->empty() || slash != std::string_view::npos) out.push_back(std::move(*d));
     if (slash == std::string_view::npos) break;
     start = slash + 1;
   }
   if (!out.empty() && out.back().empty()) out.pop_back();
   return out;
+}
+
+Status CheckQuery(std::string_view query) {
+  size_t start = 0;
+  while (start < query.size()) {
+    size_t amp = query.find('&', start);
+    std::string_view pair =
+        query.substr(start, amp == std::string_view::npos ? std::string_view::npos : amp - start);
+    if (auto bad = BadEscape(pair); !bad.empty()) {
+      std::string_view name = pair.substr(0, pair.find('='));
+      auto decoded = UriDecode(name, true);
+      return Status::InvalidRequest(
+          EscapeError(decoded ? "query parameter " + Utf8Excerpt(*decoded, 64)
+                              : "a query parameter name ('" + Utf8Excerpt(name, 64) + "')",
+                      bad));
+    }
+    if (amp == std::string_view::npos) break;
+    start = amp + 1;
+  }
+  return Status::Ok();
 }
 
 std::optional<std::string> QueryParam(std::string_view query, std::string_view name) {
@@ -50,9 +98,26 @@ Result<int64_t> IntParam(std::string_view query, std::string_view name) {
   int64_t n = 0;
   auto [p, ec] = std::from_chars(v->data(), v->data() + v->size(), n);
   if (v->empty() || ec != std::errc() || p != v->data() + v->size()) {
-    return Status::InvalidRequest(std::string(name) + " must be an integer, got '" + *v + "'");
+    return Status::InvalidRequest(std::string(name) + " must be an integer, got '" +
+                                  Utf8Excerpt(*v, 64) + "'");
   }
   return n;
+}
+
+Result<std::optional<std::string>> NameParam(std::string_view query, std::string_view name,
+                                             size_t min, size_t max, std::string_view allowed) {
+  auto v = QueryParam(query, name);
+  if (!v) return std::optional<std::string>();
+  const size_t n = Utf8Length(*v);
+  if (n < min || n > max) {
+    return Status::InvalidRequest(std::string(name) + " must be " + std::to_string(min) + " to " +
+                                  std::to_string(max) + " characters, got " + std::to_string(n));
+  }
+  if (!IsAlnumOr(*v, allowed)) {
+    return Status::InvalidRequest(std::string(name) + " must be made of [a-zA-Z0-9" +
+                                  std::string(allowed) + "], got '" + Utf8Excerpt(*v, 64) + "'");
+  }
+  return v;
 }
 
 Result<std::optional<bool>> BoolParam(std::string_view query, std::string_view name) {
@@ -60,7 +125,8 @@ Result<std::optional<bool>> BoolParam(std::string_view query, std::string_view n
   if (!v) return std::optional<bool>();
   if (*v == "true") return std::optional<bool>(true);
   if (*v == "false") return std::optional<bool>(false);
-  return Status::InvalidRequest(std::string(name) + " must be true or false, got '" + *v + "'");
+  return Status::InvalidRequest(std::string(name) + " must be true or false, got '" +
+                                Utf8Excerpt(*v, 64) + "'");
 }
 
 Result<int> MaxResults(std::string_view query) {

@@ -1,5 +1,6 @@
 #include "common/text.h"
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 
@@ -200,6 +201,26 @@ bool IsPrintableUnicode(std::string_view s) {
     i += n;
   }
   return true;
+}
+
+std::string ToValidUtf8(std::string_view s) { return Utf8Excerpt(s, std::string_view::npos); }
+
+std::string Utf8Excerpt(std::string_view s, size_t max_chars) {
+  std::string out;
+  out.reserve(std::min(s.size(), max_chars == std::string_view::npos ? s.size() : max_chars * 4));
+  uint32_t cp;
+  size_t chars = 0;
+  for (size_t i = 0; i < s.size() && chars < max_chars; ++chars) {
+    size_t n = DecodeUtf8(s, i, &cp);
+    if (n == 0) {
+      out += "\xEF\xBF\xBD";  // U+FFFD for one malformed byte; decoding resumes at the next
+      i += 1;
+    } else {
+      out.append(s.substr(i, n));
+      i += n;
+    }
+  }
+  return out;
 }
 
 size_t Utf8Length(std::string_view s) {

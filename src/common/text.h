@@ -33,6 +33,16 @@ bool IsPrintableUnicode(std::string_view s);
 // Number of Unicode code points in valid UTF-8 `s` (AWS length limits count characters).
 size_t Utf8Length(std::string_view s);
 
+// `s` with every malformed UTF-8 sequence (bad lead or continuation byte, truncated, overlong,
+// surrogate, past U+10FFFF) replaced by U+FFFD: always valid UTF-8, unchanged when `s` already is.
+std::string ToValidUtf8(std::string_view s);
+
+// User input quoted in a message: ToValidUtf8(s) cut after at most `max_chars` code points, never
+// inside one. Every message that echoes a request's text goes through this (or through
+// api::ErrorResponse, which applies ToValidUtf8 to the whole message), so no answer carries
+// invalid UTF-8 (issue 16, finding 7).
+std::string Utf8Excerpt(std::string_view s, size_t max_chars);
+
 // True when every byte of `s` is in the ASCII set `allowed` or an ASCII letter/digit.
 bool IsAlnumOr(std::string_view s, std::string_view allowed);
 

@@ -8,6 +8,7 @@
 #include "codec/json_codec.h"
 #include "common/ids.h"
 #include "common/logging.h"
+#include "common/text.h"
 
 namespace iotjobs::device {
 namespace json = boost::json;
@@ -324,7 +325,7 @@ std::optional<std::pair<std::string, std::string>> JobsMqtt::Handle(const std::s
     return std::make_pair(topic + suffix, json::serialize(body));
   };
   auto reject = [&](const Status& st, const std::optional<jobs::JobExecution>& state = {}) {
-    json::object b{{"code", RejectionCode(st.code())}, {"message", st.message()}};
+    json::object b{{"code", RejectionCode(st.code())}, {"message", ToValidUtf8(st.message())}};
     if (state &&
         (st.code() == Code::kVersionConflict || st.code() == Code::kInvalidStateTransition)) {
       b["executionState"] = codec::ExecutionStateJson(*state);

@@ -4,6 +4,8 @@
 #include <cctype>
 #include <chrono>
 
+#include "common/text.h"
+
 namespace iotjobs::jobs {
 namespace {
 
@@ -174,7 +176,7 @@ Instant MakeInstant(int y, unsigned m, unsigned d, int h, int mi) {
 }  // namespace
 
 Result<CronExpression> CronExpression::Parse(std::string_view text) {
-  const std::string shown(text.substr(0, 256));
+  const std::string shown = Utf8Excerpt(text, 256);
   if (text.size() < 6 || text.substr(0, 5) != "cron(" || text.back() != ')') {
     return Status::InvalidRequest(
         "cron expression must look like cron(minutes hours day-of-month month day-of-week year), "

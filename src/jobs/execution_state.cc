@@ -2,6 +2,8 @@
 
 #include <string>
 
+#include "common/text.h"
+
 namespace iotjobs::jobs {
 namespace {
 
@@ -67,7 +69,7 @@ Result<ExecutionStatus> ParseExecutionStatus(std::string_view text, std::string_
     if (text == ToString(s)) return s;
   }
   return Status::InvalidRequest(std::string(field) + " must be one of " + AllStatusNames() +
-                                ", got '" + std::string(text.substr(0, 64)) + "'");
+                                ", got '" + Utf8Excerpt(text, 64) + "'");
 }
 
 bool IsTerminal(ExecutionStatus s) {

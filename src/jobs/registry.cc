@@ -18,7 +18,7 @@ Status ValidateRegistryName(std::string_view field, std::string_view name) {
   if (name.empty() || name.size() > 128 || !IsAlnumOr(name, ":_-")) {
     return Status::InvalidRequest(std::string(field) +
                                   " must be 1 to 128 characters of [a-zA-Z0-9:_-], got '" +
-                                  std::string(name.substr(0, 140)) + "'");
+                                  Utf8Excerpt(name, 140) + "'");
   }
   return Status::Ok();
 }
@@ -32,12 +32,12 @@ Status ValidateAttributes(std::string_view field, const Attributes& attributes, 
   }
   for (const auto& [k, v] : attributes) {
     if (k.empty() || k.size() > 128 || !IsAlnumOr(k, "_.,@/:#-")) {
-      return Status::InvalidRequest(std::string(field) + " name '" + k.substr(0, 140) +
+      return Status::InvalidRequest(std::string(field) + " name '" + Utf8Excerpt(k, 140) +
                                     "' must be 1 to 128 characters of [a-zA-Z0-9_.,@/:#-]");
     }
     if (v.size() > 800 || !IsAlnumOr(v, "_.,@/:#=[]-")) {
       return Status::InvalidRequest(
-          std::string(field) + " value of '" + k +
+          std::string(field) + " value of '" + Utf8Excerpt(k, 140) +
           "' must be at most 800 characters of [a-zA-Z0-9_.,@/:#=\\[\\]-]");
     }
   }

@@ -5,6 +5,8 @@
 #include <cstdio>
 #include <tuple>
 
+#include "common/text.h"
+
 namespace iotjobs::jobs {
 namespace {
 
@@ -66,7 +68,7 @@ class Reader {
 Status BadTime(std::string_view field, std::string_view text, const std::string& why) {
   return Status::InvalidRequest(std::string(field) + " " + why +
                                 "; use ISO-8601 UTC like 2026-10-01T12:00, got '" +
-                                std::string(text.substr(0, 64)) + "'");
+                                Utf8Excerpt(text, 64) + "'");
 }
 
 std::string Minutes(Millis d) { return std::to_string(duration_cast<minutes>(d).count()); }
@@ -143,7 +145,7 @@ Result<EndBehavior> ParseEndBehavior(std::string_view text) {
   }
   return Status::InvalidRequest(
       "schedulingConfig.endBehavior must be one of STOP_ROLLOUT|CANCEL|FORCE_CANCEL, got '" +
-      std::string(text.substr(0, 64)) + "'");
+      Utf8Excerpt(text, 64) + "'");
 }
 
 Status ValidateScheduleTimes(std::optional<Instant> start, std::optional<Instant> end,

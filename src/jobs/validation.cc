@@ -4,6 +4,7 @@
 #include <set>
 
 #include "common/text.h"
+#include "jobs/cron.h"
 
 namespace iotjobs::jobs {
 namespace {
@@ -37,8 +38,11 @@ Status OneOf(std::string_view field, const std::string& v, std::initializer_list
     if (v == s) return Status::Ok();
     allowed += allowed.empty() ? s : std::string("|") + s;
   }
-  return Status::InvalidRequest(F(field) + " must be one of " + allowed + ", got '" + v + "'");
+  return Status::InvalidRequest(F(field) + " must be one of " + allowed + ", got '" +
+                                Utf8Excerpt(v, 64) + "'");
 }
+
+}  // namespace
 
 Status ValidateArn(std::string_view field, std::string_view arn) {
   if (arn.empty() || arn.size() > 1600) {
@@ -51,43 +55,25 @@ Status ValidateArn(std::string_view field, std::string_view arn) {
   return Status::Ok();
 }
 
-// AWS cron: cron(min hour day-of-month month day-of-week year). A light syntactic check; the
-// scheduler parses fully.
-Status ValidateCron(std::string_view field, std::string_view expr) {
-  if (expr.size() < 7 || expr.substr(0, 5) != "cron(" || expr.back() != ')') {
-    return Status::InvalidRequest(
-        F(field) + " must be a cron expression 'cron(min hour dom month dow year)', got '" +
-        F(expr) + "'");
-  }
-  std::string_view body = expr.substr(5, expr.size() - 6);
-  int fields = 0;
-  bool in = false;
-  for (char c : body) {
-    if (c == ' ') {
-      in = false;
-    } else {
-      if (!in) ++fields;
-      in = true;
-      if (!IsAlnumOr(std::string_view(&c, 1), "*?,-/#L")) {
-        return Status::InvalidRequest(F(field) + " has an invalid character '" + std::string(1, c) +
-                                      "' in '" + F(expr) + "'");
-      }
+Status ValidateDocumentParameters(const std::map<std::string, std::string>& parameters) {
+  for (const auto& [k, v] : parameters) {
+    if (k.empty() || k.size() > 128 || !IsAlnumOr(k, "_-")) {
+      return Status::InvalidRequest(
+          "documentParameters key must be 1 to 128 characters of [a-zA-Z0-9_-], got '" +
+          Utf8Excerpt(k, 140) + "'");
     }
-  }
-  if (fields != 6) {
-    return Status::InvalidRequest(F(field) +
-                                  " must have 6 cron fields (min hour dom month dow year), got " +
-                                  std::to_string(fields));
+    if (v.empty() || Utf8Length(v) > 30720 || !IsPrintableUnicode(v)) {
+      return Status::InvalidRequest("documentParameters value of '" + k +
+                                    "' must be 1 to 30720 characters without control characters");
+    }
   }
   return Status::Ok();
 }
 
-}  // namespace
-
 Status ValidateId(std::string_view field, std::string_view id) {
   if (id.empty() || id.size() > 64 || !IsAlnumOr(id, "_-")) {
     return Status::InvalidRequest(F(field) + " must be 1 to 64 characters of [a-zA-Z0-9_-], got '" +
-                                  F(id.substr(0, 80)) + "'");
+                                  Utf8Excerpt(id, 80) + "'");
   }
   return Status::Ok();
 }
@@ -108,6 +94,25 @@ Status ValidateDocument(std::string_view document) {
   if (document.size() > kMaxDocumentBytes) {
     return Status::InvalidRequest("document must be at most 32768 bytes, got " +
                                   std::to_string(document.size()));
+  }
+  return Status::Ok();
+}
+
+int CountPresignedPlaceholders(std::string_view document) {
+  static constexpr std::string_view kPlaceholder = "${aws:iot:s3-presigned-url:";
+  int n = 0;
+  for (size_t p = document.find(kPlaceholder); p != std::string_view::npos;
+       p = document.find(kPlaceholder, p + 1)) {
+    ++n;
+  }
+  return n;
+}
+
+Status ValidateSubstitutions(std::string_view document) {
+  const int n = CountPresignedPlaceholders(document);
+  if (n > kMaxSubstitutions) {
+    return Status::InvalidRequest("a job document may hold at most 10 substitutions, got " +
+                                  std::to_string(n));
   }
   return Status::Ok();
 }
@@ -222,15 +227,7 @@ Status ValidateConfigs(const JobConfigs& c, int64_t max_rollout_per_minute) {
     }
   }
   if (const auto& w = c.maintenance_windows) {
-    for (size_t i = 0; i < w->size(); ++i) {
-      const auto& m = (*w)[i];
-      const std::string f = "maintenanceWindows[" + std::to_string(i) + "]";
-      if (m.start_time.empty() || m.start_time.size() > 256) {
-        return Status::InvalidRequest(f + ".startTime must be 1 to 256 characters");
-      }
-      IOTJOBS_RETURN_IF_ERROR(ValidateCron(f + ".startTime", m.start_time));
-      IOTJOBS_RETURN_IF_ERROR(Range(f + ".durationInMinutes", m.duration_in_minutes, 1, 1430));
-    }
+    IOTJOBS_RETURN_IF_ERROR(ValidateMaintenanceWindows("maintenanceWindows", *w));
   }
   if (const auto& d = c.destination_package_versions) {
     if (d->size() > 25) {
@@ -241,6 +238,23 @@ Status ValidateConfigs(const JobConfigs& c, int64_t max_rollout_per_minute) {
       IOTJOBS_RETURN_IF_ERROR(
           ValidateArn("destinationPackageVersions[" + std::to_string(i) + "]", (*d)[i]));
     }
+  }
+  return Status::Ok();
+}
+
+Status ValidateMaintenanceWindows(std::string_view field,
+                                  const std::vector<MaintenanceWindow>& windows) {
+  for (size_t i = 0; i < windows.size(); ++i) {
+    const auto& m = windows[i];
+    const std::string f = F(field) + "[" + std::to_string(i) + "]";
+    if (m.start_time.empty() || Utf8Length(m.start_time) > 256) {
+      return Status::InvalidRequest(f + ".startTime must be 1 to 256 characters");
+    }
+    // The scheduler's own parser: whatever passes here is what the rollout will run on.
+    if (auto cron = CronExpression::Parse(m.start_time); !cron.ok()) {
+      return Status::InvalidRequest(f + ".startTime: " + cron.status().message());
+    }
+    IOTJOBS_RETURN_IF_ERROR(Range(f + ".durationInMinutes", m.duration_in_minutes, 1, 1430));
   }
   return Status::Ok();
 }

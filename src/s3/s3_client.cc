@@ -14,7 +14,7 @@ Status NotS3(std::string_view url) {
       "documentSource must be an S3 URL (https://s3.amazonaws.com/<bucket>/<key>, "
       "https://<bucket>.s3.<region>.amazonaws.com/<key>, s3://<bucket>/<key>, or a URL on the "
       "configured --s3-endpoint); got '" +
-      std::string(url.substr(0, 200)) + "'");
+      Utf8Excerpt(url, 200) + "'");
 }
 
 // Splits "b/k..." into bucket and decoded key.

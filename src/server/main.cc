@@ -75,8 +75,10 @@ int Run(ServerConfig cfg) {
                    .region = cfg.s3_region,
                    .credentials = keys ? keys->primary : Credentials{},
                    .total_timeout_ms = cfg.s3_timeout_ms});
-  const service::ServiceConfig service_config{
-      .account_id = cfg.account_id, .s3_endpoint = cfg.s3_endpoint, .max_tags = 50};
+  const service::ServiceConfig service_config{.account_id = cfg.account_id,
+                                              .s3_endpoint = cfg.s3_endpoint,
+                                              .max_tags = 50,
+                                              .max_rollout_per_minute = cfg.max_rollout_per_minute};
   service::TemplateService templates(service_config, store->get(), &s3, &clock);
   service::RegistryService registry(service_config, store->get(), &clock);
   service::SchedulerConfig scheduler_config;

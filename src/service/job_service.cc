@@ -11,16 +11,6 @@
 namespace iotjobs::service {
 namespace {
 
-constexpr std::string_view kPresignedPlaceholder = "${aws:iot:s3-presigned-url:";
-constexpr int kMaxSubstitutions = 10;
-
-// Counts non-overlapping occurrences of `needle`.
-int Count(std::string_view hay, std::string_view needle) {
-  int n = 0;
-  for (size_t p = hay.find(needle); p != std::string_view::npos; p = hay.find(needle, p + 1)) ++n;
-  return n;
-}
-
 // Request configs override the template's, each object wholesale (spec §4.7).
 template <typename T>
 void Inherit(std::optional<T>* mine, const std::optional<T>& from_template) {
@@ -47,9 +37,8 @@ Status ValidateReasonCode(const std::optional<std::string>& code) {
 
 Status ValidateSchedule(const jobs::SchedulingConfig& c, Instant now, jobs::Schedule* out) {
   if (c.maintenance_windows) {
-    jobs::JobConfigs w;
-    w.maintenance_windows = c.maintenance_windows;
-    IOTJOBS_RETURN_IF_ERROR(jobs::ValidateConfigs(w));
+    IOTJOBS_RETURN_IF_ERROR(jobs::ValidateMaintenanceWindows("schedulingConfig.maintenanceWindows",
+                                                             *c.maintenance_windows));
   }
   auto s = jobs::ParseSchedule(c);
   if (!s.ok()) return s.status();
@@ -66,11 +55,11 @@ Status ValidateStatusDetails(const std::map<std::string, std::string>& details) 
   }
   for (const auto& [k, v] : details) {
     if (k.empty() || k.size() > 128 || !IsAlnumOr(k, ":_-")) {
-      return Status::InvalidRequest("statusDetails key '" + k.substr(0, 140) +
+      return Status::InvalidRequest("statusDetails key '" + Utf8Excerpt(k, 140) +
                                     "' must be 1 to 128 characters of [a-zA-Z0-9:_-]");
     }
     if (v.empty() || Utf8Length(v) > 1024 || !IsPrintableUnicode(v)) {
-      return Status::InvalidRequest("statusDetails value of '" + k +
+      return Status::InvalidRequest("statusDetails value of '" + Utf8Excerpt(k, 140) +
                                     "' must be 1 to 1024 characters without control characters");
     }
   }
@@ -131,6 +120,10 @@ Result<jobs::Job> JobService::CreateJob(CreateJobInput in) {
   if (selection != "SNAPSHOT" && selection != "CONTINUOUS") {
     return Status::InvalidRequest("targetSelection must be one of CONTINUOUS|SNAPSHOT, got '" +
                                   selection + "'");
+  }
+  IOTJOBS_RETURN_IF_ERROR(jobs::ValidateDocumentParameters(in.document_parameters));
+  if (in.job_template_arn) {
+    IOTJOBS_RETURN_IF_ERROR(jobs::ValidateArn("jobTemplateArn", *in.job_template_arn));
   }
   if (in.has_document_parameters) {
     return Status::InvalidRequest(
@@ -195,12 +188,8 @@ Result<jobs::Job> JobService::CreateJob(CreateJobInput in) {
     }
     j.configs.maintenance_windows.reset();
   }
-  const int placeholders = Count(*j.document, kPresignedPlaceholder);
-  if (placeholders > kMaxSubstitutions) {
-    return Status::InvalidRequest("a job document may hold at most 10 substitutions, got " +
-                                  std::to_string(placeholders));
-  }
-  if (placeholders > 0 && !j.configs.presigned_url_config) {
+  IOTJOBS_RETURN_IF_ERROR(jobs::ValidateSubstitutions(*j.document));
+  if (jobs::CountPresignedPlaceholders(*j.document) > 0 && !j.configs.presigned_url_config) {
     return Status::InvalidRequest(
         "the job document has ${aws:iot:s3-presigned-url:...} placeholders but no "
         "presignedUrlConfig");

@@ -81,7 +81,7 @@ Result<CreatedResource> TemplateService::CreateJobTemplate(CreateJobTemplateInpu
                      : "a job template takes exactly one of document, documentSource or jobArn; " +
                            std::to_string(sources) + " were given");
   }
-  IOTJOBS_RETURN_IF_ERROR(jobs::ValidateConfigs(in.configs));
+  IOTJOBS_RETURN_IF_ERROR(jobs::ValidateConfigs(in.configs, config_.max_rollout_per_minute));
   IOTJOBS_RETURN_IF_ERROR(jobs::ValidateTags("tags", in.tags));
 
   if (in.job_arn) {
@@ -114,6 +114,7 @@ Result<CreatedResource> TemplateService::CreateJobTemplate(CreateJobTemplateInpu
     auto text = ResolveDocument(in.document, in.document_source, config_.s3_endpoint, documents_);
     if (!text.ok()) return text.status();
     in.document = std::move(text).value();
+    IOTJOBS_RETURN_IF_ERROR(jobs::ValidateSubstitutions(*in.document));
   }
 
   jobs::JobTemplate t;

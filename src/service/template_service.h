@@ -22,6 +22,9 @@ struct ServiceConfig {
   std::string account_id = "123456789012";  // goes into every ARN
   std::string s3_endpoint;                  // for documentSource URLs on the endpoint itself
   int max_tags = 50;                        // per resource (AWS's general limit)
+  // iotjobsd --max-rollout-per-minute: a template's maximumPerMinute is bounded as a job's is
+  // (JobLimits), so CreateJobTemplate and CreateJob accept the same configs.
+  int64_t max_rollout_per_minute = 1000;
 };
 
 struct CreateJobTemplateInput {

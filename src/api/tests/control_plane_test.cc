@@ -404,6 +404,36 @@ TEST_F(ControlPlaneTest, ListRejectsBadMaxResultsAndTokens) {
   EXPECT_EQ(Call("GET", "/job-templates?maxResults=1").status, 200);
 }
 
+// Issue 16 finding 8: "maxResults=%ZZ" read "maxResults must be an integer, got ''" and a target
+// without a leading '/' read "malformed %-escape".
+TEST_F(ControlPlaneTest, Finding8MalformedEscapesAndTargetsSayWhatIsWrong) {
+  EXPECT_EQ(
+      ExpectError(Call("GET", "/job-templates?maxResults=%ZZ"), 400, "InvalidRequestException"),
+      "query parameter maxResults has a malformed %-escape '%ZZ'; an escape is % and two "
+      "hex digits");
+  EXPECT_EQ(ExpectError(Call("GET", "/job-templates?nextToken=a&max%52esults=1%"), 400,
+                        "InvalidRequestException"),
+            "query parameter maxResults has a malformed %-escape '%'; an escape is % and two hex "
+            "digits");
+  EXPECT_EQ(ExpectError(Call("GET", "/job-templates/a%G0"), 400, "InvalidRequestException"),
+            "the request path has a malformed %-escape '%G0'; an escape is % and two hex digits");
+  EXPECT_EQ(ExpectError(Call("GET", "job-templates"), 400, "InvalidRequestException"),
+            "the request target must be an absolute path starting with '/' (origin form), got "
+            "'job-templates'");
+  EXPECT_EQ(Call("GET", "/job-templates?maxResults=%32").status, 200);
+}
+
+// Issue 16 finding 7: an error message is valid UTF-8 whatever bytes the request decoded to.
+TEST_F(ControlPlaneTest, Finding7ErrorMessagesAreValidUtf8) {
+  for (const char* target :
+       {"/job-templates/%FF%FE", "/job-templates?maxResults=%C3", "/jobs/%E2%82?force=%E2%82"}) {
+    SCOPED_TRACE(target);
+    http::Response r = Call("GET", target);
+    EXPECT_EQ(r.status, 400);
+    EXPECT_TRUE(IsValidUtf8(r.body)) << r.body;
+  }
+}
+
 TEST_F(ControlPlaneTest, PercentEncodedPathIdsAreDecoded) {
   ASSERT_EQ(Call("PUT", "/job-templates/my%2Dtemplate%5F1", R"({"document":"{}"})").status, 200);
   json::object d = Body(Call("GET", "/job-templates/my-template_1"));

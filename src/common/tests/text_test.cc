@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <string>
 #include <utility>
@@ -215,6 +216,47 @@ TEST(PrintableUnicodeTest, RejectsEveryControlFormatAndPrivateUseCodePoint) {
   for (const auto& [lo, hi] : category_c) {
     for (uint32_t cp = lo; cp <= hi; ++cp) {
       ASSERT_FALSE(IsPrintableUnicode("ok " + Utf8(cp) + " ok")) << std::hex << "U+" << cp;
+    }
+  }
+}
+
+// Issue 16, finding 7: messages cut user input with substr(), mid-character; the answer was invalid
+// UTF-8 and boto3 raised UnicodeDecodeError instead of ClientError.
+TEST(Utf8ExcerptTest, Finding7CutsOnCodePointBoundaries) {
+  const std::string id = std::string(79, 'a') + "\xC3\xA9";  // 79 bytes, then é (2 bytes)
+  EXPECT_EQ(Utf8Excerpt(id, 80), id);                        // 80 characters: all of it
+  EXPECT_EQ(Utf8Excerpt(id, 79), std::string(79, 'a'));      // never half of é
+  const std::string cron = "cron(\xD9\xA3 0 * * ? *)";       // ٣ (Arabic-Indic three)
+  for (size_t n = 0; n <= Utf8Length(cron) + 1; ++n) {
+    const std::string e = Utf8Excerpt(cron, n);
+    EXPECT_TRUE(IsValidUtf8(e)) << n;
+    EXPECT_EQ(Utf8Length(e), std::min(n, Utf8Length(cron))) << n;
+    EXPECT_EQ(cron.rfind(e, 0), 0u) << n;  // a prefix of the input
+  }
+  const std::string four = "\xF0\x9F\x98\x80\xF0\x9F\x98\x80";  // two 4-byte emoji
+  EXPECT_EQ(Utf8Excerpt(four, 1), "\xF0\x9F\x98\x80");
+  EXPECT_EQ(Utf8Excerpt("", 5), "");
+  EXPECT_EQ(Utf8Excerpt("abc", 0), "");
+}
+
+TEST(Utf8ExcerptTest, ReplacesMalformedBytesSoTheResultIsAlwaysValid) {
+  const std::string fffd = "\xEF\xBF\xBD";
+  EXPECT_EQ(ToValidUtf8("ok"), "ok");
+  EXPECT_EQ(ToValidUtf8("caf\xC3\xA9"), "caf\xC3\xA9");
+  EXPECT_EQ(ToValidUtf8("a\xFF"
+                        "b"),
+            "a" + fffd + "b");
+  EXPECT_EQ(ToValidUtf8("a\xC3"), "a" + fffd);                 // truncated sequence
+  EXPECT_EQ(ToValidUtf8("\xC0\xAF"), fffd + fffd);             // overlong '/'
+  EXPECT_EQ(ToValidUtf8("\xED\xA0\x80"), fffd + fffd + fffd);  // a UTF-16 surrogate
+  EXPECT_EQ(ToValidUtf8(std::string("a\0b", 3)), std::string("a\0b", 3));
+  EXPECT_EQ(Utf8Excerpt("\xFF\xFF\xFF", 2), fffd + fffd);
+  // Every byte string of length 1..2 comes out valid.
+  for (int a = 0; a < 256; ++a) {
+    for (int b = 0; b < 256; b += 7) {
+      const std::string in{static_cast<char>(a), static_cast<char>(b)};
+      ASSERT_TRUE(IsValidUtf8(ToValidUtf8(in))) << a << " " << b;
+      ASSERT_TRUE(IsValidUtf8(Utf8Excerpt(in, 1))) << a << " " << b;
     }
   }
 }

@@ -365,27 +365,54 @@ TEST(ValidateConfigsTest, MaintenanceWindowStartTimeLength) {
 }
 
 TEST(ValidateConfigsTest, MaintenanceWindowCronSyntax) {
-  EXPECT_INVALID(ValidateConfigs(Windows({{"0 0 ? * SUN *", 60}})),
-                 "maintenanceWindows[0].startTime must be a cron expression 'cron(min hour dom "
-                 "month dow year)', got '0 0 ? * SUN *'");
+  const std::string shape =
+      "maintenanceWindows[0].startTime: cron expression must look like cron(minutes hours "
+      "day-of-month month day-of-week year), got ";
+  EXPECT_INVALID(ValidateConfigs(Windows({{"0 0 ? * SUN *", 60}})), shape + "'0 0 ? * SUN *'");
   EXPECT_INVALID(ValidateConfigs(Windows({{"cron(0 0 ? * SUN *", 60}})),
-                 "maintenanceWindows[0].startTime must be a cron expression 'cron(min hour dom "
-                 "month dow year)', got 'cron(0 0 ? * SUN *'");
-  EXPECT_INVALID(ValidateConfigs(Windows({{"rate(5 minutes)", 60}})),
-                 "maintenanceWindows[0].startTime must be a cron expression 'cron(min hour dom "
-                 "month dow year)', got 'rate(5 minutes)'");
+                 shape + "'cron(0 0 ? * SUN *'");
+  EXPECT_INVALID(ValidateConfigs(Windows({{"rate(5 minutes)", 60}})), shape + "'rate(5 minutes)'");
+  const std::string count =
+      "maintenanceWindows[0].startTime: cron expression must have 6 fields (minutes hours "
+      "day-of-month month day-of-week year), got ";
   EXPECT_INVALID(ValidateConfigs(Windows({{"cron(0 0 ? * SUN)", 60}})),
-                 "maintenanceWindows[0].startTime must have 6 cron fields (min hour dom month dow "
-                 "year), got 5");
+                 count + "5 in 'cron(0 0 ? * SUN)'");
   EXPECT_INVALID(ValidateConfigs(Windows({{"cron(0 0 0 ? * SUN *)", 60}})),
-                 "maintenanceWindows[0].startTime must have 6 cron fields (min hour dom month dow "
-                 "year), got 7");
-  EXPECT_INVALID(ValidateConfigs(Windows({{"cron( )", 60}})),
-                 "maintenanceWindows[0].startTime must have 6 cron fields (min hour dom month dow "
-                 "year), got 0");
+                 count + "7 in 'cron(0 0 0 ? * SUN *)'");
+  EXPECT_INVALID(ValidateConfigs(Windows({{"cron( )", 60}})), count + "0 in 'cron( )'");
   EXPECT_INVALID(ValidateConfigs(Windows({{"cron(0 0 ? * SUN; *)", 60}})),
-                 "maintenanceWindows[0].startTime has an invalid character ';' in "
-                 "'cron(0 0 ? * SUN; *)'");
+                 "maintenanceWindows[0].startTime: cron day-of-week field 'SUN;': 'SUN;' is not a "
+                 "valid value; use 1-7 or SUN-SAT");
+}
+
+// Finding 6 of issue 16: a template's windows were only shape-checked, so CreateJobTemplate stored
+// crons the scheduler cannot run and every CreateJob from the template then failed. The template
+// member and a job's schedulingConfig.maintenanceWindows now go through the scheduler's parser.
+TEST(ValidateConfigsTest, Finding6TemplateCronsAreParsedAsTheSchedulerParsesThem) {
+  struct Case {
+    const char* cron;
+    const char* message;
+  };
+  for (const Case& c : {
+           Case{"cron(60 0 * * ? *)", "cron minutes field '60': 60 is outside 0-59"},
+           Case{"cron(0/0 0 * * ? *)", "cron minutes field '0/0': step '0' must be a number >= 1"},
+           Case{"cron(0 0 ? * ? *)", "exactly one of them must be ?"},
+           Case{"cron(30-10 0 * * ? *)",
+                "cron minutes field '30-10': range 30-10 runs backwards; ranges do not wrap"},
+           Case{"cron(0 0 * * ? 99999)", "cron year field '99999': 99999 is too large"},
+           Case{"cron(0 0 ? * 1#6 *)", "cron day-of-week field '1#6': the k of d#k must be 1-5"},
+       }) {
+    SCOPED_TRACE(c.cron);
+    for (const char* field : {"maintenanceWindows", "schedulingConfig.maintenanceWindows"}) {
+      Status st =
+          field[0] == 'm'
+              ? ValidateConfigs(Windows({{"cron(0 0 ? * SUN *)", 60}, {c.cron, 60}}))
+              : ValidateMaintenanceWindows(field, {{"cron(0 0 ? * SUN *)", 60}, {c.cron, 60}});
+      EXPECT_EQ(st.code(), Code::kInvalidRequest);
+      EXPECT_EQ(st.message().rfind(std::string(field) + "[1].startTime: ", 0), 0u) << st.message();
+      EXPECT_NE(st.message().find(c.message), std::string::npos) << st.message();
+    }
+  }
 }
 
 JobConfigs Packages(std::vector<std::string> arns) {

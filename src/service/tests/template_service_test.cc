@@ -343,6 +343,37 @@ TEST_F(TemplateServiceTest, InvalidInputIsRejectedBeforeAnythingIsStored) {
             Code::kInvalidRequest);
 }
 
+// Issue 16 finding 6 ("every other config exactly as CreateJob does"): maximumPerMinute is bounded
+// by --max-rollout-per-minute for templates as for jobs, not by AWS's 1000 alone.
+TEST_F(TemplateServiceTest, Finding6RolloutCapIsTheJobsCap) {
+  CreateJobTemplateInput fast = Input("fast");
+  fast.configs.rollout_config = jobs::RolloutConfig{int32_t{1500}, std::nullopt};
+  auto refused = service_->CreateJobTemplate(fast);
+  EXPECT_EQ(refused.status().message(),
+            "jobExecutionsRolloutConfig.maximumPerMinute must be between 1 and 1000, got 1500");
+  ServiceConfig raised;
+  raised.max_rollout_per_minute = 2000;
+  MakeService(raised);
+  MustCreate(fast);
+}
+
+// A document with more than 10 presigned-URL placeholders could never start a job: refused at
+// CreateJobTemplate, as at CreateJob.
+TEST_F(TemplateServiceTest, Finding6TooManySubstitutionsAreRefusedAsForAJob) {
+  std::string doc = R"({"urls":[)";
+  for (int i = 0; i < 11; ++i) {
+    doc += std::string(i ? "," : "") +
+           R"("${aws:iot:s3-presigned-url:https://s3.amazonaws.com/b/k)" + std::to_string(i) +
+           R"(}")";
+  }
+  doc += "]}";
+  CreateJobTemplateInput in = Input("many");
+  in.document = doc;
+  auto r = service_->CreateJobTemplate(in);
+  EXPECT_EQ(r.status().message(), "a job document may hold at most 10 substitutions, got 11");
+  EXPECT_EQ(service_->DescribeJobTemplate("us-east-1", "many").status().code(), Code::kNotFound);
+}
+
 TEST_F(TemplateServiceTest, RegionsAreSeparate) {
   MustCreate(Input("t", "us-east-1"));
   EXPECT_EQ(service_->DescribeJobTemplate("eu-west-1", "t").status().code(), Code::kNotFound);

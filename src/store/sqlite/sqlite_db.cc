@@ -1,5 +1,11 @@
 #include "store/sqlite/sqlite_db.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
 namespace iotjobs::store {
 
 Stmt::~Stmt() {
@@ -76,6 +82,15 @@ void ConfigureSqliteOnce() {
 Result<std::unique_ptr<SqliteDb>> SqliteDb::Open(const std::string& path, bool read_only,
                                                  bool synchronous_full) {
   ConfigureSqliteOnce();
+  if (!read_only) {
+    // SQLite says only "unable to open database file"; the OS says why (a read-only file system,
+    // a missing directory, a directory where the file should be, no permission).
+    int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0) {
+      return Status::Unavailable("cannot open " + path + " for writing: " + std::strerror(errno));
+    }
+    ::close(fd);
+  }
   sqlite3* raw = nullptr;
   int flags = SQLITE_OPEN_NOMUTEX |
               (read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
@@ -83,21 +98,33 @@ Result<std::unique_ptr<SqliteDb>> SqliteDb::Open(const std::string& path, bool r
   std::unique_ptr<SqliteDb> db(new SqliteDb(raw));
   if (rc != SQLITE_OK) {
     return Status::Unavailable("sqlite: cannot open " + path + ": " +
-                               (raw ? sqlite3_errmsg(raw) : sqlite3_errstr(rc)));
+                               (raw ? sqlite3_errmsg(raw) : sqlite3_errstr(rc)) +
+                               (raw ? db->OsReason() : std::string()));
   }
   sqlite3_busy_timeout(raw, 10000);
+  // The settings below already write (WAL mode creates PATH-wal and PATH-shm): a failure names the
+  // file and the OS's reason, e.g. a full disk.
+  auto setting = [&](const char* sql) {
+    Status st = db->Exec(sql);
+    return st.ok() ? st : Status::Unavailable(path + ": " + st.message() + db->OsReason());
+  };
   if (!read_only) {
-    IOTJOBS_RETURN_IF_ERROR(db->Exec("PRAGMA journal_mode=WAL"));
+    IOTJOBS_RETURN_IF_ERROR(setting("PRAGMA journal_mode=WAL"));
   }
   // FULL: each commit is fsynced, so an acknowledged write survives power loss, not only kill -9.
   // Group commit amortises the fsync over every write waiting at that moment.
   IOTJOBS_RETURN_IF_ERROR(
-      db->Exec(synchronous_full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL"));
-  IOTJOBS_RETURN_IF_ERROR(db->Exec("PRAGMA foreign_keys=ON"));
+      setting(synchronous_full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL"));
+  IOTJOBS_RETURN_IF_ERROR(setting("PRAGMA foreign_keys=ON"));
   // Pages of the main file are read through a shared mapping instead of one pread() each: the
   // device plane's per-request reads were a tenth of iotjobsd's CPU in system calls.
-  IOTJOBS_RETURN_IF_ERROR(db->Exec("PRAGMA mmap_size=1073741824"));
+  IOTJOBS_RETURN_IF_ERROR(setting("PRAGMA mmap_size=1073741824"));
   return db;
+}
+
+std::string SqliteDb::OsReason() const {
+  const int e = sqlite3_system_errno(db_);
+  return e == 0 ? std::string() : std::string(" (") + std::strerror(e) + ")";
 }
 
 SqliteDb::~SqliteDb() {

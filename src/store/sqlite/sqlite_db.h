@@ -55,6 +55,10 @@ class SqliteDb {
   ~SqliteDb();
 
   Status Exec(const char* sql);
+  // " (<the OS's reason>)" for the last failed call when it was a system call
+  // (sqlite3_system_errno: "Read-only file system", "No space left on device"), else empty. For
+  // start-up messages.
+  std::string OsReason() const;
   // Runs one statement through the prepared-statement cache: for the statements of every write
   // (BEGIN, SAVEPOINT, RELEASE, COMMIT), which Exec would parse again each time. `sql` must be a
   // string literal.

@@ -414,9 +414,15 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(const Options& options) {
   auto db = SqliteDb::Open(options.path, /*read_only=*/false, options.synchronous_full);
   if (!db.ok()) return db.status();
   store->writer_db_ = std::move(db).value();
-  IOTJOBS_RETURN_IF_ERROR(store->Migrate());
-  IOTJOBS_RETURN_IF_ERROR(
-      store->writer_db_->Exec(options.track_thing_changes ? kTrackChanges : kUntrackChanges));
+  // Start-up writes (the schema, the outbox trigger) fail on a full disk: name the file and why.
+  auto initialise = [&](Status st) {
+    return st.ok() ? st
+                   : Status::Unavailable("cannot initialise " + options.path + ": " + st.message() +
+                                         store->writer_db_->OsReason());
+  };
+  IOTJOBS_RETURN_IF_ERROR(initialise(store->Migrate()));
+  IOTJOBS_RETURN_IF_ERROR(initialise(
+      store->writer_db_->Exec(options.track_thing_changes ? kTrackChanges : kUntrackChanges)));
   // Checkpoints move off the writer: SQLite's automatic checkpoint runs inside the commit that
   // crosses its threshold, copying pages into the database file and fsyncing it while every
   // queued write (a device's update, the scheduler's tick) waits. The hook replaces it.
