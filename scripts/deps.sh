@@ -14,6 +14,13 @@ PACKAGES=(
 if ! command -v node >/dev/null 2>&1; then
   PACKAGES+=(nodejs npm)
 fi
+# AWS CLI v2 (Debian's `awscli`, /usr/bin/aws) beside any v1 (e.g. a pip or pyenv `aws` earlier on
+# PATH, which keeps working): the end-to-end suite cli_v2 runs the walk-through through both.
+has_aws_v2=false
+for a in $(type -ap aws) /usr/bin/aws /usr/local/bin/aws; do
+  if [ -x "$a" ] && "$a" --version 2>&1 | grep -q '^aws-cli/2\.'; then has_aws_v2=true; break; fi
+done
+$has_aws_v2 || PACKAGES+=(awscli)
 
 missing=()
 for p in "${PACKAGES[@]}"; do

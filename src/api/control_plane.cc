@@ -62,7 +62,9 @@ Result<std::string> ControlPlane::Authenticate(const http::Request& req) {
   }
   auto id = verifier_->Verify(sr, wall_clock_->Now());
   if (!id.ok()) return id.status();
-  if (id->service != "iot") {
+  // AWS IoT accepts both signing names: older botocore releases (Debian 12's AWS CLI v2 2.9.19
+  // among them) and SDKs sign `iot` requests for `execute-api`.
+  if (id->service != "iot" && id->service != "execute-api") {
     return Status(Code::kSignatureInvalid,
                   "Credential should be scoped to correct service: 'iot' "
                   "(this is the control-plane endpoint; got '" +

@@ -634,6 +634,21 @@ TEST_F(ControlPlaneTest, SignatureForTheJobsDataPlaneIsRejected) {
   EXPECT_EQ(store_->GetJobTemplate("us-east-1", "t").status().code(), Code::kNotFound);
 }
 
+// Issue 12: Debian 12's AWS CLI v2 (botocore 2.9) signs `iot` requests for `execute-api`, as
+// AWS IoT accepts.
+TEST_F(ControlPlaneTest, ExecuteApiSigningNameIsAcceptedAsIot) {
+  UseAuth(true);
+  Signing cli_v2{"us-east-1"};
+  cli_v2.service = "execute-api";
+  http::Response r = Call("PUT", "/job-templates/t", R"({"document":"{}"})", cli_v2);
+  ASSERT_EQ(r.status, 200) << r.body;
+  r = Call("GET", "/job-templates/t", "", Signing{"us-east-1"});
+  ASSERT_EQ(r.status, 200) << r.body;
+  Signing other{"us-east-1"};
+  other.service = "s3";
+  ExpectError(Call("GET", "/job-templates/t", "", other), 403, "InvalidSignatureException");
+}
+
 TEST_F(ControlPlaneTest, BadSignaturesAreRejected) {
   UseAuth(true);
   Signing wrong_secret{"us-east-1"};
