@@ -311,6 +311,31 @@ std::string PresignGetUrl(std::string_view scheme_host, std::string_view host,
   return std::string(scheme_host) + std::string(raw_path) + "?" + query + "&X-Amz-Signature=" + sig;
 }
 
+std::optional<CredentialScope> PeekScope(const SigV4Request& r) {
+  std::string credential;
+  std::string auth = HeaderValue(r, "authorization");
+  if (!auth.empty()) {
+    std::string_view a = auth;
+    size_t c = a.find("Credential=");
+    if (c == std::string_view::npos) return std::nullopt;
+    a = a.substr(c + 11);
+    credential = std::string(TrimView(a.substr(0, a.find(','))));
+  } else if (r.raw_query.find("X-Amz-Credential=") != std::string::npos) {
+    credential = QueryParam(r.raw_query, "X-Amz-Credential");
+  } else {
+    return std::nullopt;
+  }
+  auto parts = Split(credential, '/');
+  if (parts.size() != 5 || parts[4] != "aws4_request") return std::nullopt;
+  return CredentialScope{std::string(parts[0]), std::string(parts[1]), std::string(parts[2]),
+                         std::string(parts[3])};
+}
+
+bool IsSigned(const SigV4Request& r) {
+  return !HeaderValue(r, "authorization").empty() ||
+         r.raw_query.find("X-Amz-Signature=") != std::string::npos;
+}
+
 std::string SigV4Verifier::SigningKey(const Credentials& c, std::string_view date,
                                       std::string_view region, std::string_view service) const {
   std::string cache_key = c.access_key_id;
@@ -451,7 +476,8 @@ Result<SigV4Identity> SigV4Verifier::Check(const SigV4Request& r, Instant now,
       std::string sts =
           StringToSign(amz_date, scope, CanonicalRequest(r, names, ph, double_encode, skip));
       if (SameSignature(HmacSha256Hex(signing_key, sts), signature)) {
-        return SigV4Identity{std::string(parts[0]), std::string(parts[2]), std::string(parts[3])};
+        return SigV4Identity{std::string(parts[0]), std::string(parts[2]), std::string(parts[3]),
+                             key->second.role, key->second.thing};
       }
     }
   }

@@ -6,6 +6,7 @@
 
 #include <map>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -58,11 +59,28 @@ std::string PresignGetUrl(std::string_view scheme_host, std::string_view host,
                           std::string_view raw_path, const Credentials& creds,
                           std::string_view region, Instant now, int64_t expires_sec);
 
+// The credential scope a request claims, read without verifying anything: from the Authorization
+// header's Credential= or the X-Amz-Credential query parameter. For routing (both planes share one
+// listener, told apart by the signing service) and for --no-auth, where nothing is verified.
+struct CredentialScope {
+  std::string access_key_id;
+  std::string date;
+  std::string region;
+  std::string service;
+};
+// nullopt when the request carries no well-formed scope
+// (<key>/<date>/<region>/<service>/aws4_request).
+std::optional<CredentialScope> PeekScope(const SigV4Request& r);
+// True when the request carries a SigV4 signature in either form (header or presigned query).
+bool IsSigned(const SigV4Request& r);
+
 // Who signed a verified request.
 struct SigV4Identity {
   std::string access_key_id;
-  std::string region;   // from the credential scope
-  std::string service;  // from the credential scope ("iot", "iot-jobs-data", ...)
+  std::string region;                 // from the credential scope
+  std::string service;                // from the credential scope ("iot", "iot-jobs-data", ...)
+  KeyRole role = KeyRole::kOperator;  // of the key (credentials file's iotjobs_role)
+  std::string thing;                  // device keys: the one thing allowed (empty: any)
 };
 
 class SigV4Verifier {

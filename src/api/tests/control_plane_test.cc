@@ -197,6 +197,7 @@ TEST(ErrorsTest, EveryCodeMapsToTheModeledStatusAndShape) {
       {Code::kMissingAuth, 403, "MissingAuthenticationTokenException"},
       {Code::kUnknownClient, 403, "UnrecognizedClientException"},
       {Code::kSignatureInvalid, 403, "InvalidSignatureException"},
+      {Code::kAccessDenied, 403, "AccessDeniedException"},
       {Code::kThrottled, 400, "ThrottlingException"},  // the iot model says 400, not 429
       {Code::kUnavailable, 503, "ServiceUnavailableException"},
       {Code::kInternal, 500, "InternalFailureException"},
@@ -213,6 +214,8 @@ TEST(ErrorsTest, EveryCodeMapsToTheModeledStatusAndShape) {
   EXPECT_EQ(ToWireError(Code::kInternal, Plane::kJobsData).http_status, 500);
   EXPECT_STREQ(ToWireError(Code::kInternal, Plane::kJobsData).type, "InternalServerException");
   EXPECT_STREQ(ToWireError(Code::kNotFound, Plane::kJobsData).type, "ResourceNotFoundException");
+  EXPECT_EQ(ToWireError(Code::kAccessDenied, Plane::kJobsData).http_status, 403);
+  EXPECT_STREQ(ToWireError(Code::kAccessDenied, Plane::kJobsData).type, "AccessDeniedException");
 }
 
 TEST(ErrorsTest, ErrorResponseCarriesHeaderAndMessage) {

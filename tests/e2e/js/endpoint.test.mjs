@@ -90,6 +90,7 @@ test("AWS_ENDPOINT_URL alone: control plane and jobs data plane on one endpoint"
 
     const done = await dev.send(new UpdateJobExecutionCommand({
       thingName, jobId, status: "SUCCEEDED", statusDetails: { via: "AWS_ENDPOINT_URL" },
+      includeJobExecutionState: true,
     }));
     assert.equal(done.executionState.status, "SUCCEEDED");
 
