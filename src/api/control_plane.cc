@@ -57,7 +57,9 @@ Result<std::string> ControlPlane::Authenticate(const http::Request& req) {
   if (!verifier_) {
     // --no-auth: take the region from an (unverified) credential scope when there is one.
     auto scope = s3::PeekScope(sr);
-    return scope ? scope->region : config_.default_region;
+    if (!scope) return config_.default_region;
+    IOTJOBS_RETURN_IF_ERROR(s3::CheckScopeRegion(scope->region));
+    return scope->region;
   }
   auto id = verifier_->Verify(sr, wall_clock_->Now());
   if (!id.ok()) return id.status();

@@ -44,7 +44,10 @@ Result<JobsDataPlane::Caller> JobsDataPlane::Authenticate(const http::Request& r
   if (!verifier_) {
     // --no-auth: the region of an (unverified) credential scope, as on the control plane.
     auto scope = s3::PeekScope(sr);
-    if (scope) c.region = scope->region;
+    if (scope) {
+      IOTJOBS_RETURN_IF_ERROR(s3::CheckScopeRegion(scope->region));
+      c.region = scope->region;
+    }
     return c;
   }
   auto id = verifier_->Verify(sr, wall_clock_->Now());

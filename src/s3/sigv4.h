@@ -73,6 +73,13 @@ struct CredentialScope {
 std::optional<CredentialScope> PeekScope(const SigV4Request& r);
 // True when the request carries a SigV4 signature in either form (header or presigned query).
 bool IsSigned(const SigV4Request& r);
+// True for a region-shaped name: ^[a-z]{2,4}(-[a-z]+)+-[0-9]{1,2}$ (every region in botocore's
+// endpoints data, e.g. us-east-1, us-gov-west-1, us-isob-east-1, eusc-de-east-1), at most 32
+// characters. A credential scope's region names a namespace, so nothing else is accepted.
+bool IsRegionName(std::string_view region);
+// OK for a region-shaped name, else SignatureInvalid saying so (quoting the name only when it is
+// short printable ASCII).
+Status CheckScopeRegion(std::string_view region);
 
 // Who signed a verified request.
 struct SigV4Identity {
@@ -90,7 +97,10 @@ class SigV4Verifier {
       : keys_(std::move(keys)), max_skew_(max_skew) {}
 
   // Verifies the Authorization header form or the presigned query form. Errors are Unauthorized
-  // with a message naming what is wrong (missing, unknown key, signature mismatch, stale date).
+  // with a message naming what is wrong (missing, unknown key, signature mismatch, stale date, a
+  // scope region that is not region-shaped). A header-signed request with a body must sign it:
+  // x-amz-content-sha256: UNSIGNED-PAYLOAD is refused there (AWS documents it for S3 only);
+  // presigned query requests keep AWS's rules.
   Result<SigV4Identity> Verify(const SigV4Request& r, Instant now) const;
 
  private:

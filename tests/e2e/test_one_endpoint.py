@@ -96,5 +96,24 @@ class OneEndpointTest(E2ECase):
                          (403, "InvalidSignatureException"))
 
 
+class ScopeRegionTest(E2ECase):
+    """Issue 16 finding 8: only region-shaped scope regions, on both planes and listeners."""
+
+    def test_regions_that_are_not_region_shaped_are_refused(self):
+        jobs = D.ready_line.split("jobs=")[1].split()[0]
+        for region in ("a" * 3000, '"us-east-1"', "", ".."):
+            for endpoint, method, path, body, service in (
+                    (D.endpoint, "PUT", "/job-templates/r", {"document": "{}"}, "iot"),
+                    (D.endpoint, "GET", "/things/t/jobs", None, "iot-jobs-data"),
+                    (jobs, "GET", "/things/t/jobs", None, "iot-jobs-data")):
+                with self.subTest(region=region[:12], endpoint=endpoint, service=service):
+                    status, headers, out = harness.signed_request(
+                        endpoint, method, path, body=body, keys=WS.keys, region=region,
+                        service=service)
+                    self.assertEqual(status, 403, out)
+                    self.assertEqual(headers.get("x-amzn-ErrorType"), "InvalidSignatureException")
+                    self.assertIn("valid region", out["message"])
+
+
 if __name__ == "__main__":
     unittest.main()

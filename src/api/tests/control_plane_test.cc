@@ -687,5 +687,22 @@ TEST_F(ControlPlaneTest, BadSignaturesAreRejected) {
   ExpectError(api_->Handle(stale), 403, "InvalidSignatureException");
 }
 
+// Issue 16 finding 8: 3,000-character, quoted, empty and `..` scope regions each created a
+// namespace; only region-shaped names are accepted, signed or (--no-auth) not.
+TEST_F(ControlPlaneTest, ScopeRegionsThatAreNotRegionShapedCreateNothing) {
+  for (bool auth : {true, false}) {
+    UseAuth(auth);
+    for (const std::string& bad : {std::string(3000, 'a'), std::string("\"us-east-1\""),
+                                   std::string(""), std::string("..")}) {
+      SCOPED_TRACE((auth ? "signed, region " : "--no-auth, region ") + bad.substr(0, 12));
+      Signing s{bad};
+      std::string m = ExpectError(Call("PUT", "/job-templates/t", R"({"document":"{}"})", s), 403,
+                                  "InvalidSignatureException");
+      EXPECT_TRUE(Contains(m, "valid region")) << m;
+      EXPECT_EQ(store_->GetJobTemplate(bad, "t").status().code(), Code::kNotFound);
+    }
+  }
+}
+
 }  // namespace
 }  // namespace iotjobs::api
