@@ -17,10 +17,13 @@ PACKAGES=(
 if ! command -v node >/dev/null 2>&1; then
   PACKAGES+=(nodejs npm)
 fi
-# An `aws` CLI: any one already on PATH (v1 from pip, v2), else Debian's awscli (AWS CLI v2).
-if ! command -v aws >/dev/null 2>&1; then
-  PACKAGES+=(awscli)
-fi
+# AWS CLI v2 (Debian's `awscli`, /usr/bin/aws) beside any v1 (e.g. a pip or pyenv `aws` earlier on
+# PATH, which keeps working): the end-to-end suite cli_v2 runs the walk-through through both.
+has_aws_v2=false
+for a in $(type -ap aws) /usr/bin/aws /usr/local/bin/aws; do
+  if [ -x "$a" ] && "$a" --version 2>&1 | grep -q '^aws-cli/2\.'; then has_aws_v2=true; break; fi
+done
+$has_aws_v2 || PACKAGES+=(awscli)
 # boto3 for the python3 on PATH; Debian's python3-boto3 serves Debian's /usr/bin/python3.
 py_has() { command -v python3 >/dev/null 2>&1 && python3 -c "import importlib.util as u, sys; sys.exit(u.find_spec('$1') is None)" 2>/dev/null; }
 if ! py_has boto3; then

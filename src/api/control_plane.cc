@@ -3,6 +3,7 @@
 #include <boost/json.hpp>
 
 #include "api/errors.h"
+#include "api/jobs_data_plane.h"
 #include "api/wire.h"
 #include "codec/json_codec.h"
 #include "common/logging.h"
@@ -47,31 +48,45 @@ ControlPlane::ControlPlane(ApiConfig config, Services services, const s3::SigV4V
 
 Result<std::string> ControlPlane::Authenticate(const http::Request& req) {
   s3::SigV4Request sr{req.method, req.path, req.query, req.headers, req.body};
+  if (req.peer_identity && !s3::IsSigned(sr)) {
+    return Status(Code::kAccessDenied,
+                  "User: certificate CN=" + *req.peer_identity +
+                      " is not authorized to perform control-plane actions: a client certificate "
+                      "authenticates a device on the jobs data plane only; sign with SigV4");
+  }
   if (!verifier_) {
     // --no-auth: take the region from an (unverified) credential scope when there is one.
-    std::string auth = req.Header("authorization");
-    size_t c = auth.find("Credential=");
-    if (c != std::string::npos) {
-      std::string_view cred = std::string_view(auth).substr(c + 11);
-      cred = cred.substr(0, cred.find(','));
-      size_t a = cred.find('/'), b = a == std::string_view::npos ? a : cred.find('/', a + 1);
-      size_t e = b == std::string_view::npos ? b : cred.find('/', b + 1);
-      if (e != std::string_view::npos) return std::string(cred.substr(b + 1, e - b - 1));
-    }
-    return config_.default_region;
+    auto scope = s3::PeekScope(sr);
+    if (!scope) return config_.default_region;
+    IOTJOBS_RETURN_IF_ERROR(s3::CheckScopeRegion(scope->region));
+    return scope->region;
   }
   auto id = verifier_->Verify(sr, wall_clock_->Now());
   if (!id.ok()) return id.status();
-  if (id->service != "iot") {
+  // AWS IoT accepts both signing names: older botocore releases (Debian 12's AWS CLI v2 2.9.19
+  // among them) and SDKs sign `iot` requests for `execute-api`.
+  if (id->service != "iot" && id->service != "execute-api") {
     return Status(Code::kSignatureInvalid,
                   "Credential should be scoped to correct service: 'iot' "
                   "(this is the control-plane endpoint; got '" +
                       id->service + "')");
   }
+  if (id->role == KeyRole::kDevice) {
+    return Status(Code::kAccessDenied,
+                  "User: access key " + id->access_key_id +
+                      " is not authorized to perform control-plane actions: it is a device key "
+                      "(iotjobs_role = device), limited to the jobs data plane");
+  }
   return id->region;
 }
 
 http::Response ControlPlane::Handle(http::Request& req) {
+  if (data_plane_) {
+    // One endpoint for every SDK: both APIs share GET /things/{thing}/jobs, so the signing
+    // service of the credential scope decides which one a request is for.
+    auto scope = s3::PeekScope({req.method, req.path, req.query, req.headers, req.body});
+    if (scope && scope->service == "iot-jobs-data") return data_plane_->Handle(req);
+  }
   auto region = Authenticate(req);
   if (!region.ok()) {
     Log()->info("rejected {} {}: {}", req.method, req.path, region.status().message());

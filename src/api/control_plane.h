@@ -1,6 +1,8 @@
 // ControlPlane: the AWS IoT control-plane REST bindings (service `iot`, restJson1): routes a
 // request to its operation, checks SigV4, decodes and validates the JSON input, calls the service
-// and encodes the output with the model's member names.
+// and encodes the output with the model's member names. Operator keys only: a device key
+// (iotjobs_role = device) and an unsigned request with a client certificate (peer_identity) are
+// AccessDeniedException (403).
 //
 // Thread-safe; Handle() blocks (it calls the service) and runs on http worker threads.
 #pragma once
@@ -20,6 +22,8 @@
 
 namespace iotjobs::api {
 
+class JobsDataPlane;
+
 struct ApiConfig {
   std::string default_region = "us-east-1";  // for unsigned requests under --no-auth
   std::string account_id = "123456789012";
@@ -38,6 +42,11 @@ class ControlPlane {
   // `clock` is the service clock (it may run faster than `wall_clock`, which checks SigV4 dates).
   ControlPlane(ApiConfig config, Services services, const s3::SigV4Verifier* verifier,
                const Clock* clock, const Clock* wall_clock);
+
+  // Also serve the jobs data plane (`data_plane`, which must outlive this) on this listener:
+  // requests whose credential scope names the service `iot-jobs-data` go to it, so one
+  // AWS_ENDPOINT_URL configures every SDK. Call before serving.
+  void ServeJobsDataPlane(JobsDataPlane* data_plane) { data_plane_ = data_plane; }
 
   http::Response Handle(http::Request& req);
 
@@ -64,6 +73,7 @@ class ControlPlane {
   const s3::SigV4Verifier* verifier_;
   const Clock* clock_;
   const Clock* wall_clock_;
+  JobsDataPlane* data_plane_ = nullptr;
 };
 
 }  // namespace iotjobs::api

@@ -32,6 +32,9 @@ WireError ToWireError(Code code, Plane plane) {
       return {403, "UnrecognizedClientException"};
     case Code::kSignatureInvalid:
       return {403, "InvalidSignatureException"};
+    // Neither model declares it; AWS answers an IAM or IoT policy denial with this shape.
+    case Code::kAccessDenied:
+      return {403, "AccessDeniedException"};
     // The control plane models throttling as 400, the jobs data plane as 429.
     case Code::kThrottled:
       return {plane == Plane::kControl ? 400 : 429, "ThrottlingException"};

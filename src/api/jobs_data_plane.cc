@@ -7,6 +7,7 @@
 #include "codec/job_codec.h"
 #include "codec/json_codec.h"
 #include "common/logging.h"
+#include "common/text.h"
 
 namespace iotjobs::api {
 namespace json = boost::json;
@@ -31,20 +32,42 @@ Status OptDetails(const json::object& body,
 
 }  // namespace
 
-http::Response JobsDataPlane::Handle(http::Request& req) {
-  std::string region = config_.default_region;
-  if (verifier_) {
-    s3::SigV4Request sr{req.method, req.path, req.query, req.headers, req.body};
-    auto id = verifier_->Verify(sr, wall_clock_->Now());
-    if (!id.ok()) return DataError(id.status());
-    if (id->service != "iot-jobs-data") {
-      return DataError(Status(Code::kSignatureInvalid,
-                              "Credential should be scoped to correct service: 'iot-jobs-data' "
-                              "(this is the jobs data-plane endpoint; got '" +
-                                  id->service + "')"));
-    }
-    region = id->region;
+Result<JobsDataPlane::Caller> JobsDataPlane::Authenticate(const http::Request& req) const {
+  const s3::SigV4Request sr{req.method, req.path, req.query, req.headers, req.body};
+  Caller c{config_.default_region, std::nullopt, ""};
+  if (req.peer_identity && !s3::IsSigned(sr)) {
+    // A device over mutual TLS is the thing its certificate names (CN), as on the MQTT listener.
+    c.only_thing = *req.peer_identity;
+    c.principal = "certificate CN=" + *req.peer_identity;
+    return c;
   }
+  if (!verifier_) {
+    // --no-auth: the region of an (unverified) credential scope, as on the control plane.
+    auto scope = s3::PeekScope(sr);
+    if (scope) {
+      IOTJOBS_RETURN_IF_ERROR(s3::CheckScopeRegion(scope->region));
+      c.region = scope->region;
+    }
+    return c;
+  }
+  auto id = verifier_->Verify(sr, wall_clock_->Now());
+  if (!id.ok()) return id.status();
+  if (id->service != "iot-jobs-data") {
+    return Status(Code::kSignatureInvalid,
+                  "Credential should be scoped to correct service: 'iot-jobs-data' "
+                  "(this is the jobs data-plane endpoint; got '" +
+                      id->service + "')");
+  }
+  c.region = id->region;
+  c.principal = "access key " + id->access_key_id;
+  if (id->role == KeyRole::kDevice && !id->thing.empty()) c.only_thing = id->thing;
+  return c;
+}
+
+http::Response JobsDataPlane::Handle(http::Request& req) {
+  auto caller = Authenticate(req);
+  if (!caller.ok()) return DataError(caller.status());
+  const std::string& region = caller->region;
   auto segs = Segments(req.path);
   if (!segs.ok()) return DataError(segs.status());
   if (Status q = CheckQuery(req.query); !q.ok()) return DataError(q);
@@ -52,6 +75,20 @@ http::Response JobsDataPlane::Handle(http::Request& req) {
   const std::string& m = req.method;
   if (s.size() < 3 || s[0] != "things" || s[2] != "jobs") return UnknownOperation(req);
   const std::string& thing = s[1];
+  if (caller->only_thing && *caller->only_thing != thing) {
+    const char* action = s.size() == 3                             ? "GetPendingJobExecutions"
+                         : m == "PUT" && s[3] == service::kNextJob ? "StartNextPendingJobExecution"
+                         : m == "POST"                             ? "UpdateJobExecution"
+                                                                   : "DescribeJobExecution";
+    const bool shaped = !thing.empty() && thing.size() <= 128 && IsAlnumOr(thing, ":_-");
+    return DataError(
+        Status(Code::kAccessDenied,
+               "User: " + caller->principal +
+                   " is not authorized to perform: iotjobsdata:" + action + " on resource: " +
+                   (shaped ? "arn:aws:iot:" + region + ":" + config_.account_id + ":thing/" + thing
+                           : std::string("another thing")) +
+                   " (it may act only for thing " + *caller->only_thing + ")"));
+  }
   auto& dev = *devices_;
   const Instant now = dev.clock()->Now();
 

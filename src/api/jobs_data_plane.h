@@ -1,9 +1,20 @@
 // JobsDataPlane: the HTTPS jobs data plane (service `iot-jobs-data` in the botocore model) on its
-// own listener, because its GET /things/{thing}/jobs collides with the control plane's.
+// own listener, and on the control listener for requests signed for `iot-jobs-data`
+// (ControlPlane::ServeJobsDataPlane; its GET /things/{thing}/jobs collides with the control
+// plane's, so the signing service tells them apart).
 // SigV4-verified with the signing name iot-jobs-data; requests signed for `iot` are refused with
 // the service-scope message SDK users know. Timestamps are integer epoch seconds, statusDetails a
 // flat map and jobDocument a string, as the data-plane shapes say. Thread-safe; blocking.
+//
+// Who may act for which thing: a SigV4 caller with an operator key (the default) for every thing;
+// a device key (credentials file: iotjobs_role = device) for every thing, or with
+// iotjobs_thing = NAME only for NAME; an unsigned request over mutual TLS (http::Request's
+// peer_identity, the client certificate's CN) only for the thing of that name, in --region. Any
+// other thing is AccessDeniedException (403).
 #pragma once
+
+#include <optional>
+#include <string>
 
 #include "api/control_plane.h"
 #include "service/device_service.h"
@@ -21,6 +32,16 @@ class JobsDataPlane {
         wall_clock_(wall_clock) {}
 
   http::Response Handle(http::Request& req);
+
+  // Who is calling, in which region, and the one thing it may act for (nullopt: any).
+  struct Caller {
+    std::string region;
+    std::optional<std::string> only_thing;
+    std::string
+        principal;  // for AccessDenied messages: "access key AKIA..." or "certificate CN=..."
+  };
+  // Authenticates `req` (SigV4, or the client certificate of an unsigned request).
+  Result<Caller> Authenticate(const http::Request& req) const;
 
  private:
   ApiConfig config_;

@@ -28,6 +28,8 @@ const char* CodeName(Code code) {
       return "UnknownClient";
     case Code::kSignatureInvalid:
       return "SignatureInvalid";
+    case Code::kAccessDenied:
+      return "AccessDenied";
     case Code::kThrottled:
       return "Throttled";
     case Code::kUnavailable:

@@ -28,6 +28,7 @@ enum class Code {
   kMissingAuth,       // no SigV4 signature on the request (403)
   kUnknownClient,     // the access key id is not known (403)
   kSignatureInvalid,  // the signature does not match, or its date is stale (403)
+  kAccessDenied,      // authenticated, but not allowed this call or resource (403)
   kThrottled,
   kUnavailable,  // a dependency (database, S3) cannot be reached
   kInternal,     // a broken invariant or an unexpected library failure

@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -28,6 +29,8 @@ struct Request {
   std::string body;
   // The first header named `name` (case-insensitive), or empty.
   std::string Header(std::string_view name) const;
+  std::optional<std::string>
+      peer_identity;  // CN of a verified client certificate (mutual TLS); empty otherwise.
 };
 
 struct Response {

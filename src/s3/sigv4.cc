@@ -311,6 +311,64 @@ std::string PresignGetUrl(std::string_view scheme_host, std::string_view host,
   return std::string(scheme_host) + std::string(raw_path) + "?" + query + "&X-Amz-Signature=" + sig;
 }
 
+std::optional<CredentialScope> PeekScope(const SigV4Request& r) {
+  std::string credential;
+  std::string auth = HeaderValue(r, "authorization");
+  if (!auth.empty()) {
+    std::string_view a = auth;
+    size_t c = a.find("Credential=");
+    if (c == std::string_view::npos) return std::nullopt;
+    a = a.substr(c + 11);
+    credential = std::string(TrimView(a.substr(0, a.find(','))));
+  } else if (r.raw_query.find("X-Amz-Credential=") != std::string::npos) {
+    credential = QueryParam(r.raw_query, "X-Amz-Credential");
+  } else {
+    return std::nullopt;
+  }
+  auto parts = Split(credential, '/');
+  if (parts.size() != 5 || parts[4] != "aws4_request") return std::nullopt;
+  return CredentialScope{std::string(parts[0]), std::string(parts[1]), std::string(parts[2]),
+                         std::string(parts[3])};
+}
+
+bool IsSigned(const SigV4Request& r) {
+  return !HeaderValue(r, "authorization").empty() ||
+         r.raw_query.find("X-Amz-Signature=") != std::string::npos;
+}
+
+bool IsRegionName(std::string_view region) {
+  if (region.size() > 32) return false;
+  size_t i = 0;
+  auto letters = [&] {
+    const size_t start = i;
+    while (i < region.size() && region[i] >= 'a' && region[i] <= 'z') ++i;
+    return i - start;
+  };
+  const size_t head = letters();
+  if (head < 2 || head > 4) return false;
+  int words = 0;
+  for (;;) {
+    if (i >= region.size() || region[i] != '-') return false;
+    ++i;
+    if (letters() == 0) break;  // the last part: digits
+    ++words;
+  }
+  const size_t digits_start = i;
+  while (i < region.size() && region[i] >= '0' && region[i] <= '9') ++i;
+  const size_t digits = i - digits_start;
+  return words >= 1 && digits >= 1 && digits <= 2 && i == region.size();
+}
+
+Status CheckScopeRegion(std::string_view region) {
+  if (IsRegionName(region)) return Status::Ok();
+  bool quotable = region.size() <= 40;
+  for (char c : region) quotable = quotable && c > ' ' && c <= '~' && c != '\'' && c != '\\';
+  return Status(Code::kSignatureInvalid,
+                "Credential should be scoped to a valid region (e.g. us-east-1), got " +
+                    (quotable ? "'" + std::string(region) + "'"
+                              : "an invalid name of " + std::to_string(region.size()) + " bytes"));
+}
+
 std::string SigV4Verifier::SigningKey(const Credentials& c, std::string_view date,
                                       std::string_view region, std::string_view service) const {
   std::string cache_key = c.access_key_id;
@@ -393,6 +451,7 @@ Result<SigV4Identity> SigV4Verifier::Check(const SigV4Request& r, Instant now,
     return Status(Code::kSignatureInvalid,
                   "Credential must have the form <key>/<date>/<region>/<service>/aws4_request");
   }
+  IOTJOBS_RETURN_IF_ERROR(CheckScopeRegion(parts[2]));
   auto key = keys_.by_key_id.find(std::string(parts[0]));
   if (key == keys_.by_key_id.end()) {
     return Status(Code::kUnknownClient,
@@ -441,6 +500,12 @@ Result<SigV4Identity> SigV4Verifier::Check(const SigV4Request& r, Instant now,
   } else {
     payload_hashes.push_back(Sha256Hex(r.body));
   }
+  if (!presigned && content_sha == kUnsignedPayload && !r.body.empty()) {
+    // AWS documents UNSIGNED-PAYLOAD for S3 only; here it would let a body change after signing.
+    return Status(Code::kSignatureInvalid,
+                  "x-amz-content-sha256: UNSIGNED-PAYLOAD is not accepted on a request with a "
+                  "body; sign the payload (its SHA-256 in hex)");
+  }
   if (!content_sha.empty() && content_sha != kUnsignedPayload && content_sha != Sha256Hex(r.body)) {
     return Status(Code::kSignatureInvalid, "x-amz-content-sha256 does not match the request body");
   }
@@ -451,7 +516,8 @@ Result<SigV4Identity> SigV4Verifier::Check(const SigV4Request& r, Instant now,
       std::string sts =
           StringToSign(amz_date, scope, CanonicalRequest(r, names, ph, double_encode, skip));
       if (SameSignature(HmacSha256Hex(signing_key, sts), signature)) {
-        return SigV4Identity{std::string(parts[0]), std::string(parts[2]), std::string(parts[3])};
+        return SigV4Identity{std::string(parts[0]), std::string(parts[2]), std::string(parts[3]),
+                             key->second.role, key->second.thing};
       }
     }
   }

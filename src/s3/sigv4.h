@@ -6,6 +6,7 @@
 
 #include <map>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -58,11 +59,35 @@ std::string PresignGetUrl(std::string_view scheme_host, std::string_view host,
                           std::string_view raw_path, const Credentials& creds,
                           std::string_view region, Instant now, int64_t expires_sec);
 
+// The credential scope a request claims, read without verifying anything: from the Authorization
+// header's Credential= or the X-Amz-Credential query parameter. For routing (both planes share one
+// listener, told apart by the signing service) and for --no-auth, where nothing is verified.
+struct CredentialScope {
+  std::string access_key_id;
+  std::string date;
+  std::string region;
+  std::string service;
+};
+// nullopt when the request carries no well-formed scope
+// (<key>/<date>/<region>/<service>/aws4_request).
+std::optional<CredentialScope> PeekScope(const SigV4Request& r);
+// True when the request carries a SigV4 signature in either form (header or presigned query).
+bool IsSigned(const SigV4Request& r);
+// True for a region-shaped name: ^[a-z]{2,4}(-[a-z]+)+-[0-9]{1,2}$ (every region in botocore's
+// endpoints data, e.g. us-east-1, us-gov-west-1, us-isob-east-1, eusc-de-east-1), at most 32
+// characters. A credential scope's region names a namespace, so nothing else is accepted.
+bool IsRegionName(std::string_view region);
+// OK for a region-shaped name, else SignatureInvalid saying so (quoting the name only when it is
+// short printable ASCII).
+Status CheckScopeRegion(std::string_view region);
+
 // Who signed a verified request.
 struct SigV4Identity {
   std::string access_key_id;
-  std::string region;   // from the credential scope
-  std::string service;  // from the credential scope ("iot", "iot-jobs-data", ...)
+  std::string region;                 // from the credential scope
+  std::string service;                // from the credential scope ("iot", "iot-jobs-data", ...)
+  KeyRole role = KeyRole::kOperator;  // of the key (credentials file's iotjobs_role)
+  std::string thing;                  // device keys: the one thing allowed (empty: any)
 };
 
 class SigV4Verifier {
@@ -72,7 +97,10 @@ class SigV4Verifier {
       : keys_(std::move(keys)), max_skew_(max_skew) {}
 
   // Verifies the Authorization header form or the presigned query form. Errors are Unauthorized
-  // with a message naming what is wrong (missing, unknown key, signature mismatch, stale date).
+  // with a message naming what is wrong (missing, unknown key, signature mismatch, stale date, a
+  // scope region that is not region-shaped). A header-signed request with a body must sign it:
+  // x-amz-content-sha256: UNSIGNED-PAYLOAD is refused there (AWS documents it for S3 only);
+  // presigned query requests keep AWS's rules.
   Result<SigV4Identity> Verify(const SigV4Request& r, Instant now) const;
 
  private:

@@ -104,6 +104,7 @@ int Run(ServerConfig cfg) {
   api::ControlPlane control({.default_region = cfg.region, .account_id = cfg.account_id},
                             {&templates, &registry, &jobs, &registration},
                             verifier ? &*verifier : nullptr, &clock, &wall_clock);
+  control.ServeJobsDataPlane(&data_plane);  // one endpoint for every SDK (AWS_ENDPOINT_URL)
 
   http::Server control_server({.host = cfg.control.host,
                                .port = cfg.control.port,

@@ -95,7 +95,7 @@ class SigV4Test(E2ECase):
     def test_wrong_service_in_scope(self):
         status, headers, body = harness.signed_request(
             self.d.endpoint, "GET", "/job-templates/auth-probe", keys=self.ws.keys,
-            service="iot-jobs-data")
+            service="s3")
         self.assertEqual(status, 403, body)
         self.assertEqual(headers.get("x-amzn-ErrorType"), "InvalidSignatureException")
 

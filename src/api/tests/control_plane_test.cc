@@ -197,6 +197,7 @@ TEST(ErrorsTest, EveryCodeMapsToTheModeledStatusAndShape) {
       {Code::kMissingAuth, 403, "MissingAuthenticationTokenException"},
       {Code::kUnknownClient, 403, "UnrecognizedClientException"},
       {Code::kSignatureInvalid, 403, "InvalidSignatureException"},
+      {Code::kAccessDenied, 403, "AccessDeniedException"},
       {Code::kThrottled, 400, "ThrottlingException"},  // the iot model says 400, not 429
       {Code::kUnavailable, 503, "ServiceUnavailableException"},
       {Code::kInternal, 500, "InternalFailureException"},
@@ -213,6 +214,8 @@ TEST(ErrorsTest, EveryCodeMapsToTheModeledStatusAndShape) {
   EXPECT_EQ(ToWireError(Code::kInternal, Plane::kJobsData).http_status, 500);
   EXPECT_STREQ(ToWireError(Code::kInternal, Plane::kJobsData).type, "InternalServerException");
   EXPECT_STREQ(ToWireError(Code::kNotFound, Plane::kJobsData).type, "ResourceNotFoundException");
+  EXPECT_EQ(ToWireError(Code::kAccessDenied, Plane::kJobsData).http_status, 403);
+  EXPECT_STREQ(ToWireError(Code::kAccessDenied, Plane::kJobsData).type, "AccessDeniedException");
 }
 
 TEST(ErrorsTest, ErrorResponseCarriesHeaderAndMessage) {
@@ -664,6 +667,21 @@ TEST_F(ControlPlaneTest, SignatureForTheJobsDataPlaneIsRejected) {
   EXPECT_EQ(store_->GetJobTemplate("us-east-1", "t").status().code(), Code::kNotFound);
 }
 
+// Issue 12: Debian 12's AWS CLI v2 (botocore 2.9) signs `iot` requests for `execute-api`, as
+// AWS IoT accepts.
+TEST_F(ControlPlaneTest, ExecuteApiSigningNameIsAcceptedAsIot) {
+  UseAuth(true);
+  Signing cli_v2{"us-east-1"};
+  cli_v2.service = "execute-api";
+  http::Response r = Call("PUT", "/job-templates/t", R"({"document":"{}"})", cli_v2);
+  ASSERT_EQ(r.status, 200) << r.body;
+  r = Call("GET", "/job-templates/t", "", Signing{"us-east-1"});
+  ASSERT_EQ(r.status, 200) << r.body;
+  Signing other{"us-east-1"};
+  other.service = "s3";
+  ExpectError(Call("GET", "/job-templates/t", "", other), 403, "InvalidSignatureException");
+}
+
 TEST_F(ControlPlaneTest, BadSignaturesAreRejected) {
   UseAuth(true);
   Signing wrong_secret{"us-east-1"};
@@ -697,6 +715,23 @@ TEST_F(ControlPlaneTest, BadSignaturesAreRejected) {
   EXPECT_EQ(api_->Handle(stale).status, 200);
   clock_.Advance(Millis(16 * 60 * 1000));
   ExpectError(api_->Handle(stale), 403, "InvalidSignatureException");
+}
+
+// Issue 16 finding 8: 3,000-character, quoted, empty and `..` scope regions each created a
+// namespace; only region-shaped names are accepted, signed or (--no-auth) not.
+TEST_F(ControlPlaneTest, ScopeRegionsThatAreNotRegionShapedCreateNothing) {
+  for (bool auth : {true, false}) {
+    UseAuth(auth);
+    for (const std::string& bad : {std::string(3000, 'a'), std::string("\"us-east-1\""),
+                                   std::string(""), std::string("..")}) {
+      SCOPED_TRACE((auth ? "signed, region " : "--no-auth, region ") + bad.substr(0, 12));
+      Signing s{bad};
+      std::string m = ExpectError(Call("PUT", "/job-templates/t", R"({"document":"{}"})", s), 403,
+                                  "InvalidSignatureException");
+      EXPECT_TRUE(Contains(m, "valid region")) << m;
+      EXPECT_EQ(store_->GetJobTemplate(bad, "t").status().code(), Code::kNotFound);
+    }
+  }
 }
 
 }  // namespace

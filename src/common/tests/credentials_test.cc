@@ -56,6 +56,38 @@ TEST(ParseCredentialsTest, DefaultFirstStaysPrimary) {
   EXPECT_EQ(r->primary.access_key_id, "AKIADEF");
 }
 
+// Issue 12: a device key is not an admin key.
+TEST(ParseCredentialsTest, DeviceRoleAndThingLimitAKey) {
+  auto r = ParseCredentials(
+      "[device-1]\naws_access_key_id=AKIADEV1\naws_secret_access_key=d1\n"
+      "iotjobs_role = device\niotjobs_thing = sensor-1\n"
+      "[fleet]\naws_access_key_id=AKIAFLEET\naws_secret_access_key=f\niotjobs_role=device\n"
+      "[ops]\naws_access_key_id=AKIAOPS\naws_secret_access_key=o\niotjobs_role = operator\n"
+      "[plain]\naws_access_key_id=AKIAPLAIN\naws_secret_access_key=p\n");
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->by_key_id.at("AKIADEV1").role, KeyRole::kDevice);
+  EXPECT_EQ(r->by_key_id.at("AKIADEV1").thing, "sensor-1");
+  EXPECT_EQ(r->by_key_id.at("AKIAFLEET").role, KeyRole::kDevice);
+  EXPECT_EQ(r->by_key_id.at("AKIAFLEET").thing, "");
+  EXPECT_EQ(r->by_key_id.at("AKIAOPS").role, KeyRole::kOperator);
+  EXPECT_EQ(r->by_key_id.at("AKIAPLAIN").role, KeyRole::kOperator);
+  // The first profile is a device key: iotjobsd's own S3 requests use the first operator key.
+  EXPECT_EQ(r->primary.access_key_id, "AKIAOPS");
+}
+
+TEST(ParseCredentialsTest, BadRolesAreRefusedNamingTheProfile) {
+  auto r = ParseCredentials(
+      "[d]\naws_access_key_id=A\naws_secret_access_key=s\n"
+      "iotjobs_role = admin\n");
+  ASSERT_FALSE(r.ok());
+  EXPECT_THAT(r.status().message(), HasSubstr("[d] at line 1: iotjobs_role must be"));
+  r = ParseCredentials(
+      "[d]\naws_access_key_id=A\naws_secret_access_key=s\n"
+      "iotjobs_thing = t1\n");
+  ASSERT_FALSE(r.ok());
+  EXPECT_THAT(r.status().message(), HasSubstr("iotjobs_thing needs iotjobs_role = device"));
+}
+
 TEST(ParseCredentialsTest, ToleratesCommentsBlanksSpacesCrlfAndOtherKeys) {
   auto r = ParseCredentials(
       "# shared credentials\r\n"

@@ -810,5 +810,79 @@ TEST_F(VerifierTest, ShorterMaxSkewIsHonoured) {
   EXPECT_EQ(strict.Verify(r, kBotoTime + Millis(2000)).status().code(), Code::kSignatureInvalid);
 }
 
+// Issue 16 finding 8: a header-signed request that says UNSIGNED-PAYLOAD could have its body
+// replaced after signing. AWS documents UNSIGNED-PAYLOAD for S3 only.
+TEST_F(VerifierTest, UnsignedPayloadIsRefusedOnHeaderSignedRequestsWithABody) {
+  const std::string date = AmzDate(kBotoTime);
+  const std::string scope = date.substr(0, 8) + "/eu-west-1/iot/aws4_request";
+  auto sign = [&](const std::string& method, std::string_view body) {
+    SigV4Request r{method,
+                   "/job-templates/fw-1",
+                   "",
+                   {{"host", "localhost:9080"},
+                    {"x-amz-content-sha256", "UNSIGNED-PAYLOAD"},
+                    {"x-amz-date", date}},
+                   body};
+    const std::string sig = HmacSha256Hex(
+        DeriveSigningKey(kSecret, date.substr(0, 8), "eu-west-1", "iot"),
+        StringToSign(date, scope,
+                     CanonicalRequest(r, {"host", "x-amz-content-sha256", "x-amz-date"},
+                                      "UNSIGNED-PAYLOAD", true)));
+    r.headers.emplace_back("Authorization", std::string("AWS4-HMAC-SHA256 Credential=") + kAkid +
+                                                "/" + scope +
+                                                ", SignedHeaders=host;x-amz-content-sha256;"
+                                                "x-amz-date, Signature=" +
+                                                sig);
+    return r;
+  };
+  const std::string signed_body = R"({"document":"{}"})";
+  const std::string other_body = R"({"document":"{\"evil\":1}"})";
+  SigV4Request r = sign("PUT", signed_body);
+  Status st = VerifyAt(r, kBotoTime);
+  EXPECT_EQ(st.code(), Code::kSignatureInvalid);
+  EXPECT_THAT(st.message(), HasSubstr("UNSIGNED-PAYLOAD is not accepted on a request with a body"));
+  r.body = other_body;  // what the finding did: the signature still matched
+  EXPECT_EQ(VerifyAt(r, kBotoTime).code(), Code::kSignatureInvalid);
+  // Without a body there is nothing to change: accepted, as before.
+  EXPECT_TRUE(VerifyAt(sign("GET", ""), kBotoTime).ok());
+}
+
+TEST(RegionNameTest, EveryBotocoreRegionAndNothingElse) {
+  for (const char* ok :
+       {"us-east-1", "eu-west-3", "ap-southeast-7", "us-gov-west-1", "us-iso-east-1",
+        "us-isob-west-1", "us-isof-south-1", "eu-isoe-west-1", "eusc-de-east-1", "cn-northwest-1",
+        "mx-central-1", "il-central-1", "me-south-1", "ca-west-1", "sa-east-1", "af-south-1"}) {
+    EXPECT_TRUE(IsRegionName(ok)) << ok;
+    EXPECT_TRUE(CheckScopeRegion(ok).ok()) << ok;
+  }
+  const std::string long_region(3000, 'a');
+  for (const std::string& bad :
+       {std::string(), std::string(".."), std::string("\"us-east-1\""), long_region,
+        std::string("US-EAST-1"), std::string("us-east-123"), std::string("us-east-"),
+        std::string("us-1"), std::string("u-east-1"), std::string("useast1"),
+        std::string("us--east-1"), std::string("us-east-1 "), std::string("us-east-1/x"),
+        std::string("abcde-east-1"), std::string("us-e\xC3\xA9st-1"), std::string("local")}) {
+    EXPECT_FALSE(IsRegionName(bad)) << bad;
+    Status st = CheckScopeRegion(bad);
+    EXPECT_EQ(st.code(), Code::kSignatureInvalid) << bad;
+    EXPECT_THAT(st.message(), HasSubstr("valid region")) << bad;
+    EXPECT_LT(st.message().size(), 200u);  // a 3,000-byte region is not echoed
+  }
+  EXPECT_THAT(CheckScopeRegion("local").message(), HasSubstr("got 'local'"));
+  EXPECT_THAT(CheckScopeRegion(long_region).message(), HasSubstr("3000 bytes"));
+  EXPECT_THAT(CheckScopeRegion("'q'").message(), HasSubstr("3 bytes"));
+}
+
+TEST_F(VerifierTest, ScopeRegionMustBeRegionShaped) {
+  for (const std::string& bad :
+       {std::string(""), std::string(".."), std::string("\"x\""), std::string(3000, 'a')}) {
+    SigV4Request r{"GET", "/job-templates", "", {{"host", "localhost:9080"}}, ""};
+    SignRequest(&r, Credentials{kAkid, kSecret}, bad, "iot", kBotoTime);
+    Status st = VerifyAt(r, kBotoTime);
+    EXPECT_EQ(st.code(), Code::kSignatureInvalid) << bad.substr(0, 10);
+    EXPECT_THAT(st.message(), HasSubstr("valid region"));
+  }
+}
+
 }  // namespace
 }  // namespace iotjobs::s3
