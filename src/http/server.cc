@@ -1,11 +1,14 @@
 #include "http/server.h"
 
+#include <sys/resource.h>
+
 #include <algorithm>
 #include <atomic>
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <condition_variable>
+#include <list>
 #include <thread>
 
 #include "common/logging.h"
@@ -33,9 +36,43 @@ size_t ReadWorkers(const ServerOptions& o) {
 
 }  // namespace
 
+int DefaultMaxConnections(int listeners) {
+  rlimit rl{};
+  long soft = 1024;
+  if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY) {
+    soft = static_cast<long>(std::min<rlim_t>(rl.rlim_cur, 1 << 24));
+  } else if (rl.rlim_cur == RLIM_INFINITY) {
+    soft = 1 << 20;
+  }
+  const long per = (soft - kReservedDescriptors) / std::max(1, listeners);
+  return static_cast<int>(std::max(16L, per));
+}
+
+// One open connection as the listener's registry sees it (all fields guarded by
+// Server::Impl::conns_mu). Sessions register on start and leave in their destructor.
+class Conn {
+ public:
+  virtual ~Conn() = default;
+  // Closes the connection from its own strand (thread-safe). Called on a shared_ptr the registry
+  // took while the connection was alive.
+  virtual void Shed() = 0;
+  virtual std::shared_ptr<Conn> Lock() = 0;  // empty once the connection is being destroyed
+
+  bool idle = true;       // waiting for a request head (no request in progress)
+  bool shedding = false;  // Shed() called; no longer counts against the cap
+  std::list<Conn*>::iterator pos;
+};
+
 struct Server::Impl {
   ServerOptions options;
   Handler handler;
+  // Open connections, oldest-idle first: a connection moves to the back whenever it becomes idle,
+  // so the first idle one from the front has waited longest. Declared before `ioc`: destroying
+  // it destroys pending handlers, and with them sessions that unregister here.
+  std::mutex conns_mu;
+  std::list<Conn*> conns;
+  size_t shedding = 0;  // connections in `conns` already told to close
+  const size_t max_connections;
   asio::io_context ioc;
   std::unique_ptr<asio::executor_work_guard<asio::io_context::executor_type>> work;
   tcp::acceptor acceptor{ioc};
@@ -53,14 +90,64 @@ struct Server::Impl {
   std::atomic<bool> stopped{false};
   std::shared_ptr<spdlog::logger> log;
 
+  // Accept back-off (only the accept handler and its timer touch these; one accept is pending at
+  // a time, so they never run concurrently).
+  asio::steady_timer accept_timer{ioc};
+  std::chrono::milliseconds backoff{0};
+  std::chrono::steady_clock::time_point last_accept_log{};
+  uint64_t accept_failures = 0;  // since the last log line
+  uint64_t refused = 0;          // since the last log line
+
   Impl(ServerOptions o, Handler h)
       : options(std::move(o)),
         handler(std::move(h)),
+        max_connections(static_cast<size_t>(
+            options.max_connections > 0 ? options.max_connections : DefaultMaxConnections(1))),
         workers(static_cast<size_t>(options.worker_threads)),
         read_workers(ReadWorkers(options)),
         log(Logger(options.name)) {}
 
   void Accept();
+  void OnAccept(beast::error_code ec, tcp::socket socket);
+  void LogAcceptTrouble(const std::string& what);
+
+  void Register(Conn* c) {
+    std::lock_guard lock(conns_mu);
+    c->pos = conns.insert(conns.end(), c);
+  }
+  void Unregister(Conn* c) {
+    std::lock_guard lock(conns_mu);
+    if (c->shedding) --shedding;
+    conns.erase(c->pos);
+  }
+  void SetIdle(Conn* c, bool idle) {
+    std::lock_guard lock(conns_mu);
+    c->idle = idle;
+    if (idle) conns.splice(conns.end(), conns, c->pos);
+  }
+  size_t Live() {
+    std::lock_guard lock(conns_mu);
+    return conns.size() - shedding;
+  }
+  // Closes up to `n` of the longest-idle connections; returns how many it closed.
+  size_t ShedOldestIdle(size_t n) {
+    std::vector<std::shared_ptr<Conn>> victims;
+    {
+      std::lock_guard lock(conns_mu);
+      for (Conn* c : conns) {
+        if (victims.size() >= n) break;
+        if (!c->idle || c->shedding) continue;
+        auto alive = c->Lock();
+        if (!alive) continue;
+        c->shedding = true;
+        ++shedding;
+        victims.push_back(std::move(alive));
+      }
+    }
+    // Outside the lock: dropping the last reference runs the destructor, which unregisters.
+    for (auto& v : victims) v->Shed();
+    return victims.size();
+  }
   void Done() {
     if (--in_flight == 0) {
       std::lock_guard lock(mu);
@@ -76,14 +163,23 @@ Response InternalError() {
       500, {{"x-amzn-ErrorType", "InternalFailureException"}}, R"({"message":"internal error"})"};
 }
 
-class Session : public std::enable_shared_from_this<Session> {
+class Session : public Conn, public std::enable_shared_from_this<Session> {
  public:
-  Session(tcp::socket socket, Server::Impl* server) : stream_(std::move(socket)), server_(server) {}
+  Session(tcp::socket socket, Server::Impl* server) : stream_(std::move(socket)), server_(server) {
+    server_->Register(this);
+  }
+  ~Session() override { server_->Unregister(this); }
 
   void Start() { Read(); }
 
+  void Shed() override {
+    asio::post(stream_.get_executor(), [self = shared_from_this()] { self->stream_.close(); });
+  }
+  std::shared_ptr<Conn> Lock() override { return weak_from_this().lock(); }
+
  private:
   void Read() {
+    server_->SetIdle(this, true);
     parser_.emplace();
     parser_->body_limit(server_->options.max_body_bytes);
     parser_->header_limit(64 * 1024);
@@ -94,9 +190,11 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void OnRead(beast::error_code ec, size_t) {
     if (ec == bhttp::error::end_of_stream || ec == beast::error::timeout ||
-        ec == asio::error::operation_aborted || ec == asio::error::connection_reset) {
+        ec == asio::error::operation_aborted || ec == asio::error::connection_reset ||
+        ec == asio::error::bad_descriptor) {
       return Close();
     }
+    server_->SetIdle(this, false);
     if (ec == bhttp::error::body_limit) {
       Response r{413, {}, R"({"message":"request body too large"})"};
       keep_alive_ = false;
@@ -188,15 +286,58 @@ class Session : public std::enable_shared_from_this<Session> {
 
 void Server::Impl::Accept() {
   acceptor.async_accept(asio::make_strand(ioc), [this](beast::error_code ec, tcp::socket socket) {
-    if (ec) {
-      if (ec == asio::error::operation_aborted || stopped) return;
-      log->warn("accept failed: {}", ec.message());
-    } else {
-      socket.set_option(tcp::no_delay(true), ec);
-      std::make_shared<Session>(std::move(socket), this)->Start();
-    }
-    if (!stopped) Accept();
+    OnAccept(ec, std::move(socket));
   });
+}
+
+// Finding 2 of issue 16: with the descriptors exhausted, accept failed with EMFILE and was retried
+// at once (a core at 100 %, hundreds of MB of log). Now: shed idle connections, back off, and
+// write one log line per 5 s.
+void Server::Impl::OnAccept(beast::error_code ec, tcp::socket socket) {
+  if (stopped || ec == asio::error::operation_aborted) return;
+  if (ec) {
+    const bool exhausted = ec == asio::error::no_descriptors ||                         // EMFILE
+                           ec == boost::system::errc::too_many_files_open_in_system ||  // ENFILE
+                           ec == asio::error::no_buffer_space || ec == asio::error::no_memory;
+    ++accept_failures;
+    if (!exhausted) {  // e.g. ECONNABORTED: that one connection is gone; the next may be fine
+      LogAcceptTrouble("accept failed: " + ec.message());
+      return Accept();
+    }
+    // Free some descriptors: the longest-idle connections first (at least one, ~2 % of them).
+    const size_t shed = ShedOldestIdle(std::max<size_t>(1, Live() / 50));
+    backoff = std::min(std::chrono::milliseconds(1000),
+                       backoff.count() == 0 ? std::chrono::milliseconds(10) : backoff * 2);
+    LogAcceptTrouble("accept failed: " + ec.message() + "; shed " + std::to_string(shed) +
+                     " idle connections, retrying in " + std::to_string(backoff.count()) + " ms");
+    accept_timer.expires_after(backoff);
+    accept_timer.async_wait([this](beast::error_code wait_ec) {
+      if (!wait_ec && !stopped) Accept();
+    });
+    return;
+  }
+  backoff = std::chrono::milliseconds(0);
+  if (Live() >= max_connections && ShedOldestIdle(1) == 0) {
+    // Every connection is busy: refuse this one rather than exceed the cap.
+    ++refused;
+    socket.close(ec);
+    LogAcceptTrouble("refusing connections: " + std::to_string(max_connections) +
+                     " open and none idle (--max-connections)");
+  } else {
+    socket.set_option(tcp::no_delay(true), ec);
+    std::make_shared<Session>(std::move(socket), this)->Start();
+  }
+  Accept();
+}
+
+void Server::Impl::LogAcceptTrouble(const std::string& what) {
+  const auto now = std::chrono::steady_clock::now();
+  if (now - last_accept_log < std::chrono::seconds(5)) return;
+  log->warn("{} ({} accept failures, {} refused connections since the last such line)", what,
+            accept_failures, refused);
+  last_accept_log = now;
+  accept_failures = 0;
+  refused = 0;
 }
 
 Server::Server(ServerOptions options, Handler handler)
@@ -238,6 +379,7 @@ void Server::Stop(std::chrono::milliseconds grace) {
   asio::post(impl_->ioc, [this] {
     beast::error_code ec;
     impl_->acceptor.close(ec);
+    impl_->accept_timer.cancel();
   });
   {
     std::unique_lock lock(impl_->mu);

@@ -49,7 +49,18 @@ struct ServerOptions {
   int read_worker_threads = 0;
   size_t max_body_bytes = 1 << 20;  // larger bodies get 413
   std::string name = "http";        // for logs
+  // Open connections this listener keeps; 0: DefaultMaxConnections(1). A connection accepted at
+  // the cap sheds the oldest idle connection (one waiting for a request), or is closed at once
+  // when none is idle. Accept failing for lack of descriptors (EMFILE/ENFILE) also sheds the
+  // oldest idle connections and retries after a back-off growing from 10 ms to 1 s; its log line
+  // is written at most once per 5 s, with the number of failures it stands for.
+  int max_connections = 0;
 };
+
+// Descriptors kept free of HTTP connections for the store, the MQTT client, S3 fetches and logs.
+inline constexpr int kReservedDescriptors = 256;
+// (RLIMIT_NOFILE soft limit - kReservedDescriptors) / listeners, at least 16.
+int DefaultMaxConnections(int listeners);
 
 class Server {
  public:

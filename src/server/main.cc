@@ -103,11 +103,15 @@ int Run(ServerConfig cfg) {
                             {&templates, &registry, &jobs, &registration},
                             verifier ? &*verifier : nullptr, &clock, &wall_clock);
 
+  // Both listeners share the descriptors left after the store, broker and S3 reserve.
+  const int max_connections =
+      cfg.max_connections > 0 ? cfg.max_connections : http::DefaultMaxConnections(2);
   http::Server control_server({.host = cfg.control.host,
                                .port = cfg.control.port,
                                .io_threads = cfg.io_threads,
                                .worker_threads = cfg.worker_threads,
-                               .name = "control"},
+                               .name = "control",
+                               .max_connections = max_connections},
                               [&](http::Request& r) { return control.Handle(r); });
   if (Status st = control_server.Start(); !st.ok())
     return Fail("--control-listen: " + st.message());
@@ -115,7 +119,8 @@ int Run(ServerConfig cfg) {
                             .port = cfg.jobs.port,
                             .io_threads = cfg.io_threads,
                             .worker_threads = cfg.worker_threads,
-                            .name = "jobs-data"},
+                            .name = "jobs-data",
+                            .max_connections = max_connections},
                            [&](http::Request& r) { return data_plane.Handle(r); });
   if (Status st = jobs_server.Start(); !st.ok()) return Fail("--jobs-listen: " + st.message());
   scheduler.Start();
@@ -202,6 +207,9 @@ int main(int argc, char** argv) {
   flag("--io-threads", &cfg.io_threads, "IOTJOBS_IO_THREADS", "socket threads per listener");
   flag("--worker-threads", &cfg.worker_threads, "IOTJOBS_WORKER_THREADS",
        "blocking request threads");
+  flag("--max-connections", &cfg.max_connections, "IOTJOBS_MAX_CONNECTIONS",
+       "open connections per listener; at the cap the oldest idle one is closed (0: derived from "
+       "the descriptor limit)");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
