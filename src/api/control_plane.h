@@ -40,6 +40,10 @@ class ControlPlane {
                const Clock* clock, const Clock* wall_clock);
 
   http::Response Handle(http::Request& req);
+  // http::ServerOptions::header_check: rejects, before its body is read, a request whose SigV4
+  // credentials are malformed, unknown or stale (everything but the signature). Non-blocking.
+  // Install it only with a verifier (not under --no-auth).
+  std::optional<http::Response> CheckHeaders(const http::Request& head) const;
 
  private:
   struct Ctx;

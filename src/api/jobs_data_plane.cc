@@ -31,6 +31,14 @@ Status OptDetails(const json::object& body,
 
 }  // namespace
 
+std::optional<http::Response> JobsDataPlane::CheckHeaders(const http::Request& head) const {
+  if (!verifier_) return std::nullopt;
+  s3::SigV4Request sr{head.method, head.path, head.query, head.headers, {}};
+  auto id = verifier_->VerifyHeaders(sr, wall_clock_->Now());
+  if (id.ok()) return std::nullopt;
+  return DataError(id.status());
+}
+
 http::Response JobsDataPlane::Handle(http::Request& req) {
   std::string region = config_.default_region;
   if (verifier_) {

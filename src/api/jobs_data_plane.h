@@ -5,6 +5,8 @@
 // flat map and jobDocument a string, as the data-plane shapes say. Thread-safe; blocking.
 #pragma once
 
+#include <optional>
+
 #include "api/control_plane.h"
 #include "service/device_service.h"
 
@@ -21,6 +23,10 @@ class JobsDataPlane {
         wall_clock_(wall_clock) {}
 
   http::Response Handle(http::Request& req);
+  // http::ServerOptions::header_check: rejects, before its body is read, a request whose SigV4
+  // credentials are malformed, unknown or stale (everything but the signature). Non-blocking.
+  // Install it only with a verifier (not under --no-auth).
+  std::optional<http::Response> CheckHeaders(const http::Request& head) const;
 
  private:
   ApiConfig config_;

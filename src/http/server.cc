@@ -111,6 +111,19 @@ struct Server::Impl {
   void OnAccept(beast::error_code ec, tcp::socket socket);
   void LogAcceptTrouble(const std::string& what);
 
+  // In-flight request bodies (bytes reserved when a head announces them, released once the
+  // handler has returned); over options.max_inflight_body_bytes a request gets 503.
+  std::atomic<size_t> body_bytes{0};
+  std::atomic<int64_t> last_trim_ms{0};
+  bool ReserveBody(size_t n) {
+    size_t cur = body_bytes.load();
+    do {
+      if (cur + n > options.max_inflight_body_bytes) return false;
+    } while (!body_bytes.compare_exchange_weak(cur, cur + n));
+    return true;
+  }
+  void ReleaseBody(size_t n);
+
   void Register(Conn* c) {
     std::lock_guard lock(conns_mu);
     c->pos = conns.insert(conns.end(), c);
@@ -163,6 +176,21 @@ Response InternalError() {
       500, {{"x-amzn-ErrorType", "InternalFailureException"}}, R"({"message":"internal error"})"};
 }
 
+// `message` is plain ASCII without quotes or backslashes (the callers' fixed texts).
+Response ErrorResponse(int status, const char* type, const std::string& message) {
+  return Response{status,
+                  {{"x-amzn-ErrorType", type}},
+                  std::string(R"({"message":")") + message + R"(","__type":")" + type + "\"}"};
+}
+
+// Bytes of one request body counted against Server::Impl's in-flight budget until destroyed.
+struct BodyReservation {
+  Server::Impl* server;
+  size_t bytes;
+  BodyReservation(Server::Impl* s, size_t n) : server(s), bytes(n) {}
+  ~BodyReservation();
+};
+
 class Session : public Conn, public std::enable_shared_from_this<Session> {
  public:
   Session(tcp::socket socket, Server::Impl* server) : stream_(std::move(socket)), server_(server) {
@@ -182,53 +210,103 @@ class Session : public Conn, public std::enable_shared_from_this<Session> {
     server_->SetIdle(this, true);
     parser_.emplace();
     parser_->body_limit(server_->options.max_body_bytes);
-    parser_->header_limit(64 * 1024);
-    stream_.expires_after(std::chrono::seconds(120));  // idle keep-alive connections close
-    bhttp::async_read(stream_, buffer_, *parser_,
-                      beast::bind_front_handler(&Session::OnRead, shared_from_this()));
+    parser_->header_limit(kHeaderLimit);
+    // A peer that has not yet been served must send a whole request head within header_timeout;
+    // a served (authenticated) connection may idle between requests as long as idle_timeout.
+    stream_.expires_after(trusted_ ? server_->options.idle_timeout
+                                   : server_->options.header_timeout);
+    bhttp::async_read_header(stream_, buffer_, *parser_,
+                             beast::bind_front_handler(&Session::OnHeader, shared_from_this()));
   }
 
-  void OnRead(beast::error_code ec, size_t) {
+  // Ends the connection quietly on the errors that mean the peer is gone, stalled or shed.
+  bool Gone(beast::error_code ec) {
     if (ec == bhttp::error::end_of_stream || ec == beast::error::timeout ||
         ec == asio::error::operation_aborted || ec == asio::error::connection_reset ||
-        ec == asio::error::bad_descriptor) {
-      return Close();
+        ec == asio::error::bad_descriptor || ec == asio::error::eof) {
+      Close();
+      return true;
     }
+    return false;
+  }
+
+  void OnHeader(beast::error_code ec, size_t) {
+    if (Gone(ec)) return;
     server_->SetIdle(this, false);
-    if (ec == bhttp::error::body_limit) {
-      Response r{413, {}, R"({"message":"request body too large"})"};
-      keep_alive_ = false;
-      return Write(std::move(r));
+    if (ec == bhttp::error::body_limit) return TooLarge();  // Content-Length over the limit
+    if (ec) return Reject(400, "InvalidRequestException", "malformed HTTP request");
+    const auto& head = parser_->get();
+    keep_alive_ = head.keep_alive();
+    req_ = Request{};
+    req_.method = std::string(head.method_string());
+    std::string_view target = head.target();
+    size_t q = target.find('?');
+    req_.path = std::string(target.substr(0, q));
+    if (q != std::string_view::npos) req_.query = std::string(target.substr(q + 1));
+    for (const auto& f : head)
+      req_.headers.emplace_back(std::string(f.name_string()), std::string(f.value()));
+
+    // Finding 3 (issue 16): the request's credentials are checked before any body byte is read,
+    // so an unauthenticated peer never makes the server buffer a body.
+    if (server_->options.header_check) {
+      std::optional<Response> early;
+      try {
+        early = server_->options.header_check(req_);
+      } catch (const std::exception& e) {
+        server_->log->error("header check threw: {}", e.what());
+        early = InternalError();
+      }
+      if (early) {
+        keep_alive_ = false;
+        return Write(std::move(*early));
+      }
     }
-    if (ec) {
-      Response r{400, {}, R"({"message":"malformed HTTP request"})"};
-      keep_alive_ = false;
-      return Write(std::move(r));
+    const size_t limit = server_->options.max_body_bytes;
+    const auto length = parser_->content_length();
+    if (length && *length > limit) return TooLarge();
+    // What the body may cost: its announced length, or the limit for a chunked body.
+    const size_t cost = length ? static_cast<size_t>(*length) : (parser_->chunked() ? limit : 0);
+    if (cost > 0) {
+      if (!server_->ReserveBody(cost)) {
+        return Reject(503, "ServiceUnavailableException",
+                      "too many request bodies in flight; retry later");
+      }
+      reservation_ = std::make_shared<BodyReservation>(server_, cost);
     }
+    if (parser_->is_done()) return OnBody({}, 0);
+    // The body must arrive at min_body_bytes_per_second at least, after header_timeout of grace.
+    const auto per_second = std::max<size_t>(1, server_->options.min_body_bytes_per_second);
+    stream_.expires_after(server_->options.header_timeout +
+                          std::chrono::milliseconds(cost * 1000 / per_second));
+    bhttp::async_read(stream_, buffer_, *parser_,
+                      beast::bind_front_handler(&Session::OnBody, shared_from_this()));
+  }
+
+  void OnBody(beast::error_code ec, size_t) {
+    if (Gone(ec)) {
+      reservation_.reset();
+      return;
+    }
+    if (ec == bhttp::error::body_limit) return TooLarge();
+    if (ec) return Reject(400, "InvalidRequestException", "malformed HTTP request");
     // Count the request before looking at `stopped`: Stop() sets the flag and then waits for
     // in_flight to reach zero, so either it sees this request or this request sees the flag.
     ++server_->in_flight;
     if (server_->stopped) {
       server_->Done();
+      reservation_.reset();
       return Close();
     }
     auto msg = parser_->release();
-    keep_alive_ = msg.keep_alive();
-    Request req;
-    req.method = std::string(msg.method_string());
-    std::string_view target = msg.target();
-    size_t q = target.find('?');
-    req.path = std::string(target.substr(0, q));
-    if (q != std::string_view::npos) req.query = std::string(target.substr(q + 1));
-    for (const auto& f : msg)
-      req.headers.emplace_back(std::string(f.name_string()), std::string(f.value()));
+    Request req = std::move(req_);
     req.body = std::move(msg.body());
 
     // Already counted in flight above; Done() runs once the response is on the wire.
     // Safe methods only read: they go to the small read pool (see Server::Impl).
     const bool read = msg.method() == bhttp::verb::get || msg.method() == bhttp::verb::head;
     auto& pool = read ? server_->read_workers : server_->workers;
-    asio::post(pool, [self = shared_from_this(), req = std::move(req)]() mutable {
+    asio::post(pool, [self = shared_from_this(), req = std::move(req),
+                      reservation = std::move(reservation_)]() mutable {
       Response resp;
       try {
         resp = self->server_->handler(req);
@@ -240,11 +318,31 @@ class Session : public Conn, public std::enable_shared_from_this<Session> {
         self->server_->log->error("handler threw a non-std::exception");
         resp = InternalError();
       }
+      req = Request{};      // the body's memory goes back before the response is written
+      reservation.reset();  // and the budget with it
       asio::post(self->stream_.get_executor(), [self, resp = std::move(resp)]() mutable {
         self->counted_ = true;
+        // A connection whose request was authenticated (not refused as unsigned or badly
+        // signed) earns the long keep-alive idle timeout.
+        if (resp.status != 401 && resp.status != 403) self->trusted_ = true;
+        self->stream_.expires_after(self->server_->options.idle_timeout);
         self->Write(std::move(resp));
       });
     });
+  }
+
+  void TooLarge() {
+    reservation_.reset();
+    Reject(413, "InvalidRequestException",
+           "request body too large: at most " + std::to_string(server_->options.max_body_bytes) +
+               " bytes");
+  }
+
+  // An answer from the HTTP layer itself, in the AWS restJson1 error shape; the connection closes
+  // after it (the rest of the request is not read).
+  void Reject(int status, const char* type, const std::string& message) {
+    keep_alive_ = false;
+    Write(ErrorResponse(status, type, message));
   }
 
   void Write(Response resp) {
@@ -274,15 +372,24 @@ class Session : public Conn, public std::enable_shared_from_this<Session> {
     stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
   }
 
+  static constexpr uint32_t kHeaderLimit = 16 * 1024;
+
   beast::tcp_stream stream_;
   beast::flat_buffer buffer_;
   std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
   Server::Impl* server_;
+  Request req_;  // the head of the request being read
+  std::shared_ptr<BodyReservation> reservation_;
   bool keep_alive_ = true;
   bool counted_ = false;
+  bool trusted_ = false;  // served an authenticated request: idle_timeout applies
 };
 
 }  // namespace
+
+BodyReservation::~BodyReservation() { server->ReleaseBody(bytes); }
+
+void Server::Impl::ReleaseBody(size_t n) { body_bytes -= n; }
 
 void Server::Impl::Accept() {
   acceptor.async_accept(asio::make_strand(ioc), [this](beast::error_code ec, tcp::socket socket) {

@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -38,6 +39,10 @@ struct Response {
 };
 
 using Handler = std::function<Response(Request&)>;
+// Runs on an I/O thread once a request head is parsed, before any byte of its body is read
+// (`head.body` is empty). Must be cheap and must not block. A Response answers the request at
+// once and closes the connection without reading the body; nullopt lets the request proceed.
+using HeaderCheck = std::function<std::optional<Response>(const Request& head)>;
 
 struct ServerOptions {
   std::string host = "127.0.0.1";
@@ -47,8 +52,22 @@ struct ServerOptions {
   // Threads for GET/HEAD handlers; 0: one per CPU core, at least 2, at most worker_threads. Reads
   // are short CPU work, so threads beyond the cores only add wake-ups and lock convoys.
   int read_worker_threads = 0;
-  size_t max_body_bytes = 1 << 20;  // larger bodies get 413
-  std::string name = "http";        // for logs
+  size_t max_body_bytes = 1 << 20;  // larger bodies get 413 (before they are read)
+  // Optional pre-body check (e.g. the credentials' form, key and date); absent: every head
+  // proceeds.
+  HeaderCheck header_check;
+  // Bytes of request bodies being read or handled at once, over every connection; a request whose
+  // body would exceed it gets 503 ServiceUnavailableException (SDKs retry it) without its body
+  // being read. A body costs its Content-Length, or max_body_bytes when chunked.
+  size_t max_inflight_body_bytes = 64 << 20;
+  // A connection not yet served (no authenticated request answered) must deliver each request
+  // head within header_timeout, and a body within header_timeout plus its length at
+  // min_body_bytes_per_second; stalled peers are dropped without an answer. A served
+  // connection may idle between requests for idle_timeout.
+  std::chrono::milliseconds header_timeout{10000};
+  size_t min_body_bytes_per_second = 64 * 1024;
+  std::chrono::milliseconds idle_timeout{120000};
+  std::string name = "http";  // for logs
   // Open connections this listener keeps; 0: DefaultMaxConnections(1). A connection accepted at
   // the cap sheds the oldest idle connection (one waiting for a request), or is closed at once
   // when none is idle. Accept failing for lack of descriptors (EMFILE/ENFILE) also sheds the

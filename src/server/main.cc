@@ -104,24 +104,27 @@ int Run(ServerConfig cfg) {
                             verifier ? &*verifier : nullptr, &clock, &wall_clock);
 
   // Both listeners share the descriptors left after the store, broker and S3 reserve.
-  const int max_connections =
+  http::ServerOptions control_options;
+  control_options.host = cfg.control.host;
+  control_options.port = cfg.control.port;
+  control_options.io_threads = cfg.io_threads;
+  control_options.worker_threads = cfg.worker_threads;
+  control_options.name = "control";
+  control_options.max_connections =
       cfg.max_connections > 0 ? cfg.max_connections : http::DefaultMaxConnections(2);
-  http::Server control_server({.host = cfg.control.host,
-                               .port = cfg.control.port,
-                               .io_threads = cfg.io_threads,
-                               .worker_threads = cfg.worker_threads,
-                               .name = "control",
-                               .max_connections = max_connections},
-                              [&](http::Request& r) { return control.Handle(r); });
+  http::ServerOptions jobs_options = control_options;
+  jobs_options.host = cfg.jobs.host;
+  jobs_options.port = cfg.jobs.port;
+  jobs_options.name = "jobs-data";
+  // Credentials are checked before a body is read; under --no-auth there is nothing to check.
+  if (verifier) {
+    control_options.header_check = [&](const http::Request& h) { return control.CheckHeaders(h); };
+    jobs_options.header_check = [&](const http::Request& h) { return data_plane.CheckHeaders(h); };
+  }
+  http::Server control_server(control_options, [&](http::Request& r) { return control.Handle(r); });
   if (Status st = control_server.Start(); !st.ok())
     return Fail("--control-listen: " + st.message());
-  http::Server jobs_server({.host = cfg.jobs.host,
-                            .port = cfg.jobs.port,
-                            .io_threads = cfg.io_threads,
-                            .worker_threads = cfg.worker_threads,
-                            .name = "jobs-data",
-                            .max_connections = max_connections},
-                           [&](http::Request& r) { return data_plane.Handle(r); });
+  http::Server jobs_server(jobs_options, [&](http::Request& r) { return data_plane.Handle(r); });
   if (Status st = jobs_server.Start(); !st.ok()) return Fail("--jobs-listen: " + st.message());
   scheduler.Start();
 
