@@ -24,6 +24,13 @@
 namespace iotjobs::server {
 namespace {
 
+// Request body limits, from the botocore models. Control plane: the largest input is CreateJob
+// (document <= 32 KB, i.e. <= 192 KB even with every character \u-escaped; 100 targets of
+// ~200-byte ARNs; 50 tags; configs), under 256 KB. Jobs data plane: ids, a status and
+// statusDetails (keys <= 128 characters); 64 KB holds hundreds of details.
+constexpr size_t kControlBodyLimit = 256 * 1024;
+constexpr size_t kJobsBodyLimit = 64 * 1024;
+
 int Fail(const std::string& message) {
   std::cerr << "iotjobsd: " << message << "\n";
   return 2;
@@ -116,6 +123,9 @@ int Run(ServerConfig cfg) {
   jobs_options.host = cfg.jobs.host;
   jobs_options.port = cfg.jobs.port;
   jobs_options.name = "jobs-data";
+  // Every valid body is small (the models cap documents at 32 KB): see kControlBodyLimit.
+  control_options.max_body_bytes = kControlBodyLimit;
+  jobs_options.max_body_bytes = kJobsBodyLimit;
   // Credentials are checked before a body is read; under --no-auth there is nothing to check.
   if (verifier) {
     control_options.header_check = [&](const http::Request& h) { return control.CheckHeaders(h); };
