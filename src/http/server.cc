@@ -9,6 +9,7 @@
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
 #include <condition_variable>
 #include <list>
 #include <thread>
@@ -19,6 +20,7 @@ namespace iotjobs::http {
 namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace bhttp = beast::http;
+namespace ssl = asio::ssl;
 using tcp = asio::ip::tcp;
 
 std::string Request::Header(std::string_view name) const {
@@ -49,6 +51,59 @@ int DefaultMaxConnections(int listeners) {
   const long per = (soft - kReservedDescriptors) / std::max(1, listeners);
   return static_cast<int>(std::max(16L, per));
 }
+
+namespace {
+
+// A TLS context from the options' PEM files; the error names the file and OpenSSL's reason.
+Result<std::shared_ptr<ssl::context>> LoadTls(const ServerOptions& o) {
+  auto ctx = std::make_shared<ssl::context>(ssl::context::tls_server);
+  ctx->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
+                   ssl::context::no_sslv3 | ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1);
+  beast::error_code ec;
+  ctx->use_certificate_chain_file(o.tls_cert_file, ec);
+  if (ec) {
+    return Status::InvalidRequest("cannot use TLS certificate '" + o.tls_cert_file +
+                                  "': " + ec.message());
+  }
+  ctx->use_private_key_file(o.tls_key_file, ssl::context::pem, ec);
+  if (ec) {
+    return Status::InvalidRequest("cannot use TLS key '" + o.tls_key_file + "': " + ec.message());
+  }
+  if (SSL_CTX_check_private_key(ctx->native_handle()) != 1) {
+    return Status::InvalidRequest("TLS key '" + o.tls_key_file +
+                                  "' does not match the certificate '" + o.tls_cert_file + "'");
+  }
+  if (!o.client_ca_file.empty()) {
+    ctx->load_verify_file(o.client_ca_file, ec);
+    if (ec) {
+      return Status::InvalidRequest("cannot use client CA '" + o.client_ca_file +
+                                    "': " + ec.message());
+    }
+    // Ask for a certificate; a peer without one is still served (SigV4), a peer whose
+    // certificate does not verify fails the handshake.
+    ctx->set_verify_mode(ssl::verify_peer);
+  }
+  return ctx;
+}
+
+// The CN of the peer's certificate when it presented one that verified; nullopt otherwise.
+std::optional<std::string> VerifiedPeerName(beast::ssl_stream<beast::tcp_stream>& stream) {
+  SSL* ssl = stream.native_handle();
+  X509* cert = SSL_get1_peer_certificate(ssl);
+  if (!cert) return std::nullopt;
+  std::optional<std::string> out;
+  if (SSL_get_verify_result(ssl) == X509_V_OK) {
+    char cn[256];
+    int n = X509_NAME_get_text_by_NID(X509_get_subject_name(cert), NID_commonName, cn, sizeof(cn));
+    if (n > 0) out = std::string(cn, static_cast<size_t>(n));
+  }
+  X509_free(cert);
+  return out;
+}
+
+}  // namespace
+
+Status CheckTlsFiles(const ServerOptions& options) { return LoadTls(options).status(); }
 
 // One open connection as the listener's registry sees it (all fields guarded by
 // Server::Impl::conns_mu). Sessions register on start and leave in their destructor.
@@ -108,6 +163,14 @@ struct Server::Impl {
         workers(static_cast<size_t>(options.worker_threads)),
         read_workers(ReadWorkers(options)),
         log(Logger(options.name)) {}
+
+  // HTTPS: the context new connections get (replaced by ReloadTls; connections keep theirs).
+  std::mutex tls_mu;
+  std::shared_ptr<ssl::context> tls;
+  std::shared_ptr<ssl::context> Tls() {
+    std::lock_guard lock(tls_mu);
+    return tls;
+  }
 
   void Accept();
   void OnAccept(beast::error_code ec, tcp::socket socket);
@@ -196,19 +259,44 @@ struct BodyReservation {
   ~BodyReservation();
 };
 
-class Session : public Conn, public std::enable_shared_from_this<Session> {
+using TlsStream = beast::ssl_stream<beast::tcp_stream>;
+
+// One connection; Stream is beast::tcp_stream (HTTP) or TlsStream (HTTPS).
+template <class Stream>
+class Session : public Conn, public std::enable_shared_from_this<Session<Stream>> {
  public:
-  Session(tcp::socket socket, Server::Impl* server) : stream_(std::move(socket)), server_(server) {
+  // Plain HTTP.
+  Session(tcp::socket socket,
+          Server::Impl* server) requires std::is_same_v<Stream, beast::tcp_stream>
+      : stream_(std::move(socket)), server_(server) {
+    server_->Register(this);
+  }
+  // HTTPS: `tls` (the listener's context when the connection arrived) lives as long as it.
+  Session(tcp::socket socket, Server::Impl* server,
+          std::shared_ptr<ssl::context> tls) requires std::is_same_v<Stream, TlsStream>
+      : tls_(std::move(tls)), stream_(std::move(socket), *tls_), server_(server) {
     server_->Register(this);
   }
   ~Session() override { server_->Unregister(this); }
 
-  void Start() { Read(); }
+  void Start() {
+    if constexpr (std::is_same_v<Stream, TlsStream>) {
+      Tcp().expires_after(server_->options.header_timeout);
+      stream_.async_handshake(ssl::stream_base::server,
+                              [self = this->shared_from_this()](beast::error_code ec) {
+                                if (ec) return self->Close();  // e.g. an unverified certificate
+                                self->peer_identity_ = VerifiedPeerName(self->stream_);
+                                self->Read();
+                              });
+    } else {
+      Read();
+    }
+  }
 
   void Shed() override {
-    asio::post(stream_.get_executor(), [self = shared_from_this()] { self->stream_.close(); });
+    asio::post(stream_.get_executor(), [self = this->shared_from_this()] { self->Tcp().close(); });
   }
-  std::shared_ptr<Conn> Lock() override { return weak_from_this().lock(); }
+  std::shared_ptr<Conn> Lock() override { return this->weak_from_this().lock(); }
 
  private:
   void Read() {
@@ -218,10 +306,10 @@ class Session : public Conn, public std::enable_shared_from_this<Session> {
     parser_->header_limit(kHeaderLimit);
     // A peer that has not yet been served must send a whole request head within header_timeout;
     // a served (authenticated) connection may idle between requests as long as idle_timeout.
-    stream_.expires_after(trusted_ ? server_->options.idle_timeout
-                                   : server_->options.header_timeout);
-    bhttp::async_read_header(stream_, buffer_, *parser_,
-                             beast::bind_front_handler(&Session::OnHeader, shared_from_this()));
+    Tcp().expires_after(trusted_ ? server_->options.idle_timeout : server_->options.header_timeout);
+    bhttp::async_read_header(
+        stream_, buffer_, *parser_,
+        beast::bind_front_handler(&Session::OnHeader, this->shared_from_this()));
   }
 
   // Ends the connection quietly on the errors that mean the peer is gone, stalled or shed.
@@ -243,6 +331,7 @@ class Session : public Conn, public std::enable_shared_from_this<Session> {
     const auto& head = parser_->get();
     keep_alive_ = head.keep_alive();
     req_ = Request{};
+    req_.peer_identity = peer_identity_;
     req_.method = std::string(head.method_string());
     std::string_view target = head.target();
     size_t q = target.find('?');
@@ -281,10 +370,10 @@ class Session : public Conn, public std::enable_shared_from_this<Session> {
     if (parser_->is_done()) return OnBody({}, 0);
     // The body must arrive at min_body_bytes_per_second at least, after header_timeout of grace.
     const auto per_second = std::max<size_t>(1, server_->options.min_body_bytes_per_second);
-    stream_.expires_after(server_->options.header_timeout +
-                          std::chrono::milliseconds(cost * 1000 / per_second));
+    Tcp().expires_after(server_->options.header_timeout +
+                        std::chrono::milliseconds(cost * 1000 / per_second));
     bhttp::async_read(stream_, buffer_, *parser_,
-                      beast::bind_front_handler(&Session::OnBody, shared_from_this()));
+                      beast::bind_front_handler(&Session::OnBody, this->shared_from_this()));
   }
 
   void OnBody(beast::error_code ec, size_t) {
@@ -310,7 +399,7 @@ class Session : public Conn, public std::enable_shared_from_this<Session> {
     // Safe methods only read: they go to the small read pool (see Server::Impl).
     const bool read = msg.method() == bhttp::verb::get || msg.method() == bhttp::verb::head;
     auto& pool = read ? server_->read_workers : server_->workers;
-    asio::post(pool, [self = shared_from_this(), req = std::move(req),
+    asio::post(pool, [self = this->shared_from_this(), req = std::move(req),
                       reservation = std::move(reservation_)]() mutable {
       Response resp;
       try {
@@ -331,7 +420,7 @@ class Session : public Conn, public std::enable_shared_from_this<Session> {
         // A connection whose request was authenticated (not refused as unsigned or badly
         // signed) earns the long keep-alive idle timeout.
         if (resp.status != 401 && resp.status != 403) self->trusted_ = true;
-        self->stream_.expires_after(self->server_->options.idle_timeout);
+        self->Tcp().expires_after(self->server_->options.idle_timeout);
         self->Write(std::move(resp));
       });
     });
@@ -362,7 +451,7 @@ class Session : public Conn, public std::enable_shared_from_this<Session> {
     res->keep_alive(keep_alive_ && !server_->stopped);
     res->prepare_payload();
     bhttp::async_write(stream_, *res,
-                       [self = shared_from_this(), res](beast::error_code ec, size_t) {
+                       [self = this->shared_from_this(), res](beast::error_code ec, size_t) {
                          // A request counts as in flight until its response is on the wire.
                          if (self->counted_) {
                            self->counted_ = false;
@@ -376,7 +465,7 @@ class Session : public Conn, public std::enable_shared_from_this<Session> {
 
   void Close() {
     beast::error_code ec;
-    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+    Tcp().socket().shutdown(tcp::socket::shutdown_send, ec);
   }
 
   // After an answer that leaves the rest of a request unread (401/403/413/503 before the body):
@@ -385,24 +474,28 @@ class Session : public Conn, public std::enable_shared_from_this<Session> {
   // kLingerTime and kLingerBytes (into a 4 KB scratch buffer), and only then close.
   void LingeringClose() {
     Close();
-    stream_.expires_after(kLingerTime);
+    Tcp().expires_after(kLingerTime);
     lingered_ = 0;
     drain_ = std::make_unique<std::array<char, 4096>>();
     Drain();
   }
   void Drain() {
-    stream_.async_read_some(asio::buffer(drain_->data(), drain_->size()),
-                            [self = shared_from_this()](beast::error_code ec, size_t n) {
-                              self->lingered_ += n;
-                              if (!ec && self->lingered_ < kLingerBytes) self->Drain();
-                            });
+    Tcp().async_read_some(asio::buffer(drain_->data(), drain_->size()),
+                          [self = this->shared_from_this()](beast::error_code ec, size_t n) {
+                            self->lingered_ += n;
+                            if (!ec && self->lingered_ < kLingerBytes) self->Drain();
+                          });
   }
   static constexpr std::chrono::seconds kLingerTime{2};
   static constexpr size_t kLingerBytes = 4 << 20;
 
   static constexpr uint32_t kHeaderLimit = 16 * 1024;
 
-  beast::tcp_stream stream_;
+  beast::tcp_stream& Tcp() { return beast::get_lowest_layer(stream_); }
+
+  std::shared_ptr<ssl::context> tls_;  // HTTPS only; before stream_, which refers to it
+  Stream stream_;
+  std::optional<std::string> peer_identity_;
   beast::flat_buffer buffer_;
   std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
   Server::Impl* server_;
@@ -471,7 +564,11 @@ void Server::Impl::OnAccept(beast::error_code ec, tcp::socket socket) {
                      " open and none idle (--max-connections)");
   } else {
     socket.set_option(tcp::no_delay(true), ec);
-    std::make_shared<Session>(std::move(socket), this)->Start();
+    if (auto tls = Tls()) {
+      std::make_shared<Session<TlsStream>>(std::move(socket), this, std::move(tls))->Start();
+    } else {
+      std::make_shared<Session<beast::tcp_stream>>(std::move(socket), this)->Start();
+    }
   }
   Accept();
 }
@@ -493,6 +590,11 @@ Server::~Server() { Stop(std::chrono::milliseconds(0)); }
 
 Status Server::Start() {
   auto& o = impl_->options;
+  if (!o.tls_cert_file.empty() || !o.tls_key_file.empty()) {
+    auto tls = LoadTls(o);
+    if (!tls.ok()) return Status::InvalidRequest(o.name + ": " + tls.status().message());
+    impl_->tls = std::move(tls).value();
+  }
   beast::error_code ec;
   auto address = asio::ip::make_address(o.host, ec);
   if (ec) return Status::InvalidRequest(o.name + ": '" + o.host + "' is not an IP address");
@@ -511,6 +613,21 @@ Status Server::Start() {
   for (int i = 0; i < std::max(1, o.io_threads); ++i) {
     impl_->io_threads.emplace_back([this] { impl_->ioc.run(); });
   }
+  return Status::Ok();
+}
+
+Status Server::ReloadTls() {
+  const auto& o = impl_->options;
+  if (o.tls_cert_file.empty() && o.tls_key_file.empty()) return Status::Ok();
+  auto tls = LoadTls(o);
+  if (!tls.ok()) {
+    impl_->log->warn("TLS reload failed, keeping the current certificate: {}",
+                     tls.status().message());
+    return tls.status();
+  }
+  std::lock_guard lock(impl_->tls_mu);
+  impl_->tls = std::move(tls).value();
+  impl_->log->info("TLS certificate reloaded from {}", o.tls_cert_file);
   return Status::Ok();
 }
 

@@ -29,6 +29,8 @@ struct Request {
   std::string body;
   // The first header named `name` (case-insensitive), or empty.
   std::string Header(std::string_view name) const;
+  std::optional<std::string>
+      peer_identity;  // CN of a verified client certificate (mutual TLS); empty otherwise.
 };
 
 struct Response {
@@ -74,7 +76,18 @@ struct ServerOptions {
   // oldest idle connections and retries after a back-off growing from 10 ms to 1 s; its log line
   // is written at most once per 5 s, with the number of failures it stands for.
   int max_connections = 0;
+  // HTTPS: with both set, connections speak TLS (1.2 or later) with this PEM certificate chain and
+  // key. Start fails naming the file when either cannot be used or they do not match.
+  std::string tls_cert_file, tls_key_file;
+  // With TLS: request a client certificate and verify it against this PEM CA bundle. A peer that
+  // presents one that verifies gets its subject CN in Request::peer_identity; a peer that presents
+  // none is served without one; a certificate that does not verify fails the handshake.
+  std::string client_ca_file;
 };
+
+// Loads the TLS files of `options` (tls_cert_file, tls_key_file, client_ca_file) as Start would;
+// InvalidRequest naming the file and the reason when one cannot be used. For start-up checks.
+Status CheckTlsFiles(const ServerOptions& options);
 
 // Descriptors kept free of HTTP connections for the store, the MQTT client, S3 fetches and logs.
 inline constexpr int kReservedDescriptors = 256;
@@ -88,6 +101,10 @@ class Server {
 
   // Binds and starts serving. InvalidRequest when the address cannot be bound.
   Status Start();
+  // Re-reads the TLS files (e.g. on SIGHUP): new connections get the new certificate, open ones
+  // keep theirs. On error the current certificate stays, the reason is logged and returned.
+  // Ok and nothing happens without TLS.
+  Status ReloadTls();
   // The bound port (after Start).
   uint16_t port() const;
   // Stops accepting, waits up to `grace` for requests in flight to be answered, then closes

@@ -46,6 +46,7 @@ int Run(ServerConfig cfg) {
   sigemptyset(&stop_signals);
   sigaddset(&stop_signals, SIGTERM);
   sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGHUP);  // reloads the TLS certificate
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
 
   std::error_code ec;
@@ -69,6 +70,14 @@ int Run(ServerConfig cfg) {
     log->warn(
         "--no-auth: requests are NOT authenticated; anyone who reaches the listeners can "
         "change every job template. Use it for local experiments only.");
+  }
+
+  if (!cfg.tls_cert.empty()) {
+    http::ServerOptions tls;
+    tls.tls_cert_file = cfg.tls_cert;
+    tls.tls_key_file = cfg.tls_key;
+    tls.client_ca_file = cfg.device_ca;
+    if (Status st = http::CheckTlsFiles(tls); !st.ok()) return Fail(st.message());
   }
 
   // With MQTT the store also keeps an outbox of changed things for notify / notify-next.
@@ -117,12 +126,15 @@ int Run(ServerConfig cfg) {
   control_options.io_threads = cfg.io_threads;
   control_options.worker_threads = cfg.worker_threads;
   control_options.name = "control";
+  control_options.tls_cert_file = cfg.tls_cert;
+  control_options.tls_key_file = cfg.tls_key;
   control_options.max_connections =
       cfg.max_connections > 0 ? cfg.max_connections : http::DefaultMaxConnections(2);
   http::ServerOptions jobs_options = control_options;
   jobs_options.host = cfg.jobs.host;
   jobs_options.port = cfg.jobs.port;
   jobs_options.name = "jobs-data";
+  jobs_options.client_ca_file = cfg.device_ca;
   // Every valid body is small (the models cap documents at 32 KB): see kControlBodyLimit.
   control_options.max_body_bytes = kControlBodyLimit;
   jobs_options.max_body_bytes = kJobsBodyLimit;
@@ -163,12 +175,22 @@ int Run(ServerConfig cfg) {
   if (cfg.time_scale != 1.0)
     log->info("service clock runs {}x faster than wall time", cfg.time_scale);
   log->info("store sqlite:{} (schema v{})", cfg.sqlite_path, store::SqliteStore::SchemaVersion());
-  std::cout << "iotjobsd ready control=http://" << cfg.control.host << ":" << control_server.port()
-            << " jobs=http://" << cfg.jobs.host << ":" << jobs_server.port()
-            << " region=" << cfg.region << " account=" << cfg.account_id << std::endl;
+  const std::string scheme = cfg.tls_cert.empty() ? "http://" : "https://";
+  std::cout << "iotjobsd ready control=" << scheme << cfg.control.host << ":"
+            << control_server.port() << " jobs=" << scheme << cfg.jobs.host << ":"
+            << jobs_server.port() << " region=" << cfg.region << " account=" << cfg.account_id
+            << std::endl;
 
   int sig = 0;
-  sigwait(&stop_signals, &sig);
+  for (;;) {
+    sigwait(&stop_signals, &sig);
+    if (sig != SIGHUP) break;
+    // New connections get the new certificate; a file that cannot be used keeps the old one
+    // (each listener logs why).
+    log->info("SIGHUP: reloading the TLS certificate");
+    (void)control_server.ReloadTls();
+    (void)jobs_server.ReloadTls();
+  }
   log->info("signal {} received: finishing requests in flight, then stopping", sig);
   control_server.Stop();
   if (mqtt) mqtt->Stop();
@@ -223,6 +245,11 @@ int main(int argc, char** argv) {
   flag("--max-connections", &cfg.max_connections, "IOTJOBS_MAX_CONNECTIONS",
        "open connections per listener; at the cap the oldest idle one is closed (0: derived from "
        "the descriptor limit)");
+  flag("--tls-cert", &cfg.tls_cert, "IOTJOBS_TLS_CERT",
+       "PEM certificate chain: serve both listeners over HTTPS (reloaded on SIGHUP)");
+  flag("--tls-key", &cfg.tls_key, "IOTJOBS_TLS_KEY", "PEM private key of --tls-cert");
+  flag("--device-ca", &cfg.device_ca, "IOTJOBS_DEVICE_CA",
+       "PEM CA: the jobs listener requests a client certificate; a verified one names the device");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -1,7 +1,11 @@
 """The HTTP layer's own answers and limits, seen by a real SDK (issue 16 findings 3, 4 and 8)."""
+import signal
 import socket
+import subprocess
 import unittest
 
+import boto3
+from botocore.config import Config
 from botocore.exceptions import ClientError
 
 import harness
@@ -69,6 +73,54 @@ class HttpLimitsTest(E2ECase):
         out = raw_exchange(self.port, head.encode())
         self.assertTrue(out.startswith("HTTP/1.1 403"), out)
         self.assertIn("x-amzn-ErrorType: UnrecognizedClientException", out)
+
+
+class TlsTest(E2ECase):
+    """--tls-cert/--tls-key/--device-ca (issue 12, Deliver 3 and the HTTP side of 4)."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.certs = cls.ws.mkdir("certs")
+        subprocess.run([str(harness.REPO / "scripts/dev-certs.sh"), str(cls.certs), "thing-1"],
+                       check=True, stdout=subprocess.DEVNULL)
+        cls.d = cls.start_daemon(args=("--tls-cert", str(cls.certs / "server.crt"),
+                                       "--tls-key", str(cls.certs / "server.key"),
+                                       "--device-ca", str(cls.certs / "ca.crt")))
+
+    def https_client(self):
+        session = boto3.session.Session(aws_access_key_id=self.ws.keys.access_key,
+                                        aws_secret_access_key=self.ws.keys.secret_key,
+                                        region_name="us-east-1")
+        return session.client("iot", endpoint_url=self.d.endpoint,
+                              verify=str(self.certs / "ca.crt"),
+                              config=Config(retries={"max_attempts": 1}))
+
+    def test_control_plane_over_https_through_boto3(self):
+        self.assertTrue(self.d.endpoint.startswith("https://"), self.d.ready_line)
+        self.assertIn("jobs=https://", self.d.ready_line)
+        c = self.https_client()
+        c.create_job_template(jobTemplateId="tls-1", description="d", document="{}")
+        self.assertEqual(c.describe_job_template(jobTemplateId="tls-1")["jobTemplateId"], "tls-1")
+
+    def test_sighup_reloads_and_keeps_serving(self):
+        self.d.proc.send_signal(signal.SIGHUP)
+        self.wait_until(lambda: self.d.log(), lambda log: "TLS certificate reloaded" in log,
+                        "the reload log line")
+        self.assertEqual(self.https_client().list_job_templates()["ResponseMetadata"]
+                         ["HTTPStatusCode"], 200)
+
+    def test_unusable_certificate_fails_start_up_naming_the_file(self):
+        missing = str(self.certs / "missing.crt")
+        r = subprocess.run([harness.iotjobsd_binary(), "--data-dir", str(self.ws.mkdir()),
+                            "--credentials", str(self.ws.credentials_file),
+                            "--control-listen", "127.0.0.1:0", "--jobs-listen", "127.0.0.1:0",
+                            "--tls-cert", missing, "--tls-key", str(self.certs / "server.key")],
+                           capture_output=True, text=True, timeout=30)
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertEqual(r.stdout, "")
+        self.assertIn(missing, r.stderr)
+        self.assertEqual(len(r.stderr.strip().splitlines()), 1, r.stderr)
 
 
 if __name__ == "__main__":
