@@ -42,6 +42,9 @@ def main():
     ap.add_argument("--requests", type=int, default=200)
     ap.add_argument("--bytes", type=int, default=1 << 20)
     ap.add_argument("--settle", type=float, default=3.0)
+    ap.add_argument("--stall", action="store_true",
+                    help="finding 3 instead: unsigned requests that announce --bytes + 1, send "
+                         "--bytes and stall (RSS read while they are stalled)")
     args = ap.parse_args()
 
     tmp = tempfile.mkdtemp(prefix="body-probe-")
@@ -75,6 +78,27 @@ def main():
                 return type(e).__name__
 
         rss_before = status_kb(proc.pid, "VmRSS")
+        if args.stall:
+            socks = []
+            for i in range(args.requests):
+                s = socket.create_connection(("127.0.0.1", port))
+                s.settimeout(2)
+                s.sendall(f"PUT /job-templates/stall-{i} HTTP/1.1\r\nHost: x\r\n"
+                          f"Content-Type: application/json\r\n"
+                          f"Content-Length: {len(body) + 1}\r\n\r\n".encode())
+                try:
+                    s.sendall(body)
+                except OSError:
+                    pass  # answered and closed before the body was read
+                socks.append(s)
+            time.sleep(args.settle)
+            print(f"stalled unsigned requests={args.requests} body_bytes={len(body)}")
+            print(f"rss_before_mb={rss_before / 1024:.1f} "
+                  f"peak_mb={status_kb(proc.pid, 'VmHWM') / 1024:.1f} "
+                  f"rss_while_stalled_mb={status_kb(proc.pid, 'VmRSS') / 1024:.1f}")
+            for s in socks:
+                s.close()
+            return
         with concurrent.futures.ThreadPoolExecutor(args.requests) as pool:
             codes = list(pool.map(one, range(args.requests)))
         time.sleep(args.settle)
