@@ -80,6 +80,15 @@ Result<std::string> ControlPlane::Authenticate(const http::Request& req) {
   return id->region;
 }
 
+std::optional<http::Response> ControlPlane::CheckHeaders(const http::Request& head) const {
+  if (!verifier_) return std::nullopt;
+  s3::SigV4Request sr{head.method, head.path, head.query, head.headers, {}};
+  auto id = verifier_->VerifyHeaders(sr, wall_clock_->Now());
+  if (id.ok()) return std::nullopt;
+  Log()->debug("rejected {} {} before its body: {}", head.method, head.path, id.status().message());
+  return Error(id.status());
+}
+
 http::Response ControlPlane::Handle(http::Request& req) {
   if (data_plane_) {
     // One endpoint for every SDK: both APIs share GET /things/{thing}/jobs, so the signing

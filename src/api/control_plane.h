@@ -49,6 +49,10 @@ class ControlPlane {
   void ServeJobsDataPlane(JobsDataPlane* data_plane) { data_plane_ = data_plane; }
 
   http::Response Handle(http::Request& req);
+  // http::ServerOptions::header_check: rejects, before its body is read, a request whose SigV4
+  // credentials are malformed, unknown or stale (everything but the signature). Non-blocking.
+  // Install it only with a verifier (not under --no-auth).
+  std::optional<http::Response> CheckHeaders(const http::Request& head) const;
 
  private:
   struct Ctx;

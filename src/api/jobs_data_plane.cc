@@ -32,6 +32,16 @@ Status OptDetails(const json::object& body,
 
 }  // namespace
 
+std::optional<http::Response> JobsDataPlane::CheckHeaders(const http::Request& head) const {
+  if (!verifier_) return std::nullopt;
+  s3::SigV4Request sr{head.method, head.path, head.query, head.headers, {}};
+  // A device over mutual TLS authenticates with its certificate, not SigV4 (see Authenticate).
+  if (head.peer_identity && !s3::IsSigned(sr)) return std::nullopt;
+  auto id = verifier_->VerifyHeaders(sr, wall_clock_->Now());
+  if (id.ok()) return std::nullopt;
+  return DataError(id.status());
+}
+
 Result<JobsDataPlane::Caller> JobsDataPlane::Authenticate(const http::Request& req) const {
   const s3::SigV4Request sr{req.method, req.path, req.query, req.headers, req.body};
   Caller c{config_.default_region, std::nullopt, ""};

@@ -32,6 +32,10 @@ class JobsDataPlane {
         wall_clock_(wall_clock) {}
 
   http::Response Handle(http::Request& req);
+  // http::ServerOptions::header_check: rejects, before its body is read, a request whose SigV4
+  // credentials are malformed, unknown or stale (everything but the signature). Non-blocking.
+  // Install it only with a verifier (not under --no-auth).
+  std::optional<http::Response> CheckHeaders(const http::Request& head) const;
 
   // Who is calling, in which region, and the one thing it may act for (nullopt: any).
   struct Caller {

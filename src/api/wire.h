@@ -36,7 +36,9 @@ Result<std::optional<std::string>> NameParam(std::string_view query, std::string
                                              size_t min, size_t max, std::string_view allowed);
 // maxResults: absent → 0 (the service's default), present → 1..250 or InvalidRequest.
 Result<int> MaxResults(std::string_view query);
-// The JSON object body ({} when empty); InvalidRequest when not a JSON object.
+// The JSON object body ({} when empty); InvalidRequest when not a JSON object, deeper than 32 or
+// with more than kMaxBodyJsonValues values.
+inline constexpr size_t kMaxBodyJsonValues = 10000;
 Result<boost::json::object> ParseBody(const http::Request& req);
 Status OptString(const boost::json::object& o, const char* field, std::optional<std::string>* out);
 

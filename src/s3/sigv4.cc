@@ -385,7 +385,8 @@ std::string SigV4Verifier::SigningKey(const Credentials& c, std::string_view dat
   return k;
 }
 
-Result<SigV4Identity> SigV4Verifier::Verify(const SigV4Request& r, Instant now) const {
+Result<SigV4Identity> SigV4Verifier::Verify(const SigV4Request& r, Instant now,
+                                            bool headers_only) const {
   std::string auth = HeaderValue(r, "authorization");
   if (!auth.empty()) {
     std::string_view a = auth;
@@ -411,7 +412,7 @@ Result<SigV4Identity> SigV4Verifier::Verify(const SigV4Request& r, Instant now) 
     if (date.empty()) {
       return Status(Code::kSignatureInvalid, "Authorization header requires an X-Amz-Date header");
     }
-    return Check(r, now, credential, signed_headers, signature, date, false, 0);
+    return Check(r, now, credential, signed_headers, signature, date, false, 0, headers_only);
   }
   if (r.raw_query.find("X-Amz-Signature=") != std::string::npos) {
     if (QueryParam(r.raw_query, "X-Amz-Algorithm") != kAlgorithm) {
@@ -435,7 +436,8 @@ Result<SigV4Identity> SigV4Verifier::Verify(const SigV4Request& r, Instant now) 
                     "X-Amz-Expires must be less than a week (in seconds) that is 604800");
     }
     if (expires.empty()) expires_sec = 900;
-    return Check(r, now, credential, signed_headers, signature, date, true, expires_sec);
+    return Check(r, now, credential, signed_headers, signature, date, true, expires_sec,
+                 headers_only);
   }
   return Status(Code::kMissingAuth, "Missing Authentication Token: sign the request with SigV4");
 }
@@ -444,7 +446,8 @@ Result<SigV4Identity> SigV4Verifier::Check(const SigV4Request& r, Instant now,
                                            std::string_view credential,
                                            std::string_view signed_headers,
                                            std::string_view signature, std::string_view amz_date,
-                                           bool presigned, int64_t expires_sec) const {
+                                           bool presigned, int64_t expires_sec,
+                                           bool headers_only) const {
   // Credential = AKID/date/region/service/aws4_request
   auto parts = Split(credential, '/');
   if (parts.size() != 5 || parts[4] != "aws4_request") {
@@ -484,6 +487,10 @@ Result<SigV4Identity> SigV4Verifier::Check(const SigV4Request& r, Instant now,
   for (auto n : Split(signed_headers, ';')) names.push_back(ToLower(n));
   if (std::find(names.begin(), names.end(), "host") == names.end()) {
     return Status(Code::kSignatureInvalid, "SignedHeaders must include host");
+  }
+  if (headers_only) {
+    return SigV4Identity{std::string(parts[0]), std::string(parts[2]), std::string(parts[3]),
+                         key->second.role, key->second.thing};
   }
 
   const std::string scope(credential.substr(parts[0].size() + 1));

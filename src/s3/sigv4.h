@@ -101,12 +101,23 @@ class SigV4Verifier {
   // scope region that is not region-shaped). A header-signed request with a body must sign it:
   // x-amz-content-sha256: UNSIGNED-PAYLOAD is refused there (AWS documents it for S3 only);
   // presigned query requests keep AWS's rules.
-  Result<SigV4Identity> Verify(const SigV4Request& r, Instant now) const;
+  Result<SigV4Identity> Verify(const SigV4Request& r, Instant now) const {
+    return Verify(r, now, false);
+  }
+  // Everything Verify checks but the signature itself and the payload hash (which need the body):
+  // the Authorization header or presigned query is well formed, the access key is known, the
+  // scope region is region-shaped, the date is within max_skew (or the presigned URL unexpired).
+  // Cheap (no hashing): run it before reading a request body. Same errors as Verify.
+  Result<SigV4Identity> VerifyHeaders(const SigV4Request& r, Instant now) const {
+    return Verify(r, now, true);
+  }
 
  private:
+  Result<SigV4Identity> Verify(const SigV4Request& r, Instant now, bool headers_only) const;
   Result<SigV4Identity> Check(const SigV4Request& r, Instant now, std::string_view credential,
                               std::string_view signed_headers, std::string_view signature,
-                              std::string_view amz_date, bool presigned, int64_t expires_sec) const;
+                              std::string_view amz_date, bool presigned, int64_t expires_sec,
+                              bool headers_only) const;
   std::string SigningKey(const Credentials& c, std::string_view date, std::string_view region,
                          std::string_view service) const;
 

@@ -123,6 +123,15 @@ Status Validate(ServerConfig* c) {
   if (c->worker_threads < 1 || c->worker_threads > 1024) {
     return Status::InvalidRequest("--worker-threads must be between 1 and 1024");
   }
+  if (c->max_connections < 0 || c->max_connections > 10'000'000) {
+    return Status::InvalidRequest("--max-connections must be between 0 (automatic) and 10000000");
+  }
+  if (c->tls_cert.empty() != c->tls_key.empty()) {
+    return Status::InvalidRequest("--tls-cert and --tls-key go together (PEM certificate and key)");
+  }
+  if (!c->device_ca.empty() && c->tls_cert.empty()) {
+    return Status::InvalidRequest("--device-ca needs --tls-cert and --tls-key");
+  }
   if (c->mqtt_workers < 1 || c->mqtt_workers > 1024) {
     return Status::InvalidRequest("--mqtt-workers must be between 1 and 1024");
   }

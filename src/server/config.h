@@ -41,6 +41,9 @@ struct ServerConfig {
   std::string log_level = "info";
   int io_threads = 1;                     // socket threads per listener
   int worker_threads = 64;                // blocking request threads
+  int max_connections = 0;                // per listener; 0: (RLIMIT_NOFILE - 256 reserved) / 2
+  std::string tls_cert, tls_key;          // PEM: serve both listeners over TLS (reloaded on SIGHUP)
+  std::string device_ca;                  // PEM CA: the jobs listener asks devices for certificates
   long s3_timeout_ms = 5000;              // bound on one documentSource fetch
   int64_t max_rollout_per_minute = 1000;  // cap on any job's rollout rate; AWS's is 1000
 

@@ -24,6 +24,13 @@
 namespace iotjobs::server {
 namespace {
 
+// Request body limits, from the botocore models. Control plane: the largest input is CreateJob
+// (document <= 32 KB, i.e. <= 192 KB even with every character \u-escaped; 100 targets of
+// ~200-byte ARNs; 50 tags; configs), under 256 KB. Jobs data plane: ids, a status and
+// statusDetails (keys <= 128 characters); 64 KB holds hundreds of details.
+constexpr size_t kControlBodyLimit = 256 * 1024;
+constexpr size_t kJobsBodyLimit = 64 * 1024;
+
 int Fail(const std::string& message) {
   std::cerr << "iotjobsd: " << message << "\n";
   return 2;
@@ -39,6 +46,7 @@ int Run(ServerConfig cfg) {
   sigemptyset(&stop_signals);
   sigaddset(&stop_signals, SIGTERM);
   sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGHUP);  // reloads the TLS certificate
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
 
   std::error_code ec;
@@ -62,6 +70,14 @@ int Run(ServerConfig cfg) {
     log->warn(
         "--no-auth: requests are NOT authenticated; anyone who reaches the listeners can "
         "change every job template. Use it for local experiments only.");
+  }
+
+  if (!cfg.tls_cert.empty()) {
+    http::ServerOptions tls;
+    tls.tls_cert_file = cfg.tls_cert;
+    tls.tls_key_file = cfg.tls_key;
+    tls.client_ca_file = cfg.device_ca;
+    if (Status st = http::CheckTlsFiles(tls); !st.ok()) return Fail(st.message());
   }
 
   // With MQTT the store also keeps an outbox of changed things for notify / notify-next.
@@ -106,20 +122,34 @@ int Run(ServerConfig cfg) {
                             verifier ? &*verifier : nullptr, &clock, &wall_clock);
   control.ServeJobsDataPlane(&data_plane);  // one endpoint for every SDK (AWS_ENDPOINT_URL)
 
-  http::Server control_server({.host = cfg.control.host,
-                               .port = cfg.control.port,
-                               .io_threads = cfg.io_threads,
-                               .worker_threads = cfg.worker_threads,
-                               .name = "control"},
-                              [&](http::Request& r) { return control.Handle(r); });
+  // Both listeners share the descriptors left after the store, broker and S3 reserve.
+  http::ServerOptions control_options;
+  control_options.host = cfg.control.host;
+  control_options.port = cfg.control.port;
+  control_options.io_threads = cfg.io_threads;
+  control_options.worker_threads = cfg.worker_threads;
+  control_options.name = "control";
+  control_options.tls_cert_file = cfg.tls_cert;
+  control_options.tls_key_file = cfg.tls_key;
+  control_options.max_connections =
+      cfg.max_connections > 0 ? cfg.max_connections : http::DefaultMaxConnections(2);
+  http::ServerOptions jobs_options = control_options;
+  jobs_options.host = cfg.jobs.host;
+  jobs_options.port = cfg.jobs.port;
+  jobs_options.name = "jobs-data";
+  jobs_options.client_ca_file = cfg.device_ca;
+  // Every valid body is small (the models cap documents at 32 KB): see kControlBodyLimit.
+  control_options.max_body_bytes = kControlBodyLimit;
+  jobs_options.max_body_bytes = kJobsBodyLimit;
+  // Credentials are checked before a body is read; under --no-auth there is nothing to check.
+  if (verifier) {
+    control_options.header_check = [&](const http::Request& h) { return control.CheckHeaders(h); };
+    jobs_options.header_check = [&](const http::Request& h) { return data_plane.CheckHeaders(h); };
+  }
+  http::Server control_server(control_options, [&](http::Request& r) { return control.Handle(r); });
   if (Status st = control_server.Start(); !st.ok())
     return Fail("--control-listen: " + st.message());
-  http::Server jobs_server({.host = cfg.jobs.host,
-                            .port = cfg.jobs.port,
-                            .io_threads = cfg.io_threads,
-                            .worker_threads = cfg.worker_threads,
-                            .name = "jobs-data"},
-                           [&](http::Request& r) { return data_plane.Handle(r); });
+  http::Server jobs_server(jobs_options, [&](http::Request& r) { return data_plane.Handle(r); });
   if (Status st = jobs_server.Start(); !st.ok()) return Fail("--jobs-listen: " + st.message());
   scheduler.Start();
 
@@ -148,12 +178,22 @@ int Run(ServerConfig cfg) {
   if (cfg.time_scale != 1.0)
     log->info("service clock runs {}x faster than wall time", cfg.time_scale);
   log->info("store sqlite:{} (schema v{})", cfg.sqlite_path, store::SqliteStore::SchemaVersion());
-  std::cout << "iotjobsd ready control=http://" << cfg.control.host << ":" << control_server.port()
-            << " jobs=http://" << cfg.jobs.host << ":" << jobs_server.port()
-            << " region=" << cfg.region << " account=" << cfg.account_id << std::endl;
+  const std::string scheme = cfg.tls_cert.empty() ? "http://" : "https://";
+  std::cout << "iotjobsd ready control=" << scheme << cfg.control.host << ":"
+            << control_server.port() << " jobs=" << scheme << cfg.jobs.host << ":"
+            << jobs_server.port() << " region=" << cfg.region << " account=" << cfg.account_id
+            << std::endl;
 
   int sig = 0;
-  sigwait(&stop_signals, &sig);
+  for (;;) {
+    sigwait(&stop_signals, &sig);
+    if (sig != SIGHUP) break;
+    // New connections get the new certificate; a file that cannot be used keeps the old one
+    // (each listener logs why).
+    log->info("SIGHUP: reloading the TLS certificate");
+    (void)control_server.ReloadTls();
+    (void)jobs_server.ReloadTls();
+  }
   log->info("signal {} received: finishing requests in flight, then stopping", sig);
   control_server.Stop();
   if (mqtt) mqtt->Stop();
@@ -205,6 +245,14 @@ int main(int argc, char** argv) {
   flag("--io-threads", &cfg.io_threads, "IOTJOBS_IO_THREADS", "socket threads per listener");
   flag("--worker-threads", &cfg.worker_threads, "IOTJOBS_WORKER_THREADS",
        "blocking request threads");
+  flag("--max-connections", &cfg.max_connections, "IOTJOBS_MAX_CONNECTIONS",
+       "open connections per listener; at the cap the oldest idle one is closed (0: derived from "
+       "the descriptor limit)");
+  flag("--tls-cert", &cfg.tls_cert, "IOTJOBS_TLS_CERT",
+       "PEM certificate chain: serve both listeners over HTTPS (reloaded on SIGHUP)");
+  flag("--tls-key", &cfg.tls_key, "IOTJOBS_TLS_KEY", "PEM private key of --tls-cert");
+  flag("--device-ca", &cfg.device_ca, "IOTJOBS_DEVICE_CA",
+       "PEM CA: the jobs listener requests a client certificate; a verified one names the device");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

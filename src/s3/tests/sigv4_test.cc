@@ -593,6 +593,34 @@ TEST_F(VerifierTest, UnsignedExtraHeadersDoNotMatter) {
   EXPECT_TRUE(VerifyAt(r, kBotoTime).ok());
 }
 
+// Finding 3 (issue 16): what can be checked before the body is read.
+TEST_F(VerifierTest, VerifyHeadersChecksEverythingButTheSignatureWithoutTheBody) {
+  SigV4Request r = Signed();
+  r.body = {};  // not read yet
+  auto id = verifier_.VerifyHeaders(r, kBotoTime);
+  ASSERT_TRUE(id.ok()) << id.status().ToString();
+  EXPECT_EQ(id->access_key_id, kAkid);
+  EXPECT_EQ(id->service, "iot");
+  SetHeader(&r, "Authorization", "AWS4-HMAC-SHA256 Credential=x");
+  EXPECT_EQ(verifier_.VerifyHeaders(r, kBotoTime).status().code(), Code::kSignatureInvalid);
+  EXPECT_EQ(verifier_.VerifyHeaders(Signed(Credentials{"AKIAUNKNOWN", kSecret}), kBotoTime)
+                .status()
+                .code(),
+            Code::kUnknownClient);
+  EXPECT_EQ(verifier_.VerifyHeaders(Signed(), kBotoTime + Millis(16 * 60 * 1000)).status().code(),
+            Code::kSignatureInvalid);
+  SigV4Request unsigned_request{"PUT", "/job-templates/t", "", {{"host", "h"}}, {}};
+  EXPECT_EQ(verifier_.VerifyHeaders(unsigned_request, kBotoTime).status().code(),
+            Code::kMissingAuth);
+  // A wrong signature passes this stage; Verify, with the body, refuses it.
+  SigV4Request forged = Signed();
+  for (auto& [k, v] : forged.headers) {
+    if (k == "Authorization") v.back() = v.back() == '0' ? '1' : '0';
+  }
+  EXPECT_TRUE(verifier_.VerifyHeaders(forged, kBotoTime).ok());
+  EXPECT_EQ(VerifyAt(forged, kBotoTime).code(), Code::kSignatureInvalid);
+}
+
 TEST_F(VerifierTest, RejectsUnknownKey) {
   Status st = VerifyAt(Signed(Credentials{"AKIAUNKNOWN", kSecret}), kBotoTime);
   EXPECT_EQ(st.code(), Code::kUnknownClient);
