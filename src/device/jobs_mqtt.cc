@@ -109,53 +109,78 @@ void JobsMqtt::Start(MqttClient* client) {
   notifier_ = std::thread([this] {
     std::unique_lock lock(notify_mu_);
     while (!notify_stopping_) {
-      lock.unlock();
-      auto changes = devices_->Changes(1000);
-      if (!changes.ok()) Log()->error("notifier: {}", changes.status().message());
-      if (changes.ok() && !changes->empty()) {
-        std::vector<std::pair<std::string, std::string>> things;
-        for (const auto& c : *changes) {
-          if (!c.thing.empty()) things.emplace_back(c.region, c.thing);
-        }
-        std::sort(things.begin(), things.end());
-        things.erase(std::unique(things.begin(), things.end()), things.end());
-        // Each thing's lane reads and publishes; the batch is acknowledged once all are done.
-        std::vector<store::Store::NotifiedState> states;
-        std::mutex done_mu;
-        std::condition_variable done_cv;
-        size_t remaining = things.size();
-        for (const auto& [region, thing] : things) {
-          Push(LaneOf(thing),
-               Work{.topic = {}, .payload = {}, .task = [&, region = region, thing = thing] {
-                      auto state = Notify(region, thing);
-                      std::lock_guard done_lock(done_mu);
-                      if (state) states.push_back(std::move(*state));
-                      if (--remaining == 0) done_cv.notify_one();
-                    }});
-        }
-        {
-          std::unique_lock done_lock(done_mu);
-          done_cv.wait(done_lock, [&] { return remaining == 0; });
-        }
-        if (Status st = devices_->AckChanges(changes->back().seq, states); !st.ok()) {
-          Log()->error("notifier: {}", st.message());
-        }
-        lock.lock();
-        continue;  // more may be waiting
-      }
-      if (PublishEvents()) {
-        lock.lock();
+      if (!client_->Connected()) {
+        // Nothing is published before the broker's CONNACK: the outbox waits for OnConnected()
+        // (the timeout only bounds a missed wake-up).
+        notify_cv_.wait_for(lock, std::chrono::seconds(1),
+                            [&] { return notify_stopping_ || client_->Connected(); });
         continue;
       }
+      lock.unlock();
+      const bool more = DrainChanges() || PublishEvents();
       lock.lock();
+      if (more) continue;  // more may be waiting
       // The outbox is polled: 20 ms bounds the notification delay and costs nothing measurable.
       notify_cv_.wait_for(lock, std::chrono::milliseconds(20), [&] { return notify_stopping_; });
     }
   });
 }
 
+void JobsMqtt::OnConnected() {
+  { std::lock_guard lock(notify_mu_); }
+  notify_cv_.notify_all();
+}
+
+bool JobsMqtt::DrainChanges() {
+  auto changes = devices_->Changes(1000);
+  if (!changes.ok()) {
+    Log()->error("notifier: {}", changes.status().message());
+    return false;
+  }
+  if (changes->empty()) return false;
+  std::vector<std::pair<std::string, std::string>> things;
+  for (const auto& c : *changes) {
+    if (!c.thing.empty()) things.emplace_back(c.region, c.thing);
+  }
+  std::sort(things.begin(), things.end());
+  things.erase(std::unique(things.begin(), things.end()), things.end());
+  // Each thing's lane reads and publishes; the batch is acknowledged once all are done.
+  std::vector<store::Store::NotifiedState> states;
+  std::mutex done_mu;
+  std::condition_variable done_cv;
+  size_t remaining = things.size();
+  bool failed = false;
+  for (const auto& [region, thing] : things) {
+    Push(LaneOf(thing),
+         Work{.topic = {}, .payload = {}, .task = [&, region = region, thing = thing] {
+                bool thing_failed = false;
+                auto state = Notify(region, thing, &thing_failed);
+                std::lock_guard done_lock(done_mu);
+                if (state && !thing_failed) states.push_back(std::move(*state));
+                failed = failed || thing_failed;
+                if (--remaining == 0) done_cv.notify_one();
+              }});
+  }
+  {
+    std::unique_lock done_lock(done_mu);
+    done_cv.wait(done_lock, [&] { return remaining == 0; });
+  }
+  if (failed) {
+    // The connection dropped mid-batch: keep the batch; it is published again once reconnected
+    // (things already told compare equal then, or are told again: at least once).
+    Log()->warn("notifier: {} change(s) kept until the broker is back", changes->size());
+    return false;
+  }
+  if (Status st = devices_->AckChanges(changes->back().seq, states); !st.ok()) {
+    Log()->error("notifier: {}", st.message());
+    return false;
+  }
+  return true;
+}
+
 std::optional<store::Store::NotifiedState> JobsMqtt::Notify(const std::string& region,
-                                                            const std::string& thing) {
+                                                            const std::string& thing,
+                                                            bool* failed) {
   auto pending = devices_->GetPending(region, thing);
   if (!pending.ok()) return std::nullopt;  // the thing is gone
   // Members as sorted "jobId#executionNumber": notify is about membership, not order, so a member
@@ -184,8 +209,12 @@ std::optional<store::Store::NotifiedState> JobsMqtt::Notify(const std::string& r
     for (const auto& e : pending->queued) queued.push_back(codec::ExecutionSummaryJson(e));
     if (!in_progress.empty()) jobs["IN_PROGRESS"] = std::move(in_progress);
     if (!queued.empty()) jobs["QUEUED"] = std::move(queued);
-    (void)client_->Publish(base + "notify", json::serialize(json::object{
-                                                {"timestamp", ts}, {"jobs", std::move(jobs)}}));
+    if (!client_
+             ->Publish(base + "notify",
+                       json::serialize(json::object{{"timestamp", ts}, {"jobs", std::move(jobs)}}))
+             .ok()) {
+      *failed = true;
+    }
   }
   if (now_state.head != before_head) {
     json::object body{{"timestamp", ts}};
@@ -194,7 +223,7 @@ std::optional<store::Store::NotifiedState> JobsMqtt::Notify(const std::string& r
                                      /*include_document=*/true);
       if (next.ok() && *next) body["execution"] = ExecutionData(**next, devices_->clock()->Now());
     }
-    (void)client_->Publish(base + "notify-next", json::serialize(body));
+    if (!client_->Publish(base + "notify-next", json::serialize(body)).ok()) *failed = true;
   }
   return now_state;
 }
@@ -252,7 +281,11 @@ bool JobsMqtt::PublishEvents() {
       }
       topic = "$aws/events/job/" + e.job_id + "/" + e.operation;
     }
-    (void)client_->Publish(topic, json::serialize(body));
+    if (Status st = client_->Publish(topic, json::serialize(body)); !st.ok()) {
+      // Kept in the outbox (events already published may be published again: at least once).
+      Log()->warn("events: {}", st.message());
+      return false;
+    }
   }
   if (Status st = devices_->AckEvents(events->back().seq); !st.ok()) {
     Log()->error("events: {}", st.message());

@@ -9,13 +9,17 @@
 // DeviceService may block on the store. A thing's requests always go to the same worker, so they
 // are answered in the order the device sent them.
 //
-// Notifications (spec §2.3): a notifier thread drains the store's outbox of changed things, has
-// each thing's lane read its pending list (in parallel, in order with its replies) and publish
-// $aws/things/{thing}/jobs/notify when the list gained or lost a member and .../notify-next when
-// its head changed, comparing with what it last published (stored with the outbox acknowledgement,
-// so a restart neither repeats nor loses a message). The same thread publishes job events
+// Notifications (spec §2.3): while the client is connected (never before its first CONNACK, so
+// nothing precedes the session's CONNECT and subscriptions), a notifier thread drains the store's
+// outbox of changed things, has each thing's lane read its pending list (in parallel, in order with
+// its replies) and publish $aws/things/{thing}/jobs/notify when the list gained or lost a member
+// and .../notify-next when its head changed, comparing with what it last published (stored with the
+// outbox acknowledgement, so a restart neither repeats nor loses a message). The same thread
+// publishes job events
 // ($aws/events/job/..., $aws/events/jobExecution/...) from the store's events outbox, for the types
-// a region enabled with UpdateEventConfigurations.
+// a region enabled with UpdateEventConfigurations. A batch is acknowledged only when every one of
+// its messages was handed to the client; otherwise it stays in the outbox and is published again
+// after the next connect (at least once, never lost to a broker outage or a crash).
 #pragma once
 
 #include <condition_variable>
@@ -56,6 +60,8 @@ class JobsMqtt {
   // `client` publishes the replies; it must outlive Stop().
   void Start(MqttClient* client);
   void Stop();
+  // The client connected (and subscribed): wakes the notifier, which waits for it.
+  void OnConnected();
   // Queues one message (called on the MQTT thread; never blocks on the store).
   void OnMessage(const std::string& topic, const std::string& payload);
   // Handles one request now and returns the (topic, payload) to publish, or nothing for topics
@@ -86,10 +92,15 @@ class JobsMqtt {
 
   // Publishes notify / notify-next for one thing if its pending list changed since what was last
   // published (stored, so a restart compares with what devices were told). Returns the new
-  // published state to store, or nothing when nothing changed.
+  // published state to store, or nothing when nothing changed; sets *failed when a publish
+  // failed (the batch is then not acknowledged).
   std::optional<store::Store::NotifiedState> Notify(const std::string& region,
-                                                    const std::string& thing);
-  // Publishes the queued job and job-execution events ($aws/events/...); false when none.
+                                                    const std::string& thing, bool* failed);
+  // Publishes one batch of the thing-changes outbox and acknowledges it; false when there was
+  // none or it could not all be published.
+  bool DrainChanges();
+  // Publishes the queued job and job-execution events ($aws/events/...); false when none (or
+  // when a publish failed: they stay queued).
   bool PublishEvents();
   std::thread notifier_;
   std::mutex notify_mu_;

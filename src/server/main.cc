@@ -128,17 +128,21 @@ int Run(ServerConfig cfg) {
                                              .worker_threads = cfg.mqtt_workers,
                                              .shared_group = cfg.mqtt_shared_group},
                       &devices);
-    mqtt.emplace(device::MosquittoOptions{.host = cfg.mqtt_url->host,
-                                          .port = cfg.mqtt_url->port,
-                                          .username = cfg.mqtt_url->user,
-                                          .password = cfg.mqtt_url->password,
-                                          .client_id = cfg.mqtt_client_id,
-                                          .keepalive_seconds = 30,
-                                          .subscriptions = jobs_mqtt->Subscriptions(),
-                                          .unsubscriptions = jobs_mqtt->StaleSubscriptions()},
-                 [&](const std::string& topic, const std::string& payload) {
-                   jobs_mqtt->OnMessage(topic, payload);
-                 });
+    mqtt.emplace(
+        device::MosquittoOptions{.host = cfg.mqtt_url->host,
+                                 .port = cfg.mqtt_url->port,
+                                 .username = cfg.mqtt_url->user,
+                                 .password = cfg.mqtt_url->password,
+                                 .client_id = cfg.mqtt_client_id,
+                                 .keepalive_seconds = 30,
+                                 .subscriptions = jobs_mqtt->Subscriptions(),
+                                 .unsubscriptions = jobs_mqtt->StaleSubscriptions()},
+        [&](const std::string& topic, const std::string& payload) {
+          jobs_mqtt->OnMessage(topic, payload);
+        },
+        [&] { jobs_mqtt->OnConnected(); });
+    // The broker is optional at start: the client connects (and reconnects) in the background,
+    // and nothing is published before it is connected.
     jobs_mqtt->Start(&*mqtt);
     if (Status st = mqtt->Start(); !st.ok()) return Fail(st.message());
   }

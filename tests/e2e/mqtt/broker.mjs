@@ -139,8 +139,17 @@ export class Mosquitto {
     return conf;
   }
 
+  // Picks the ports without starting (so iotjobsd can be pointed at a broker that is not up
+  // yet); start() then uses them.
+  async reservePorts() {
+    while (this.servicePort === 0 || this.devicePort === this.servicePort) {
+      this.servicePort = await freePort();
+      this.devicePort = await freePort();
+    }
+  }
+
   // Starts Mosquitto and resolves once both listeners accept connections. The first start picks
-  // the ports; later starts (restarts) reuse them.
+  // the ports (unless reservePorts() did); later starts (restarts) reuse them.
   async start() {
     const fixed = this.servicePort !== 0;
     for (let attempt = 0; ; attempt++) {

@@ -1,0 +1,196 @@
+// End-to-end: the MQTT device plane survives crashes and broker outages (issue 16, finding 1).
+// Devices use the AWS IoT Device SDK v2 (IotJobsClient over mTLS MQTT 3.1.1) through a real
+// Mosquitto (tests/e2e/mqtt/broker.mjs); iotjobsd is the real binary (--mqtt). Run with
+// `node --test mqtt_robust.test.mjs` from this folder; IOTJOBSD names the binary and
+// IOTJOBS_MOSQUITTO the broker (ctest sets both).
+//
+// The tests run in order on one broker and one iotjobsd, which they stop and restart:
+// - iotjobsd starts while the broker is down (its port free): it prints its ready line, and once
+//   the broker comes, a device's start-next is answered and the job created meanwhile is told.
+// - the broker goes down, a job is created, iotjobsd is killed (-9) with that notification still
+//   in its outbox and restarted with the broker back: the device is told (the notifier used to
+//   hand it to libmosquitto's memory, acknowledge it, and lose it with the process).
+// - kill -9 of iotjobsd right after a job for many things is created (its outbox non-empty),
+//   five times: each restarted iotjobsd answers the devices and tells them of the job.
+//
+// Waiting is always for an event (a message, a reply, a ready line) with a deadline, never a fixed
+// sleep. Every process is stopped by PID and the temp dir removed when the file ends.
+
+import { after, before, describe, test } from "node:test";
+import assert from "node:assert/strict";
+
+import { IoTClient, CreateJobCommand, CreateThingCommand } from "@aws-sdk/client-iot";
+
+import { ACCOUNT, Iotjobsd, REGION, writeCredentials } from "./daemon.mjs";
+import { Device as BaseDevice, dieTogether, newBroker, removeTemp, runId } from "./device.mjs";
+
+// The client's reconnect backoff doubles up to 30 s: a broker that was down for a few seconds is
+// retried within 8 s or so; these deadlines leave room for a loaded machine.
+const WAIT_MS = 45_000;
+const TEST_TIMEOUT_MS = 240_000;
+const RESTARTS = 5;
+const BULK = 60; // things of the rolling-out job besides the devices (no certificates needed)
+const thingArn = (n) => `arn:aws:iot:${REGION}:${ACCOUNT}:thing/${n}`;
+
+const DEVICES = ["rb-a", "rb-b", "rb-c0", "rb-c1", "rb-c2"];
+const BULK_THINGS = Array.from({ length: BULK }, (_, i) => `rb-bulk-${i}`);
+
+// A persistent session that reconnects within 2 s; `events` keeps notify and notify-next.
+class Device extends BaseDevice {
+  constructor(thing) {
+    super(thing, { certs, port: broker.devicePort, waitMs: WAIT_MS, cleanSession: false,
+                   reconnectSec: [1, 2] });
+    this.events = [];
+  }
+
+  async connect() {
+    await super.connect();
+    devices.push(this);
+    return this;
+  }
+
+  received(key, error, response) {
+    if (key === "notify" || key === "notify-next") this.events.push({ kind: key, msg: response });
+  }
+
+  // Waits until a notify lists `jobId` (in either list).
+  toldOf(jobId, timeoutMs = WAIT_MS) {
+    return this.until(() => (this.events.some(({ kind, msg }) => kind === "notify" &&
+      [...(msg.jobs?.QUEUED ?? []), ...(msg.jobs?.IN_PROGRESS ?? [])]
+        .some((s) => s.jobId === jobId)) ? true : undefined),
+    `a notify listing ${jobId}`, timeoutMs);
+  }
+
+  // Sends `op` until it is answered: a request published before iotjobsd (re)subscribed is not
+  // queued for it by the broker, so one try may go unanswered. Resolves with the reply.
+  async answered(op, fields = {}, timeoutMs = WAIT_MS) {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const r = await this.request(op, fields, { timeoutMs: 2000 }).catch(() => null);
+      if (r) return r;
+      if (Date.now() > deadline) throw new Error(`${this.thing}: ${op} never answered`);
+    }
+  }
+}
+
+let tmp;
+let certs;
+let broker;
+let daemon;
+let iot;
+let credentials;
+const devices = [];
+
+dieTogether(() => [daemon, broker], () => tmp);
+
+async function startDaemon() {
+  const { control } = await daemon.start();
+  iot?.destroy();
+  iot = new IoTClient({ region: REGION, endpoint: control, credentials, maxAttempts: 1 });
+}
+
+const createJob = (jobId, things) => iot.send(new CreateJobCommand({
+  jobId, targets: things.map(thingArn), document: JSON.stringify({ operation: jobId }),
+}));
+
+before(async () => {
+  ({ tmp, certs, broker } = newBroker("mqtt-robust", DEVICES));
+  await broker.reservePorts();
+  const { accessKeyId, secretAccessKey, file } = writeCredentials(tmp);
+  credentials = { accessKeyId, secretAccessKey };
+  daemon = new Iotjobsd({ dir: tmp, credentialsFile: file, args: [
+    "--mqtt", broker.serviceUrl, "--mqtt-client-id", `iotjobsd-robust-${runId}`] });
+});
+
+after(async () => {
+  for (const d of devices) await d.disconnect();
+  iot?.destroy();
+  await daemon?.stop();
+  await broker?.stop();
+  removeTemp(tmp);
+});
+
+function check(name, fn) {
+  return test(name, { timeout: TEST_TIMEOUT_MS }, async (t) => {
+    try {
+      await fn(t);
+    } catch (e) {
+      process.stderr.write(`\n--- iotjobsd log ---\n${daemon?.log()}\n--- mosquitto log ---\n` +
+        `${broker?.log()}\n`);
+      throw e;
+    }
+  });
+}
+
+describe("finding 1: MQTT survives crash-restarts and broker outages", () => {
+  check("iotjobsd starts with the broker down, is ready, and serves devices once it comes",
+        async () => {
+    // Nothing listens on the broker's ports yet.
+    await startDaemon();
+    for (const t of [...DEVICES, ...BULK_THINGS]) {
+      await iot.send(new CreateThingCommand({ thingName: t }));
+    }
+    await createJob("rb-a-1", ["rb-a"]); // told once the broker is there
+
+    await broker.start();
+    const dev = await new Device("rb-a").connect();
+    await dev.watch();
+    const started = await dev.answered("start-next");
+    assert.equal(started.accepted?.execution?.jobId, "rb-a-1", JSON.stringify(started));
+    const done = await dev.answered("update", { jobId: "rb-a-1", status: "SUCCEEDED" });
+    assert.ok(done.accepted, JSON.stringify(done));
+    // (rb-a-1's notification may have gone out before the device subscribed: a later job's shows
+    // that notifications flow.)
+    await createJob("rb-a-2", ["rb-a"]);
+    await dev.toldOf("rb-a-2");
+    assert.match(daemon.log(), /not reachable/, "iotjobsd said the broker was not reachable");
+  });
+
+  check("a notification still in the outbox when iotjobsd is killed is told after the restart",
+        async () => {
+    const dev = await new Device("rb-b").connect();
+    await dev.watch();
+    await dev.answered("get");
+    // The broker writes the device's session to disk on a clean stop.
+    await broker.stop("SIGTERM");
+    await createJob("rb-b-1", ["rb-b"]); // iotjobsd cannot publish: it stays in the outbox
+    await daemon.stop("SIGKILL");
+    await broker.start();
+    await startDaemon();
+    await dev.toldOf("rb-b-1");
+    const started = await dev.answered("start-next");
+    assert.equal(started.accepted?.execution?.jobId, "rb-b-1", JSON.stringify(started));
+  });
+
+  check(`kill -9 while a job rolls out, ${RESTARTS} times: every restart answers the devices ` +
+        "and tells them of the job", async () => {
+    const devs = [];
+    for (const t of ["rb-c0", "rb-c1", "rb-c2"]) {
+      const d = await new Device(t).connect();
+      await d.watch();
+      await d.answered("get");
+      devs.push(d);
+    }
+    for (let i = 0; i < RESTARTS; i++) {
+      const jobId = `rb-c-${i}`;
+      // The job's executions are created at once: the outbox holds BULK + 3 things when the
+      // process dies (the notifier has had a few milliseconds at most).
+      await createJob(jobId, [...BULK_THINGS, ...devs.map((d) => d.thing)]);
+      await daemon.stop("SIGKILL");
+      await startDaemon();
+      for (const d of devs) {
+        assert.ok((await d.answered("get")).accepted, `restart ${i}: ${d.thing}: get`);
+        // The executions may be created by the restarted process (CreateJob answers first).
+        await d.toldOf(jobId);
+        const started = await d.answered("start-next");
+        assert.equal(started.accepted?.execution?.jobId, jobId,
+          `restart ${i}: ${d.thing}: ${JSON.stringify(started)}`);
+        // A try that was answered late makes the next one a repeat: refused as a transition
+        // from SUCCEEDED, which is as good.
+        const done = await d.answered("update", { jobId, status: "SUCCEEDED" });
+        assert.ok(done.accepted || done.rejected?.executionState?.status === "SUCCEEDED",
+          `restart ${i}: ${d.thing}: ${JSON.stringify(done)}`);
+      }
+    }
+  });
+});
