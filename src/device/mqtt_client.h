@@ -45,7 +45,7 @@ struct MosquittoOptions {
   std::string host = "127.0.0.1";
   int port = 1883;
   std::string username, password;
-  std::string client_id = "iotjobsd";  // one persistent session per node
+  std::string client_id = "iotjobsd.service";  // one persistent session per node
   int keepalive_seconds = 30;
   std::vector<std::string> subscriptions;    // renewed on every connect, QoS 1
   std::vector<std::string> unsubscriptions;  // removed on every connect (stale filters)

@@ -1,5 +1,7 @@
 // iotjobsd: one process serving the AWS IoT Jobs control plane over SQLite.
 #include <CLI/CLI.hpp>
+#include <algorithm>
+#include <cctype>
 #include <csignal>
 #include <filesystem>
 #include <iostream>
@@ -128,6 +130,17 @@ int Run(ServerConfig cfg) {
                                              .worker_threads = cfg.mqtt_workers,
                                              .shared_group = cfg.mqtt_shared_group},
                       &devices);
+    // A device listener that takes the client id from the certificate (use_username_as_clientid)
+    // keeps devices out of iotjobsd's session unless a certificate names that id: a thing name.
+    if (std::all_of(cfg.mqtt_client_id.begin(), cfg.mqtt_client_id.end(), [](unsigned char c) {
+          return std::isalnum(c) || c == ':' || c == '_' || c == '-';
+        })) {
+      log->warn(
+          "--mqtt-client-id {} could be a thing name: a device certificate for a thing of that "
+          "name could take over iotjobsd's session; use an id with a '.' (default "
+          "iotjobsd.service)",
+          cfg.mqtt_client_id);
+    }
     mqtt.emplace(
         device::MosquittoOptions{.host = cfg.mqtt_url->host,
                                  .port = cfg.mqtt_url->port,

@@ -12,6 +12,9 @@
 //   hand it to libmosquitto's memory, acknowledge it, and lose it with the process).
 // - kill -9 of iotjobsd right after a job for many things is created (its outbox non-empty),
 //   five times: each restarted iotjobsd answers the devices and tells them of the job.
+// And issue 12 (Deliver 5): device certificates asking for iotjobsd's client id and for another
+// device's change nothing for anyone else (the device listener takes the client id from the
+// certificate).
 //
 // Waiting is always for an event (a message, a reply, a ready line) with a deadline, never a fixed
 // sleep. Every process is stopped by PID and the temp dir removed when the file ends.
@@ -32,14 +35,14 @@ const RESTARTS = 5;
 const BULK = 60; // things of the rolling-out job besides the devices (no certificates needed)
 const thingArn = (n) => `arn:aws:iot:${REGION}:${ACCOUNT}:thing/${n}`;
 
-const DEVICES = ["rb-a", "rb-b", "rb-c0", "rb-c1", "rb-c2"];
+const DEVICES = ["rb-a", "rb-b", "rb-c0", "rb-c1", "rb-c2", "rb-v", "rb-w", "rb-x1", "rb-x2"];
 const BULK_THINGS = Array.from({ length: BULK }, (_, i) => `rb-bulk-${i}`);
 
 // A persistent session that reconnects within 2 s; `events` keeps notify and notify-next.
 class Device extends BaseDevice {
-  constructor(thing) {
+  constructor(thing, clientId = undefined) {
     super(thing, { certs, port: broker.devicePort, waitMs: WAIT_MS, cleanSession: false,
-                   reconnectSec: [1, 2] });
+                   reconnectSec: [1, 2], ...(clientId ? { clientId } : {}) });
     this.events = [];
   }
 
@@ -80,6 +83,8 @@ let daemon;
 let iot;
 let credentials;
 const devices = [];
+// iotjobsd's client id: with a '.', which no thing name (so no device certificate) can hold.
+const clientId = `iotjobsd.robust-${runId}`;
 
 dieTogether(() => [daemon, broker], () => tmp);
 
@@ -87,6 +92,23 @@ async function startDaemon() {
   const { control } = await daemon.start();
   iot?.destroy();
   iot = new IoTClient({ region: REGION, endpoint: control, credentials, maxAttempts: 1 });
+}
+
+let thingsCreated = false;
+async function createThings() {
+  for (const t of [...DEVICES, ...BULK_THINGS]) {
+    await iot.send(new CreateThingCommand({ thingName: t }));
+  }
+  thingsCreated = true;
+}
+
+// For a test run on its own (--test-name-pattern): the broker, iotjobsd and the things.
+async function ensureUp() {
+  if (!broker.proc || broker.proc.exitCode !== null || broker.proc.signalCode !== null) {
+    await broker.start();
+  }
+  if (!iot) await startDaemon();
+  if (!thingsCreated) await createThings();
 }
 
 const createJob = (jobId, things) => iot.send(new CreateJobCommand({
@@ -99,7 +121,7 @@ before(async () => {
   const { accessKeyId, secretAccessKey, file } = writeCredentials(tmp);
   credentials = { accessKeyId, secretAccessKey };
   daemon = new Iotjobsd({ dir: tmp, credentialsFile: file, args: [
-    "--mqtt", broker.serviceUrl, "--mqtt-client-id", `iotjobsd-robust-${runId}`] });
+    "--mqtt", broker.serviceUrl, "--mqtt-client-id", clientId] });
 });
 
 after(async () => {
@@ -127,9 +149,7 @@ describe("finding 1: MQTT survives crash-restarts and broker outages", () => {
         async () => {
     // Nothing listens on the broker's ports yet.
     await startDaemon();
-    for (const t of [...DEVICES, ...BULK_THINGS]) {
-      await iot.send(new CreateThingCommand({ thingName: t }));
-    }
+    await createThings();
     await createJob("rb-a-1", ["rb-a"]); // told once the broker is there
 
     await broker.start();
@@ -192,5 +212,50 @@ describe("finding 1: MQTT survives crash-restarts and broker outages", () => {
           `restart ${i}: ${d.thing}: ${JSON.stringify(done)}`);
       }
     }
+  });
+});
+
+describe("issue 12: a device cannot take over another client's session", () => {
+  check("device certificates asking for iotjobsd's client id and another device's change " +
+        "nothing for anyone else", async () => {
+    await ensureUp();
+    const victim = await new Device("rb-v").connect();
+    const witness = await new Device("rb-w").connect();
+    await createJob("rb-v-1", ["rb-v"]);
+    await createJob("rb-w-1", ["rb-w"]);
+    assert.ok((await victim.answered("get")).accepted);
+    assert.ok((await witness.answered("get")).accepted);
+    const logBefore = daemon.log().length;
+    const brokerBefore = broker.log().length;
+
+    // Two other devices' certificates, each asking for a client id that is not theirs.
+    const x1 = await new Device("rb-x1", clientId).connect();
+    const x2 = await new Device("rb-x2", victim.options.clientId).connect();
+    // Both are connected (as themselves) and served on their own topics.
+    assert.ok((await x1.request("get")).accepted, "rb-x1 is served as itself");
+    assert.ok((await x2.request("get")).accepted, "rb-x2 is served as itself");
+
+    // Meanwhile every request of the others is answered, none lost (one try each).
+    const asks = [];
+    for (let i = 0; i < 20; i++) {
+      asks.push(victim.request("get"), witness.request("get"));
+    }
+    for (const r of await Promise.all(asks)) assert.ok(r.accepted, JSON.stringify(r));
+    const v = await victim.request("start-next");
+    assert.equal(v.accepted?.execution?.jobId, "rb-v-1", JSON.stringify(v));
+    const w = await witness.request("start-next");
+    assert.equal(w.accepted?.execution?.jobId, "rb-w-1", JSON.stringify(w));
+    // A later request of rb-x1's is answered after all of the above: the broker has handled both
+    // connections by now. Nobody was disconnected: iotjobsd kept its connection, the victim and
+    // the witness never had to resume a session.
+    assert.ok((await x1.request("get")).accepted);
+    const daemonLog = daemon.log().slice(logBefore);
+    assert.doesNotMatch(daemonLog, /lost the broker connection|connected to/, daemonLog);
+    assert.deepEqual(victim.resumes, [], "the victim was disconnected");
+    assert.deepEqual(witness.resumes, [], "the witness was disconnected");
+    const brokerLog = broker.log().slice(brokerBefore);
+    assert.doesNotMatch(brokerLog, /already connected, closing old connection/, brokerLog);
+    await x1.disconnect();
+    await x2.disconnect();
   });
 });
