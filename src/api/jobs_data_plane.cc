@@ -51,6 +51,9 @@ http::Response JobsDataPlane::Handle(http::Request& req) {
   const std::string& m = req.method;
   if (s.size() < 3 || s[0] != "things" || s[2] != "jobs") return UnknownOperation(req);
   const std::string& thing = s[1];
+  if (limiter_ && !limiter_->Allow(thing)) {
+    return DataError(Status(Code::kThrottled, "Rate exceeded for thing " + thing));
+  }
   auto& dev = *devices_;
   const Instant now = dev.clock()->Now();
 

@@ -6,6 +6,7 @@
 #pragma once
 
 #include "api/control_plane.h"
+#include "common/rate_limiter.h"
 #include "service/device_service.h"
 
 namespace iotjobs::api {
@@ -21,12 +22,16 @@ class JobsDataPlane {
         wall_clock_(wall_clock) {}
 
   http::Response Handle(http::Request& req);
+  // Per-thing request rate (shared with the MQTT plane): a thing over it is answered 429
+  // ThrottlingException. Null (the default): none. Set before serving.
+  void SetThingLimiter(KeyedRateLimiter* limiter) { limiter_ = limiter; }
 
  private:
   ApiConfig config_;
   service::DeviceService* devices_;
   const s3::SigV4Verifier* verifier_;
   const Clock* wall_clock_;
+  KeyedRateLimiter* limiter_ = nullptr;
 };
 
 }  // namespace iotjobs::api

@@ -123,6 +123,9 @@ Status Validate(ServerConfig* c) {
   if (c->worker_threads < 1 || c->worker_threads > 1024) {
     return Status::InvalidRequest("--worker-threads must be between 1 and 1024");
   }
+  if (!(c->device_requests_per_second >= 0) || !(c->device_burst >= 0)) {
+    return Status::InvalidRequest("--device-requests-per-second and --device-burst must be >= 0");
+  }
   if (c->mqtt_workers < 1 || c->mqtt_workers > 1024) {
     return Status::InvalidRequest("--mqtt-workers must be between 1 and 1024");
   }

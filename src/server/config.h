@@ -33,6 +33,9 @@ struct ServerConfig {
   // Lanes answering MQTT requests: each waits for its write's group commit, so more lanes mean
   // bigger commits (measured with bench/run_devices.sh: 8 → 64 raised updates/s by a third).
   int mqtt_workers = 64;
+  // Per-thing request rate on the MQTT and HTTPS data planes (0: unlimited) and burst.
+  double device_requests_per_second = 20;
+  double device_burst = 50;
   std::string s3_endpoint;                  // S3-compatible endpoint for documentSource
   std::string s3_region;                    // signing region for S3 (default: --region)
   std::string region = "us-east-1";         // default region for unsigned requests

@@ -10,6 +10,7 @@
 #include "api/jobs_data_plane.h"
 #include "common/credentials.h"
 #include "common/logging.h"
+#include "common/rate_limiter.h"
 #include "device/jobs_mqtt.h"
 #include "device/mqtt_client.h"
 #include "http/server.h"
@@ -99,8 +100,15 @@ int Run(ServerConfig cfg) {
   if (Status st = registration.Start(); !st.ok()) return Fail("--store: " + st.message());
   service::DeviceService devices(service_config, store->get(), &s3, &clock, &wall_clock,
                                  [&scheduler] { scheduler.Poke(); });
+  // One budget per thing across the MQTT and HTTPS data planes (issue 16, finding 5).
+  KeyedRateLimiter device_limiter(
+      {.rate_per_second = cfg.device_requests_per_second,
+       .burst = cfg.device_burst > 0 ? cfg.device_burst : cfg.device_requests_per_second,
+       .max_keys = 100'000},
+      &wall_clock);
   api::JobsDataPlane data_plane({.default_region = cfg.region, .account_id = cfg.account_id},
                                 &devices, data_verifier ? &*data_verifier : nullptr, &wall_clock);
+  if (device_limiter.enabled()) data_plane.SetThingLimiter(&device_limiter);
   api::ControlPlane control({.default_region = cfg.region, .account_id = cfg.account_id},
                             {&templates, &registry, &jobs, &registration},
                             verifier ? &*verifier : nullptr, &clock, &wall_clock);
@@ -126,10 +134,12 @@ int Run(ServerConfig cfg) {
   std::optional<device::JobsMqtt> jobs_mqtt;
   std::optional<device::MosquittoClient> mqtt;
   if (cfg.mqtt_url) {
-    jobs_mqtt.emplace(device::JobsMqttConfig{.region = cfg.region,
-                                             .worker_threads = cfg.mqtt_workers,
-                                             .shared_group = cfg.mqtt_shared_group},
-                      &devices);
+    device::JobsMqttConfig mqtt_config;
+    mqtt_config.region = cfg.region;
+    mqtt_config.worker_threads = cfg.mqtt_workers;
+    mqtt_config.shared_group = cfg.mqtt_shared_group;
+    mqtt_config.limiter = &device_limiter;
+    jobs_mqtt.emplace(mqtt_config, &devices);
     // A device listener that takes the client id from the certificate (use_username_as_clientid)
     // keeps devices out of iotjobsd's session unless a certificate names that id: a thing name.
     if (std::all_of(cfg.mqtt_client_id.begin(), cfg.mqtt_client_id.end(), [](unsigned char c) {
@@ -156,7 +166,7 @@ int Run(ServerConfig cfg) {
         [&] { jobs_mqtt->OnConnected(); });
     // The broker is optional at start: the client connects (and reconnects) in the background,
     // and nothing is published before it is connected.
-    jobs_mqtt->Start(&*mqtt);
+    jobs_mqtt->Start(&*mqtt, &wall_clock);
     if (Status st = mqtt->Start(); !st.ok()) return Fail(st.message());
   }
   if (cfg.time_scale != 1.0)
@@ -202,6 +212,12 @@ int main(int argc, char** argv) {
        "threads answering MQTT requests (a thing's requests stay in order on one)");
   flag("--mqtt-shared-group", &cfg.mqtt_shared_group, "IOTJOBS_MQTT_SHARED_GROUP",
        "subscribe through $share/<group>/ so several nodes split device traffic");
+  flag("--device-requests-per-second", &cfg.device_requests_per_second,
+       "IOTJOBS_DEVICE_REQUESTS_PER_SECOND",
+       "per-thing request rate on the MQTT and HTTPS data planes (0: unlimited); over it MQTT "
+       "answers RequestThrottled, HTTPS 429 ThrottlingException");
+  flag("--device-burst", &cfg.device_burst, "IOTJOBS_DEVICE_BURST",
+       "requests a thing may make at once above that rate (0: the rate)");
   flag("--s3-endpoint", &cfg.s3_endpoint, "IOTJOBS_S3_ENDPOINT", "S3-compatible endpoint URL");
   flag("--s3-region", &cfg.s3_region, "IOTJOBS_S3_REGION", "S3 signing region (default --region)");
   flag("--s3-timeout-ms", &cfg.s3_timeout_ms, "IOTJOBS_S3_TIMEOUT_MS", "bound on one S3 fetch");

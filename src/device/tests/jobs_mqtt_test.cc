@@ -5,14 +5,17 @@
 
 #include <gtest/gtest.h>
 
+#include <boost/json.hpp>
 #include <chrono>
 #include <condition_variable>
+#include <map>
 #include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "common/clock.h"
+#include "common/rate_limiter.h"
 #include "service/device_service.h"
 #include "service/scheduler.h"
 #include "store/sqlite/sqlite_store.h"
@@ -134,12 +137,13 @@ class JobsMqttTest : public ::testing::Test {
     }
     return true;
   }
-  void StartMqtt() {
+  void StartMqtt(int workers = 2, KeyedRateLimiter* limiter = nullptr) {
     JobsMqttConfig config;
     config.region = kRegion;
-    config.worker_threads = 2;
+    config.worker_threads = workers;
+    config.limiter = limiter;
     mqtt_ = std::make_unique<JobsMqtt>(config, devices_.get());
-    mqtt_->Start(&client_);
+    mqtt_->Start(&client_, &clock_);
   }
 
   FakeClock clock_{FromEpochMillis(1'800'000'000'000)};
@@ -202,6 +206,65 @@ TEST_F(JobsMqttTest, Finding1ABatchThatCouldNotBePublishedStaysInTheOutbox) {
   std::sort(topics.begin(), topics.end());
   EXPECT_EQ(topics, (std::vector<std::string>{"$aws/things/dev1/jobs/notify",
                                               "$aws/things/dev1/jobs/notify-next"}));
+}
+
+// Finding 5 (issue 16): a thing over its rate is answered RequestThrottled on .../rejected (with
+// its clientToken; those answers are paced too, so the rest of a flood is dropped) while another
+// thing is answered as usual.
+TEST_F(JobsMqttTest, Finding5AThingOverItsRateIsThrottledOthersAreAnswered) {
+  Thing("hot");
+  Thing("cold");
+  KeyedRateLimiter limiter({.rate_per_second = 1, .burst = 2, .max_keys = 100}, &clock_);
+  client_.SetConnected(true);
+  StartMqtt(2, &limiter);
+  for (int i = 0; i < 5; ++i) {
+    mqtt_->OnMessage("$aws/things/hot/jobs/get",
+                     "{\"clientToken\":\"t" + std::to_string(i) + "\"}");
+  }
+  mqtt_->OnMessage("$aws/things/cold/jobs/get", "{}");
+  // 2 accepted and 2 throttled for hot (the fifth is dropped), 1 accepted for cold.
+  ASSERT_TRUE(client_.WaitFor([&] { return client_.published_.size() >= 5; }));
+  std::map<std::string, int> by_topic;
+  std::vector<std::string> throttled_tokens;
+  {
+    std::lock_guard lock(client_.mu_);
+    for (const auto& [topic, payload] : client_.published_) {
+      ++by_topic[topic];
+      if (topic == "$aws/things/hot/jobs/get/rejected") {
+        auto v = boost::json::parse(payload).as_object();
+        EXPECT_EQ(v.at("code").as_string(), "RequestThrottled");
+        EXPECT_TRUE(v.at("timestamp").is_int64());
+        throttled_tokens.emplace_back(v.at("clientToken").as_string());
+      }
+    }
+  }
+  EXPECT_EQ(by_topic, (std::map<std::string, int>{{"$aws/things/cold/jobs/get/accepted", 1},
+                                                  {"$aws/things/hot/jobs/get/accepted", 2},
+                                                  {"$aws/things/hot/jobs/get/rejected", 2}}));
+  EXPECT_EQ(throttled_tokens, (std::vector<std::string>{"t2", "t3"}));
+  EXPECT_EQ(mqtt_->throttled(), 3);
+
+  // A second later hot has one token again.
+  clock_.Advance(std::chrono::seconds(1));
+  mqtt_->OnMessage("$aws/things/hot/jobs/get", "{}");
+  ASSERT_TRUE(client_.WaitFor([&] { return client_.published_.size() >= 6; }));
+  EXPECT_EQ(client_.Topics().back(), "$aws/things/hot/jobs/get/accepted");
+}
+
+// Finding 5: things are served in turn, so a quiet thing's request does not wait behind a busy
+// thing's backlog (with one worker it used to wait for all 30 of them).
+TEST_F(JobsMqttTest, Finding5AQuietThingIsServedBetweenABusyThingsRequests) {
+  Thing("hot");
+  Thing("cold");
+  client_.SetConnected(true);
+  StartMqtt(/*workers=*/1);
+  for (int i = 0; i < 30; ++i) mqtt_->OnMessage("$aws/things/hot/jobs/get", "{}");
+  mqtt_->OnMessage("$aws/things/cold/jobs/get", "{}");
+  ASSERT_TRUE(client_.WaitFor([&] { return client_.published_.size() >= 31; }));
+  auto topics = client_.Topics();
+  const auto cold = std::find(topics.begin(), topics.end(), "$aws/things/cold/jobs/get/accepted");
+  ASSERT_NE(cold, topics.end());
+  EXPECT_LE(cold - topics.begin(), 2) << "the quiet thing waited behind the busy one";
 }
 
 }  // namespace

@@ -12,6 +12,8 @@
 //   hand it to libmosquitto's memory, acknowledge it, and lose it with the process).
 // - kill -9 of iotjobsd right after a job for many things is created (its outbox non-empty),
 //   five times: each restarted iotjobsd answers the devices and tells them of the job.
+// Finding 5: one device flooding QoS 0 gets is answered RequestThrottled while ten others'
+// updates are all answered; their latency is printed (a probe, not asserted).
 // And issue 12 (Deliver 5): device certificates asking for iotjobsd's client id and for another
 // device's change nothing for anyone else (the device listener takes the client id from the
 // certificate).
@@ -19,13 +21,22 @@
 // Waiting is always for an event (a message, a reply, a ready line) with a deadline, never a fixed
 // sleep. Every process is stopped by PID and the temp dir removed when the file ends.
 
+import { createRequire } from "node:module";
+import { spawn } from "node:child_process";
+import { once } from "node:events";
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 
 import { IoTClient, CreateJobCommand, CreateThingCommand } from "@aws-sdk/client-iot";
+import {
+  IoTJobsDataPlaneClient, GetPendingJobExecutionsCommand,
+} from "@aws-sdk/client-iot-jobs-data-plane";
 
 import { ACCOUNT, Iotjobsd, REGION, writeCredentials } from "./daemon.mjs";
 import { Device as BaseDevice, dieTogether, newBroker, removeTemp, runId } from "./device.mjs";
+
+// The Device SDK is CommonJS.
+const { mqtt } = createRequire(import.meta.url)("aws-iot-device-sdk-v2");
 
 // The client's reconnect backoff doubles up to 30 s: a broker that was down for a few seconds is
 // retried within 8 s or so; these deadlines leave room for a loaded machine.
@@ -35,7 +46,9 @@ const RESTARTS = 5;
 const BULK = 60; // things of the rolling-out job besides the devices (no certificates needed)
 const thingArn = (n) => `arn:aws:iot:${REGION}:${ACCOUNT}:thing/${n}`;
 
-const DEVICES = ["rb-a", "rb-b", "rb-c0", "rb-c1", "rb-c2", "rb-v", "rb-w", "rb-x1", "rb-x2"];
+const QUIET = Array.from({ length: 10 }, (_, i) => `rb-q${i}`);
+const DEVICES = ["rb-a", "rb-b", "rb-c0", "rb-c1", "rb-c2", "rb-v", "rb-w", "rb-x1", "rb-x2",
+                 "rb-hot", ...QUIET];
 const BULK_THINGS = Array.from({ length: BULK }, (_, i) => `rb-bulk-${i}`);
 
 // A persistent session that reconnects within 2 s; `events` keeps notify and notify-next.
@@ -88,8 +101,10 @@ const clientId = `iotjobsd.robust-${runId}`;
 
 dieTogether(() => [daemon, broker], () => tmp);
 
+let jobsEndpoint;
 async function startDaemon() {
-  const { control } = await daemon.start();
+  const { control, jobs } = await daemon.start();
+  jobsEndpoint = jobs;
   iot?.destroy();
   iot = new IoTClient({ region: REGION, endpoint: control, credentials, maxAttempts: 1 });
 }
@@ -121,7 +136,9 @@ before(async () => {
   const { accessKeyId, secretAccessKey, file } = writeCredentials(tmp);
   credentials = { accessKeyId, secretAccessKey };
   daemon = new Iotjobsd({ dir: tmp, credentialsFile: file, args: [
-    "--mqtt", broker.serviceUrl, "--mqtt-client-id", clientId] });
+    "--mqtt", broker.serviceUrl, "--mqtt-client-id", clientId,
+    // For probing other settings, e.g. "--device-requests-per-second 0" (the before figure).
+    ...(process.env.IOTJOBS_E2E_IOTJOBSD_ARGS ?? "").split(" ").filter(Boolean)] });
 });
 
 after(async () => {
@@ -257,5 +274,115 @@ describe("issue 12: a device cannot take over another client's session", () => {
     assert.doesNotMatch(brokerLog, /already connected, closing old connection/, brokerLog);
     await x1.disconnect();
     await x2.disconnect();
+  });
+});
+
+describe("finding 5: one hot device cannot starve the others", () => {
+  check("a device flooding QoS 0 gets is throttled; the others' updates are all answered",
+        async () => {
+    await ensureUp();
+    const quiet = [];
+    for (const t of QUIET) quiet.push(await new Device(t).connect());
+    await createJob("rb-q-1", QUIET);
+    for (const d of quiet) {
+      const s = await d.answered("start-next");
+      assert.equal(s.accepted?.execution?.jobId, "rb-q-1", JSON.stringify(s));
+    }
+    // Without a flood first, for comparison.
+    const calm = [];
+    await Promise.all(quiet.map(async (d) => {
+      for (let i = 0; i < 5; i++) {
+        const start = performance.now();
+        const r = await d.request("update", { jobId: "rb-q-1", status: "IN_PROGRESS" });
+        calm.push(performance.now() - start);
+        assert.ok(r.accepted, `${d.thing}: ${JSON.stringify(r)}`);
+      }
+    }));
+    // The flood comes from another process (mosquitto_pub, one line a message, with rb-hot's
+    // certificate), so this process keeps measuring: QoS 0 gets until the quiet devices are done.
+    const pub = spawn("mosquitto_pub", [
+      "-h", "127.0.0.1", "-p", String(broker.devicePort), "--cafile", certs.ca,
+      "--cert", certs.cert("rb-hot"), "--key", certs.key("rb-hot"), "-i", "rb-hot",
+      "-q", "0", "-t", "$aws/things/rb-hot/jobs/get", "-l"], { stdio: ["pipe", "ignore", "pipe"] });
+    let pubErr = "";
+    pub.stderr.on("data", (c) => { pubErr += c; });
+    pub.stdin.on("error", () => {});
+    let flooding = true;
+    let sent = 0;
+    const line = `${JSON.stringify({ clientToken: "flood" })}\n`.repeat(500);
+    const flood = (async () => {
+      while (flooding && sent < 400_000) {
+        if (!pub.stdin.write(line)) await once(pub.stdin, "drain");
+        sent += 500;
+      }
+      pub.stdin.end();
+    })();
+    // Each quiet device: 20 updates in a row, each timed.
+    const latencies = [];
+    const t0 = Date.now();
+    await Promise.all(quiet.map(async (d) => {
+      for (let i = 0; i < 20; i++) {
+        const start = performance.now();
+        const r = await d.request("update", { jobId: "rb-q-1", status: "IN_PROGRESS",
+                                              statusDetails: { step: String(i) } });
+        latencies.push(performance.now() - start);
+        assert.ok(r.accepted, `${d.thing}: ${JSON.stringify(r)}`);
+      }
+    }));
+    const seconds = (Date.now() - t0) / 1000;
+    flooding = false;
+    await flood;
+    const pct = (p, list = latencies) => {
+      const v = [...list].sort((a, b) => a - b);
+      return v[Math.min(v.length - 1, Math.floor(p * v.length))].toFixed(1);
+    };
+    process.stdout.write(`# probe finding 5: hot device sent ${sent} QoS 0 gets in ${seconds} s ` +
+      `(${(sent / seconds).toFixed(0)}/s offered); ${latencies.length} updates of ` +
+      `${quiet.length} other devices: p50 ${pct(0.5)} ms, p90 ${pct(0.9)} ms, ` +
+      `max ${pct(1)} ms (without the flood: p50 ${pct(0.5, calm)} ms, p90 ${pct(0.9, calm)} ms)\n`);
+    await once(pub, "exit");
+    assert.equal(pubErr, "", "mosquitto_pub failed");
+    // The flooder is gone; rb-hot (the same identity) asks 100 times at once: over its budget
+    // (spent by the flood) it is answered RequestThrottled.
+    // (Answers over the answers' own pace are dropped, so not every ask gets one.)
+    const hot = await new Device("rb-hot").connect();
+    const asks = await Promise.all(Array.from({ length: 100 },
+      () => hot.request("get", {}, { publishOnly: true })));
+    await Promise.all(asks.map((a) => a.published));
+    const throttled = await hot.until(() => {
+      const r = hot.inbox.get("get/rejected") ?? [];
+      return r.length > 0 ? r : undefined;
+    }, "a RequestThrottled answer");
+    for (const m of throttled) {
+      assert.ifError(m.error);
+      assert.equal(m.response.code, "RequestThrottled", JSON.stringify(m.response));
+    }
+    assert.equal(latencies.length, quiet.length * 20);
+    for (const d of quiet) await d.answered("update", { jobId: "rb-q-1", status: "SUCCEEDED" });
+  });
+});
+
+describe("finding 5 on the HTTPS jobs data plane", () => {
+  check("a thing over its rate is answered 429 ThrottlingException; another thing is not",
+        async () => {
+    await ensureUp();
+    const data = new IoTJobsDataPlaneClient({ region: REGION, endpoint: jobsEndpoint, credentials,
+                                              maxAttempts: 1 });
+    try {
+      // Twice the default burst at once, for one thing.
+      const results = await Promise.allSettled(Array.from({ length: 100 }, () =>
+        data.send(new GetPendingJobExecutionsCommand({ thingName: "rb-w" }))));
+      const refused = results.filter((r) => r.status === "rejected");
+      assert.ok(refused.length > 0, "rb-w was never throttled");
+      for (const r of refused) {
+        assert.equal(r.reason.name, "ThrottlingException", String(r.reason));
+        assert.equal(r.reason.$metadata?.httpStatusCode, 429);
+      }
+      assert.ok(results.some((r) => r.status === "fulfilled"), "the first ones are answered");
+      const other = await data.send(new GetPendingJobExecutionsCommand({ thingName: "rb-v" }));
+      assert.ok(Array.isArray(other.queuedJobs ?? []));
+    } finally {
+      data.destroy();
+    }
   });
 });
