@@ -15,15 +15,15 @@
 //
 // Notifications (spec §2.3): while the client is connected (never before its first CONNACK, so
 // nothing precedes the session's CONNECT and subscriptions), a notifier thread drains the store's
-// outbox of changed things, has each thing's lane read its pending list (in parallel, in order with
-// its replies) and publish $aws/things/{thing}/jobs/notify when the list gained or lost a member
-// and .../notify-next when its head changed, comparing with what it last published (stored with the
-// outbox acknowledgement, so a restart neither repeats nor loses a message). The same thread
-// publishes job events
-// ($aws/events/job/..., $aws/events/jobExecution/...) from the store's events outbox, for the types
-// a region enabled with UpdateEventConfigurations. A batch is acknowledged only when every one of
-// its messages was handed to the client; otherwise it stays in the outbox and is published again
-// after the next connect (at least once, never lost to a broker outage or a crash).
+// outbox of changed things, has each thing's queue read its pending list (in parallel, in order
+// with its replies) and publish $aws/things/{thing}/jobs/notify when the list gained or lost a
+// member and .../notify-next when its head changed, comparing with what it last published (stored
+// with the outbox acknowledgement, so a restart neither repeats nor loses a message). The same
+// thread publishes job events ($aws/events/job/..., $aws/events/jobExecution/...) from the store's
+// events outbox, for the types a region enabled with UpdateEventConfigurations. A batch is
+// acknowledged only when every one of its messages was handed to the client; otherwise it stays in
+// the outbox and is published again after the next connect (at least once, never lost to a broker
+// outage or a crash).
 #pragma once
 
 #include <atomic>
