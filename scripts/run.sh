@@ -189,6 +189,10 @@ wait_listening() {
 
 # Mosquitto: a password listener on loopback for iotjobsd, and an mTLS listener for devices whose
 # certificate CN is their thing name; the ACL confines each device to $aws/things/<CN>/jobs/#.
+# On the device listener the CN is also the client id (use_username_as_clientid): a device cannot
+# take over iotjobsd's session (its client id, iotjobsd.service, is no thing name: '.' is not
+# allowed in one) nor another device's, whatever client id it asks for. Sessions unused for 7 days
+# (AWS's longest persistent-session expiry) are removed, with what was queued for them.
 # Device certificates: scripts/dev-certs.sh "$data/certs" THING (the banner shows how).
 mkdir -p "$data/mosquitto"
 "$root/scripts/dev-certs.sh" "$data/certs" >/dev/null
@@ -206,6 +210,7 @@ user $(id -un)
 # Small replies go out at once (no Nagle delay), and a busy iotjobsd's queue is not cut at 1,000.
 set_tcp_nodelay true
 max_queued_messages 100000
+persistent_client_expiration 7d
 persistence true
 persistence_location $data/mosquitto/
 log_dest file $data/mosquitto/mosquitto.log
@@ -217,6 +222,7 @@ listener $device_port 127.0.0.1
 allow_anonymous false
 require_certificate true
 use_identity_as_username true
+use_username_as_clientid true
 cafile $data/certs/ca.crt
 certfile $data/certs/server.crt
 keyfile $data/certs/server.key

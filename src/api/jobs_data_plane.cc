@@ -99,6 +99,9 @@ http::Response JobsDataPlane::Handle(http::Request& req) {
                            : std::string("another thing")) +
                    " (it may act only for thing " + *caller->only_thing + ")"));
   }
+  if (limiter_ && !limiter_->Allow(thing)) {
+    return DataError(Status(Code::kThrottled, "Rate exceeded for thing " + thing));
+  }
   auto& dev = *devices_;
   const Instant now = dev.clock()->Now();
 

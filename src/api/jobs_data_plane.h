@@ -17,6 +17,7 @@
 #include <string>
 
 #include "api/control_plane.h"
+#include "common/rate_limiter.h"
 #include "service/device_service.h"
 
 namespace iotjobs::api {
@@ -47,11 +48,16 @@ class JobsDataPlane {
   // Authenticates `req` (SigV4, or the client certificate of an unsigned request).
   Result<Caller> Authenticate(const http::Request& req) const;
 
+  // Per-thing request rate (shared with the MQTT plane): a thing over it is answered 429
+  // ThrottlingException. Null (the default): none. Set before serving.
+  void SetThingLimiter(KeyedRateLimiter* limiter) { limiter_ = limiter; }
+
  private:
   ApiConfig config_;
   service::DeviceService* devices_;
   const s3::SigV4Verifier* verifier_;
   const Clock* wall_clock_;
+  KeyedRateLimiter* limiter_ = nullptr;
 };
 
 }  // namespace iotjobs::api

@@ -83,80 +83,131 @@ std::vector<std::string> JobsMqtt::StaleSubscriptions() const {
   return Filters(config_.shared_group, {kStaleFilters[0]});
 }
 
-void JobsMqtt::Start(MqttClient* client) {
+void JobsMqtt::Start(MqttClient* client, const Clock* clock) {
   client_ = client;
+  // RequestThrottled answers are paced per thing (at the request rate, or the default one when
+  // requests are not limited: a thing over its queue bound is answered too).
+  if (clock) {
+    reject_limiter_ = std::make_unique<KeyedRateLimiter>(
+        config_.limiter && config_.limiter->enabled() ? config_.limiter->config()
+                                                      : RateLimiterConfig{},
+        clock);
+  }
+  queue_stopping_ = false;
   for (int i = 0; i < std::max(1, config_.worker_threads); ++i) {
-    auto lane = std::make_unique<Lane>();
-    lane->thread = std::thread([this, l = lane.get()] {
-      std::unique_lock lock(l->mu);
+    workers_.emplace_back([this] {
+      std::unique_lock lock(queue_mu_);
       for (;;) {
-        l->cv.wait(lock, [&] { return l->stopping || !l->queue.empty(); });
-        if (l->queue.empty()) return;  // stopping and drained
-        Work w = std::move(l->queue.front());
-        l->queue.pop_front();
-        lock.unlock();
-        if (w.task) {
-          w.task();
-        } else if (auto reply = Handle(w.topic, w.payload)) {
-          if (Status st = client_->Publish(reply->first, reply->second); !st.ok()) {
-            Log()->warn("reply to {}: {}", w.topic, st.message());
-          }
+        queue_cv_.wait(lock, [&] { return !ready_.empty() || (queue_stopping_ && running_ == 0); });
+        if (ready_.empty()) {
+          queue_cv_.notify_all();  // stopping and drained: let the others see it too
+          return;
         }
+        std::string thing = std::move(ready_.front());
+        ready_.pop_front();
+        ThingQueue& q = queues_[thing];
+        Work w = std::move(q.items.front());
+        q.items.pop_front();
+        q.running = true;
+        ++running_;
+        queued_bytes_ -= w.topic.size() + w.payload.size();
+        lock.unlock();
+        Serve(w);
         lock.lock();
+        --running_;
+        // Found again: other things' insertions may have rehashed the map.
+        ThingQueue& after = queues_[thing];
+        after.running = false;
+        if (after.items.empty()) {
+          queues_.erase(thing);
+          if (queue_stopping_ && running_ == 0) queue_cv_.notify_all();
+        } else {
+          ready_.push_back(std::move(thing));  // its next item waits for everyone else's turn
+          queue_cv_.notify_one();
+        }
       }
     });
-    lanes_.push_back(std::move(lane));
   }
   notifier_ = std::thread([this] {
     std::unique_lock lock(notify_mu_);
     while (!notify_stopping_) {
-      lock.unlock();
-      auto changes = devices_->Changes(1000);
-      if (!changes.ok()) Log()->error("notifier: {}", changes.status().message());
-      if (changes.ok() && !changes->empty()) {
-        std::vector<std::pair<std::string, std::string>> things;
-        for (const auto& c : *changes) {
-          if (!c.thing.empty()) things.emplace_back(c.region, c.thing);
-        }
-        std::sort(things.begin(), things.end());
-        things.erase(std::unique(things.begin(), things.end()), things.end());
-        // Each thing's lane reads and publishes; the batch is acknowledged once all are done.
-        std::vector<store::Store::NotifiedState> states;
-        std::mutex done_mu;
-        std::condition_variable done_cv;
-        size_t remaining = things.size();
-        for (const auto& [region, thing] : things) {
-          Push(LaneOf(thing),
-               Work{.topic = {}, .payload = {}, .task = [&, region = region, thing = thing] {
-                      auto state = Notify(region, thing);
-                      std::lock_guard done_lock(done_mu);
-                      if (state) states.push_back(std::move(*state));
-                      if (--remaining == 0) done_cv.notify_one();
-                    }});
-        }
-        {
-          std::unique_lock done_lock(done_mu);
-          done_cv.wait(done_lock, [&] { return remaining == 0; });
-        }
-        if (Status st = devices_->AckChanges(changes->back().seq, states); !st.ok()) {
-          Log()->error("notifier: {}", st.message());
-        }
-        lock.lock();
-        continue;  // more may be waiting
-      }
-      if (PublishEvents()) {
-        lock.lock();
+      if (!client_->Connected()) {
+        // Nothing is published before the broker's CONNACK: the outbox waits for OnConnected()
+        // (the timeout only bounds a missed wake-up).
+        notify_cv_.wait_for(lock, std::chrono::seconds(1),
+                            [&] { return notify_stopping_ || client_->Connected(); });
         continue;
       }
+      lock.unlock();
+      const bool more = DrainChanges() || PublishEvents();
       lock.lock();
+      if (more) continue;  // more may be waiting
       // The outbox is polled: 20 ms bounds the notification delay and costs nothing measurable.
       notify_cv_.wait_for(lock, std::chrono::milliseconds(20), [&] { return notify_stopping_; });
     }
   });
 }
 
+void JobsMqtt::OnConnected() {
+  { std::lock_guard lock(notify_mu_); }
+  notify_cv_.notify_all();
+}
+
+bool JobsMqtt::DrainChanges() {
+  auto changes = devices_->Changes(1000);
+  if (!changes.ok()) {
+    Log()->error("notifier: {}", changes.status().message());
+    return false;
+  }
+  if (changes->empty()) return false;
+  std::vector<std::pair<std::string, std::string>> things;
+  for (const auto& c : *changes) {
+    if (!c.thing.empty()) things.emplace_back(c.region, c.thing);
+  }
+  std::sort(things.begin(), things.end());
+  things.erase(std::unique(things.begin(), things.end()), things.end());
+  // Each thing's queue reads and publishes in its turn; the batch is acknowledged once all are
+  // done.
+  std::vector<store::Store::NotifiedState> states;
+  std::mutex done_mu;
+  std::condition_variable done_cv;
+  size_t remaining = things.size();
+  bool failed = false;
+  for (const auto& [region, thing] : things) {
+    Push(thing,
+         Work{.topic = {},
+              .payload = {},
+              .task =
+                  [&, region = region, thing = thing] {
+                    bool thing_failed = false;
+                    auto state = Notify(region, thing, &thing_failed);
+                    std::lock_guard done_lock(done_mu);
+                    if (state && !thing_failed) states.push_back(std::move(*state));
+                    failed = failed || thing_failed;
+                    if (--remaining == 0) done_cv.notify_one();
+                  }},
+         /*bounded=*/false);
+  }
+  {
+    std::unique_lock done_lock(done_mu);
+    done_cv.wait(done_lock, [&] { return remaining == 0; });
+  }
+  if (failed) {
+    // The connection dropped mid-batch: keep the batch; it is published again once reconnected
+    // (things already told compare equal then, or are told again: at least once).
+    Log()->warn("notifier: {} change(s) kept until the broker is back", changes->size());
+    return false;
+  }
+  if (Status st = devices_->AckChanges(changes->back().seq, states); !st.ok()) {
+    Log()->error("notifier: {}", st.message());
+    return false;
+  }
+  return true;
+}
+
 std::optional<store::Store::NotifiedState> JobsMqtt::Notify(const std::string& region,
-                                                            const std::string& thing) {
+                                                            const std::string& thing,
+                                                            bool* failed) {
   auto pending = devices_->GetPending(region, thing);
   if (!pending.ok()) return std::nullopt;  // the thing is gone
   // Members as sorted "jobId#executionNumber": notify is about membership, not order, so a member
@@ -185,8 +236,12 @@ std::optional<store::Store::NotifiedState> JobsMqtt::Notify(const std::string& r
     for (const auto& e : pending->queued) queued.push_back(codec::ExecutionSummaryJson(e));
     if (!in_progress.empty()) jobs["IN_PROGRESS"] = std::move(in_progress);
     if (!queued.empty()) jobs["QUEUED"] = std::move(queued);
-    (void)client_->Publish(base + "notify", json::serialize(json::object{
-                                                {"timestamp", ts}, {"jobs", std::move(jobs)}}));
+    if (!client_
+             ->Publish(base + "notify",
+                       json::serialize(json::object{{"timestamp", ts}, {"jobs", std::move(jobs)}}))
+             .ok()) {
+      *failed = true;
+    }
   }
   if (now_state.head != before_head) {
     json::object body{{"timestamp", ts}};
@@ -195,7 +250,7 @@ std::optional<store::Store::NotifiedState> JobsMqtt::Notify(const std::string& r
                                      /*include_document=*/true);
       if (next.ok() && *next) body["execution"] = ExecutionData(**next, devices_->clock()->Now());
     }
-    (void)client_->Publish(base + "notify-next", json::serialize(body));
+    if (!client_->Publish(base + "notify-next", json::serialize(body)).ok()) *failed = true;
   }
   return now_state;
 }
@@ -253,7 +308,11 @@ bool JobsMqtt::PublishEvents() {
       }
       topic = "$aws/events/job/" + e.job_id + "/" + e.operation;
     }
-    (void)client_->Publish(topic, json::serialize(body));
+    if (Status st = client_->Publish(topic, json::serialize(body)); !st.ok()) {
+      // Kept in the outbox (events already published may be published again: at least once).
+      Log()->warn("events: {}", st.message());
+      return false;
+    }
   }
   if (Status st = devices_->AckEvents(events->back().seq); !st.ok()) {
     Log()->error("events: {}", st.message());
@@ -268,35 +327,95 @@ void JobsMqtt::Stop() {
   }
   notify_cv_.notify_all();
   if (notifier_.joinable()) notifier_.join();
-  for (auto& l : lanes_) {
-    {
-      std::lock_guard lock(l->mu);
-      l->stopping = true;
-    }
-    l->cv.notify_all();
-  }
-  for (auto& l : lanes_) l->thread.join();
-  lanes_.clear();
-}
-
-JobsMqtt::Lane& JobsMqtt::LaneOf(std::string_view thing) {
-  return *lanes_[std::hash<std::string_view>{}(thing) % lanes_.size()];
-}
-
-void JobsMqtt::Push(Lane& l, Work work) {
   {
-    std::lock_guard lock(l.mu);
-    l.queue.push_back(std::move(work));
+    std::lock_guard lock(queue_mu_);
+    queue_stopping_ = true;
   }
-  l.cv.notify_one();
+  queue_cv_.notify_all();
+  for (auto& w : workers_) w.join();
+  workers_.clear();
 }
 
-void JobsMqtt::OnMessage(const std::string& topic, const std::string& payload) {
-  if (lanes_.empty()) return;
-  // The lane of the thing named by the topic ($aws/things/{thing}/...): per-thing order.
+void JobsMqtt::Serve(const Work& w) {
+  if (w.task) {
+    w.task();
+  } else if (auto reply = Handle(w.topic, w.payload)) {
+    if (Status st = client_->Publish(reply->first, reply->second); !st.ok()) {
+      Log()->warn("reply to {}: {}", w.topic, st.message());
+    }
+  }
+}
+
+bool JobsMqtt::Push(const std::string& thing, Work work, bool bounded) {
+  const size_t bytes = work.topic.size() + work.payload.size();
+  {
+    std::lock_guard lock(queue_mu_);
+    auto it = queues_.find(thing);
+    if (bounded &&
+        ((it != queues_.end() && it->second.items.size() >= config_.max_queued_per_thing) ||
+         queued_bytes_ + bytes > config_.max_queued_bytes)) {
+      return false;
+    }
+    if (it == queues_.end()) it = queues_.emplace(thing, ThingQueue{}).first;
+    const bool idle = it->second.items.empty() && !it->second.running;
+    it->second.items.push_back(std::move(work));
+    queued_bytes_ += bytes;
+    if (!idle) return true;  // already waiting its turn, or its worker requeues it
+    ready_.push_back(thing);
+  }
+  queue_cv_.notify_one();
+  return true;
+}
+
+namespace {
+// The thing named by a topic $aws/things/{thing}/...
+std::string_view ThingOf(std::string_view topic) {
   const size_t start = std::min(topic.size(), kPrefix.size());
   const size_t end = topic.find('/', start);
-  Push(LaneOf(std::string_view(topic).substr(start, end - start)), Work{topic, payload, {}});
+  return topic.substr(start, end == std::string_view::npos ? std::string_view::npos : end - start);
+}
+bool EndsWith(std::string_view s, std::string_view suffix) {
+  return s.size() >= suffix.size() &&
+         s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+}  // namespace
+
+void JobsMqtt::OnMessage(const std::string& topic, const std::string& payload) {
+  if (workers_.empty()) return;
+  const std::string thing(ThingOf(topic));
+  if (config_.limiter && !config_.limiter->Allow(thing)) {
+    Throttle(topic, thing, payload);
+    return;
+  }
+  if (!Push(thing, Work{topic, payload, {}}, /*bounded=*/true)) Throttle(topic, thing, payload);
+}
+
+void JobsMqtt::Throttle(const std::string& topic, const std::string& thing,
+                        const std::string& payload) {
+  ++throttled_;
+  // Never answer an answer (a stale wildcard subscription could bring ours back).
+  if (EndsWith(topic, "/accepted") || EndsWith(topic, "/rejected") ||
+      topic.find("/notify") != std::string::npos) {
+    return;
+  }
+  // The answers are paced too: a flood gets at most the allowed rate of them; the rest is dropped.
+  if (reject_limiter_ && !reject_limiter_->Allow(thing)) return;
+  json::object body{{"code", RejectionCode(Code::kThrottled)},
+                    {"message", "Rate exceeded for thing " + thing},
+                    {"timestamp", Seconds(devices_->clock()->Now())}};
+  // The clientToken, so the device can match the answer. Only small payloads are read here, on
+  // the network thread (AWS's clientToken is at most 64 characters).
+  if (payload.size() <= 4096) {
+    boost::system::error_code ec;
+    json::value v = json::parse(payload, ec);
+    if (!ec && v.is_object()) {
+      if (auto t = v.get_object().find("clientToken");
+          t != v.get_object().end() && t->value().is_string()) {
+        body["clientToken"] = t->value().get_string();
+      }
+    }
+  }
+  (void)client_->Publish(topic + "/rejected", json::serialize(body));
 }
 
 std::optional<std::pair<std::string, std::string>> JobsMqtt::Handle(const std::string& topic,

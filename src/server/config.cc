@@ -132,6 +132,9 @@ Status Validate(ServerConfig* c) {
   if (!c->device_ca.empty() && c->tls_cert.empty()) {
     return Status::InvalidRequest("--device-ca needs --tls-cert and --tls-key");
   }
+  if (!(c->device_requests_per_second >= 0) || !(c->device_burst >= 0)) {
+    return Status::InvalidRequest("--device-requests-per-second and --device-burst must be >= 0");
+  }
   if (c->mqtt_workers < 1 || c->mqtt_workers > 1024) {
     return Status::InvalidRequest("--mqtt-workers must be between 1 and 1024");
   }

@@ -26,11 +26,16 @@ struct ServerConfig {
   std::string control_listen = "127.0.0.1:9080";  // control plane (aws iot ...)
   std::string jobs_listen = "127.0.0.1:9081";     // jobs data plane (iot-jobs-data)
   std::string mqtt = "none";                      // mqtt://[user:pass@]host:port or none
-  std::string mqtt_client_id = "iotjobsd";  // persistent session: requests queue across restarts
-  std::string mqtt_shared_group;            // $share/<group>/ subscriptions when set
+  // Persistent session: requests queue across restarts. Not a thing name ('.' is not allowed in
+  // one), so no device certificate can claim it.
+  std::string mqtt_client_id = "iotjobsd.service";
+  std::string mqtt_shared_group;  // $share/<group>/ subscriptions when set
   // Lanes answering MQTT requests: each waits for its write's group commit, so more lanes mean
   // bigger commits (measured with bench/run_devices.sh: 8 → 64 raised updates/s by a third).
   int mqtt_workers = 64;
+  // Per-thing request rate on the MQTT and HTTPS data planes (0: unlimited) and burst.
+  double device_requests_per_second = 20;
+  double device_burst = 50;
   std::string s3_endpoint;                  // S3-compatible endpoint for documentSource
   std::string s3_region;                    // signing region for S3 (default: --region)
   std::string region = "us-east-1";         // default region for unsigned requests

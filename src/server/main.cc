@@ -1,5 +1,7 @@
 // iotjobsd: one process serving the AWS IoT Jobs control plane over SQLite.
 #include <CLI/CLI.hpp>
+#include <algorithm>
+#include <cctype>
 #include <csignal>
 #include <filesystem>
 #include <iostream>
@@ -8,6 +10,7 @@
 #include "api/jobs_data_plane.h"
 #include "common/credentials.h"
 #include "common/logging.h"
+#include "common/rate_limiter.h"
 #include "device/jobs_mqtt.h"
 #include "device/mqtt_client.h"
 #include "http/server.h"
@@ -115,8 +118,15 @@ int Run(ServerConfig cfg) {
   if (Status st = registration.Start(); !st.ok()) return Fail("--store: " + st.message());
   service::DeviceService devices(service_config, store->get(), &s3, &clock, &wall_clock,
                                  [&scheduler] { scheduler.Poke(); });
+  // One budget per thing across the MQTT and HTTPS data planes (issue 16, finding 5).
+  KeyedRateLimiter device_limiter(
+      {.rate_per_second = cfg.device_requests_per_second,
+       .burst = cfg.device_burst > 0 ? cfg.device_burst : cfg.device_requests_per_second,
+       .max_keys = 100'000},
+      &wall_clock);
   api::JobsDataPlane data_plane({.default_region = cfg.region, .account_id = cfg.account_id},
                                 &devices, data_verifier ? &*data_verifier : nullptr, &wall_clock);
+  if (device_limiter.enabled()) data_plane.SetThingLimiter(&device_limiter);
   api::ControlPlane control({.default_region = cfg.region, .account_id = cfg.account_id},
                             {&templates, &registry, &jobs, &registration},
                             verifier ? &*verifier : nullptr, &clock, &wall_clock);
@@ -157,22 +167,39 @@ int Run(ServerConfig cfg) {
   std::optional<device::JobsMqtt> jobs_mqtt;
   std::optional<device::MosquittoClient> mqtt;
   if (cfg.mqtt_url) {
-    jobs_mqtt.emplace(device::JobsMqttConfig{.region = cfg.region,
-                                             .worker_threads = cfg.mqtt_workers,
-                                             .shared_group = cfg.mqtt_shared_group},
-                      &devices);
-    mqtt.emplace(device::MosquittoOptions{.host = cfg.mqtt_url->host,
-                                          .port = cfg.mqtt_url->port,
-                                          .username = cfg.mqtt_url->user,
-                                          .password = cfg.mqtt_url->password,
-                                          .client_id = cfg.mqtt_client_id,
-                                          .keepalive_seconds = 30,
-                                          .subscriptions = jobs_mqtt->Subscriptions(),
-                                          .unsubscriptions = jobs_mqtt->StaleSubscriptions()},
-                 [&](const std::string& topic, const std::string& payload) {
-                   jobs_mqtt->OnMessage(topic, payload);
-                 });
-    jobs_mqtt->Start(&*mqtt);
+    device::JobsMqttConfig mqtt_config;
+    mqtt_config.region = cfg.region;
+    mqtt_config.worker_threads = cfg.mqtt_workers;
+    mqtt_config.shared_group = cfg.mqtt_shared_group;
+    mqtt_config.limiter = &device_limiter;
+    jobs_mqtt.emplace(mqtt_config, &devices);
+    // A device listener that takes the client id from the certificate (use_username_as_clientid)
+    // keeps devices out of iotjobsd's session unless a certificate names that id: a thing name.
+    if (std::all_of(cfg.mqtt_client_id.begin(), cfg.mqtt_client_id.end(), [](unsigned char c) {
+          return std::isalnum(c) || c == ':' || c == '_' || c == '-';
+        })) {
+      log->warn(
+          "--mqtt-client-id {} could be a thing name: a device certificate for a thing of that "
+          "name could take over iotjobsd's session; use an id with a '.' (default "
+          "iotjobsd.service)",
+          cfg.mqtt_client_id);
+    }
+    mqtt.emplace(
+        device::MosquittoOptions{.host = cfg.mqtt_url->host,
+                                 .port = cfg.mqtt_url->port,
+                                 .username = cfg.mqtt_url->user,
+                                 .password = cfg.mqtt_url->password,
+                                 .client_id = cfg.mqtt_client_id,
+                                 .keepalive_seconds = 30,
+                                 .subscriptions = jobs_mqtt->Subscriptions(),
+                                 .unsubscriptions = jobs_mqtt->StaleSubscriptions()},
+        [&](const std::string& topic, const std::string& payload) {
+          jobs_mqtt->OnMessage(topic, payload);
+        },
+        [&] { jobs_mqtt->OnConnected(); });
+    // The broker is optional at start: the client connects (and reconnects) in the background,
+    // and nothing is published before it is connected.
+    jobs_mqtt->Start(&*mqtt, &wall_clock);
     if (Status st = mqtt->Start(); !st.ok()) return Fail(st.message());
   }
   if (cfg.time_scale != 1.0)
@@ -228,6 +255,12 @@ int main(int argc, char** argv) {
        "threads answering MQTT requests (a thing's requests stay in order on one)");
   flag("--mqtt-shared-group", &cfg.mqtt_shared_group, "IOTJOBS_MQTT_SHARED_GROUP",
        "subscribe through $share/<group>/ so several nodes split device traffic");
+  flag("--device-requests-per-second", &cfg.device_requests_per_second,
+       "IOTJOBS_DEVICE_REQUESTS_PER_SECOND",
+       "per-thing request rate on the MQTT and HTTPS data planes (0: unlimited); over it MQTT "
+       "answers RequestThrottled, HTTPS 429 ThrottlingException");
+  flag("--device-burst", &cfg.device_burst, "IOTJOBS_DEVICE_BURST",
+       "requests a thing may make at once above that rate (0: the rate)");
   flag("--s3-endpoint", &cfg.s3_endpoint, "IOTJOBS_S3_ENDPOINT", "S3-compatible endpoint URL");
   flag("--s3-region", &cfg.s3_region, "IOTJOBS_S3_REGION", "S3 signing region (default --region)");
   flag("--s3-timeout-ms", &cfg.s3_timeout_ms, "IOTJOBS_S3_TIMEOUT_MS", "bound on one S3 fetch");

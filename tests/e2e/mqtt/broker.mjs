@@ -4,8 +4,12 @@
 //   service — plain TCP, user name + password (mosquitto_passwd), no ACL: iotjobsd's privileged
 //             connection (`--mqtt mqtt://user:pass@127.0.0.1:<servicePort>`).
 //   devices — mTLS: `require_certificate true`, `use_identity_as_username true` (the
-//             certificate's CN, i.e. the thing name, becomes the user name) and an ACL
+//             certificate's CN, i.e. the thing name, becomes the user name),
+//             `use_username_as_clientid true` (and the client id: whatever id a device asks for,
+//             it cannot take over iotjobsd's session or another device's; issue 12) and an ACL
 //             `pattern readwrite $aws/things/%u/jobs/#`, so a device reaches its own topics only.
+//             iotjobsd's client id should hold a character thing names cannot ('.'), so that no
+//             device certificate can name it.
 // Certificates come from scripts/dev-certs.sh (a development CA, a server certificate for
 // 127.0.0.1/localhost, one client certificate per thing).
 //
@@ -129,6 +133,7 @@ export class Mosquitto {
       "allow_anonymous false",
       "require_certificate true",
       "use_identity_as_username true",
+      "use_username_as_clientid true",
       `cafile ${this.certs.ca}`,
       `certfile ${this.certs.serverCert}`,
       `keyfile ${this.certs.serverKey}`,
@@ -139,8 +144,17 @@ export class Mosquitto {
     return conf;
   }
 
+  // Picks the ports without starting (so iotjobsd can be pointed at a broker that is not up
+  // yet); start() then uses them.
+  async reservePorts() {
+    while (this.servicePort === 0 || this.devicePort === this.servicePort) {
+      this.servicePort = await freePort();
+      this.devicePort = await freePort();
+    }
+  }
+
   // Starts Mosquitto and resolves once both listeners accept connections. The first start picks
-  // the ports; later starts (restarts) reuse them.
+  // the ports (unless reservePorts() did); later starts (restarts) reuse them.
   async start() {
     const fixed = this.servicePort !== 0;
     for (let attempt = 0; ; attempt++) {
