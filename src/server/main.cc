@@ -58,11 +58,8 @@ int Run(ServerConfig cfg) {
   // A file-size limit (RLIMIT_FSIZE) must make a write fail with EFBIG, answered as an error, not
   // kill the process with SIGXFSZ (chaos campaign finding). Set before any thread starts.
   std::signal(SIGXFSZ, SIG_IGN);
-  if (const rlim_t limit = RaiseDescriptorLimit(); limit == RLIM_INFINITY) {
-    log->info("descriptor limit: unlimited");
-  } else if (limit > 0) {
-    log->info("descriptor limit: {} (soft limit raised to the hard limit)", limit);
-  }
+  // Logged once started: a start-up failure stays one line on stderr.
+  const rlim_t descriptor_limit = RaiseDescriptorLimit();
 
   // Block the stop signals in every thread; the main thread waits for them below.
   sigset_t stop_signals;
@@ -203,6 +200,11 @@ int Run(ServerConfig cfg) {
   if (cfg.time_scale != 1.0)
     log->info("service clock runs {}x faster than wall time", cfg.time_scale);
   log->info("store sqlite:{} (schema v{})", cfg.sqlite_path, store::SqliteStore::SchemaVersion());
+  if (descriptor_limit == RLIM_INFINITY) {
+    log->info("descriptor limit: unlimited");
+  } else if (descriptor_limit > 0) {
+    log->info("descriptor limit: {} (soft limit raised to the hard limit)", descriptor_limit);
+  }
   const std::string scheme = cfg.tls_cert.empty() ? "http://" : "https://";
   std::cout << "iotjobsd ready control=" << scheme << cfg.control.host << ":"
             << control_server.port() << " jobs=" << scheme << cfg.jobs.host << ":"
