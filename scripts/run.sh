@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Runs iotjobs locally: installs dependencies, builds (Release), starts a local Mosquitto, a local
-# S3 store (moto's server, when moto is installed) and iotjobsd (SQLite under ./data), then prints
-# the endpoints, the credentials and copy-paste examples. Ctrl-C (or SIGTERM) stops everything.
+# S3 store (moto's server, when moto is installed) and iotjobsd (SQLite under ./data; both
+# listeners over HTTPS with the development CA of <data>/certs, devices may present their
+# certificates), then prints the endpoints, the credentials and copy-paste examples. Ctrl-C (or
+# SIGTERM) stops everything.
 #
 # Settings (environment; the README's "The two commands" lists them too):
 #   IOTJOBS_CONTROL_LISTEN  127.0.0.1:9080   control plane (iotjobsd's own variable; port 0 picks one)
@@ -131,13 +133,15 @@ CRED
   )
 fi
 creds="$(cd "$(dirname "$creds")" && pwd)/$(basename "$creds")"
-# An AWS CLI config for this endpoint. cli_follow_urlparam = false stops AWS CLI v1 from
-# downloading https:// parameter values (e.g. --document-source) itself; cli_pager= keeps AWS CLI
-# v2 from paging its output.
+# An AWS CLI config for this endpoint. ca_bundle: the development CA that signed iotjobsd's
+# certificate (AWS CLI v1 and v2, boto3 and botocore read it from the config file);
+# cli_follow_urlparam = false stops AWS CLI v1 from downloading https:// parameter values (e.g.
+# --document-source) itself; cli_pager= keeps AWS CLI v2 from paging its output.
 cat >"$data/aws-config" <<CONF
 [default]
 region = $region
 output = json
+ca_bundle = $data/certs/ca.crt
 cli_follow_urlparam = false
 cli_pager =
 CONF
@@ -193,7 +197,8 @@ wait_listening() {
 # take over iotjobsd's session (its client id, iotjobsd.service, is no thing name: '.' is not
 # allowed in one) nor another device's, whatever client id it asks for. Sessions unused for 7 days
 # (AWS's longest persistent-session expiry) are removed, with what was queued for them.
-# Device certificates: scripts/dev-certs.sh "$data/certs" THING (the banner shows how).
+# Device certificates: scripts/dev-certs.sh "$data/certs" THING (the banner shows how). The same
+# CA and server certificate (127.0.0.1 and localhost) serve iotjobsd's HTTPS listeners.
 mkdir -p "$data/mosquitto"
 "$root/scripts/dev-certs.sh" "$data/certs" >/dev/null
 printf 'pattern readwrite $aws/things/%%u/jobs/#\n' >"$data/mosquitto/acl"
@@ -256,6 +261,8 @@ if [ -z "$s3_endpoint" ]; then
 fi
 
 # iotjobsd: stdout (the ready line) to iotjobsd.out, stderr (its log) to the console and iotjobsd.log.
+# Both listeners serve HTTPS with the development CA's server certificate; with --device-ca a device
+# presenting a certificate of that CA is the thing its CN names, on the jobs data plane only.
 # tee ignores Ctrl-C and SIGTERM: it ends when iotjobsd closes its stderr, after its last line.
 exec 4> >(trap '' INT TERM; exec tee -a "$data/iotjobsd.log" >&2)
 tee_pid=$!
@@ -263,6 +270,8 @@ tee_pid=$!
 IOTJOBS_MQTT="mqtt://iotjobsd:$mqtt_pass@127.0.0.1:$mqtt_port" \
   "$bin" --data-dir "$data" --credentials "$creds" --region "$region" \
   --control-listen "$control_listen" --jobs-listen "$jobs_listen" \
+  --tls-cert "$data/certs/server.crt" --tls-key "$data/certs/server.key" \
+  --device-ca "$data/certs/ca.crt" \
   ${s3_endpoint:+--s3-endpoint "$s3_endpoint"} >"$data/iotjobsd.out" 2>&4 &
 daemon=$!
 exec 4>&-
@@ -289,12 +298,12 @@ account="$(sed -n 's/.* account=\([^ ]*\).*/\1/p' <<<"$ready")"
 # (tests/e2e/test_run_command.py runs every block exactly so). Blocks start with "  # N. ".
 n=$run
 env_line="export AWS_SHARED_CREDENTIALS_FILE=$creds AWS_CONFIG_FILE=$data/aws-config"
-dev="device-$n" job="job-$n"
+dev="device-$n" job="job-$n" hdev="https-device-$n" hjob="https-job-$n"
 cat <<BANNER
 
 iotjobs is running.
-  control plane (aws iot)  $endpoint
-  jobs data plane          $jobs_endpoint  (service iot-jobs-data, plain HTTP)
+  control plane (aws iot)  $endpoint  (HTTPS; CA $data/certs/ca.crt, ca_bundle in aws-config)
+  jobs data plane          $jobs_endpoint  (iot-jobs-data: SigV4, or a device certificate, CN = thing name)
   MQTT for devices (mTLS)  mqtts://127.0.0.1:$device_port  (client certificate CN = thing name; CA $data/certs/ca.crt)
   MQTT for iotjobsd        mqtt://127.0.0.1:$mqtt_port  (user iotjobsd, password in $data/mosquitto/iotjobsd.pass)
   S3-compatible store      $s3_shown
@@ -311,12 +320,15 @@ Try it: paste each block into a fresh shell, in this order (the ids carry this r
   aws iot describe-job-template --endpoint-url $endpoint --job-template-id welcome-$n
   aws iot list-job-templates --endpoint-url $endpoint
 
-  # 2. a device: register the thing, issue its certificate, give it a job
+  # 2. two devices: register the things, issue their certificates, give each a job
   $env_line
   aws iot create-thing --endpoint-url $endpoint --thing-name $dev
-  $root/scripts/dev-certs.sh $data/certs $dev
+  aws iot create-thing --endpoint-url $endpoint --thing-name $hdev
+  $root/scripts/dev-certs.sh $data/certs $dev $hdev
   aws iot create-job --endpoint-url $endpoint --job-id $job --document '{"operation":"reboot"}' \\
       --targets arn:aws:iot:$region:$account:thing/$dev
+  aws iot create-job --endpoint-url $endpoint --job-id $hjob --document '{"operation":"reboot"}' \\
+      --targets arn:aws:iot:$region:$account:thing/$hdev
 
   # 3. the device runs its job over MQTT (mTLS): subscribe to the replies (a persistent session,
   #    QoS 1, keeps them until read), start the next job, then report it SUCCEEDED
@@ -335,7 +347,21 @@ Try it: paste each block into a fresh shell, in this order (the ids carry this r
   aws iot describe-job-execution --endpoint-url $endpoint --job-id $job --thing-name $dev \\
       --query execution.status
 
-  # 4. a simulated fleet: 20 devices with certificates run a job (90% succeed, 10% fail)
+  # 4. the other device runs its job over HTTPS, its certificate its only credential (curl):
+  #    its pending jobs, start the next one, then report it SUCCEEDED
+  $env_line
+  c="-sS --fail-with-body -w \\n --cacert $data/certs/ca.crt \\
+     --cert $data/certs/$hdev.crt --key $data/certs/$hdev.key"
+  curl \$c $jobs_endpoint/things/$hdev/jobs
+  reply=\$(curl \$c -X PUT -d '{}' '$jobs_endpoint/things/$hdev/jobs/\$next')
+  echo "\$reply"
+  version=\$(grep -o '"versionNumber":[0-9]*' <<<"\$reply" | cut -d: -f2)
+  curl \$c -X POST -d "{\\"status\\":\\"SUCCEEDED\\",\\"expectedVersion\\":\$version}" \\
+      $jobs_endpoint/things/$hdev/jobs/$hjob
+  aws iot describe-job-execution --endpoint-url $endpoint --job-id $hjob --thing-name $hdev \\
+      --query execution.status
+
+  # 5. a simulated fleet: 20 devices with certificates run a job (90% succeed, 10% fail)
   $env_line
   seq -f 'fleet$n-%g' 0 19 | xargs -P 4 -I{} aws iot create-thing --endpoint-url $endpoint --thing-name {} >/dev/null
   $root/scripts/dev-certs.sh $data/certs \$(seq -f 'fleet$n-%g' 0 19) >/dev/null
@@ -347,7 +373,7 @@ BANNER
 if [ -n "$s3_endpoint" ]; then
   cat <<BANNER
 
-  # 5. a template whose document lives in S3 (fetched once, at creation)
+  # 6. a template whose document lives in S3 (fetched once, at creation)
   $env_line
   echo '{"operation":"install","url":"\${aws:iot:s3-presigned-url:https://s3.amazonaws.com/firmware/v2.bin}"}' \\
       > $data/job-document.json

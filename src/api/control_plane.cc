@@ -46,14 +46,21 @@ ControlPlane::ControlPlane(ApiConfig config, Services services, const s3::SigV4V
       clock_(clock),
       wall_clock_(wall_clock) {}
 
+namespace {
+
+// A caller identified by its client certificate alone (a device) has no control-plane rights.
+Status CertificateOnControlPlane(const std::string& cn) {
+  return Status(Code::kAccessDenied,
+                "User: certificate CN=" + cn +
+                    " is not authorized to perform control-plane actions: a client certificate "
+                    "authenticates a device on the jobs data plane only; sign with SigV4");
+}
+
+}  // namespace
+
 Result<std::string> ControlPlane::Authenticate(const http::Request& req) {
   s3::SigV4Request sr{req.method, req.path, req.query, req.headers, req.body};
-  if (req.peer_identity && !s3::IsSigned(sr)) {
-    return Status(Code::kAccessDenied,
-                  "User: certificate CN=" + *req.peer_identity +
-                      " is not authorized to perform control-plane actions: a client certificate "
-                      "authenticates a device on the jobs data plane only; sign with SigV4");
-  }
+  if (req.peer_identity && !s3::IsSigned(sr)) return CertificateOnControlPlane(*req.peer_identity);
   if (!verifier_) {
     // --no-auth: take the region from an (unverified) credential scope when there is one.
     auto scope = s3::PeekScope(sr);
@@ -83,6 +90,11 @@ Result<std::string> ControlPlane::Authenticate(const http::Request& req) {
 std::optional<http::Response> ControlPlane::CheckHeaders(const http::Request& head) const {
   if (!verifier_) return std::nullopt;
   s3::SigV4Request sr{head.method, head.path, head.query, head.headers, {}};
+  // A device's certificate alone: refused as AWS refuses a policy denial, not as a missing
+  // signature (the request was authenticated, just not for this).
+  if (head.peer_identity && !s3::IsSigned(sr)) {
+    return Error(CertificateOnControlPlane(*head.peer_identity));
+  }
   auto id = verifier_->VerifyHeaders(sr, wall_clock_->Now());
   if (id.ok()) return std::nullopt;
   Log()->debug("rejected {} {} before its body: {}", head.method, head.path, id.status().message());

@@ -1,4 +1,6 @@
 // iotjobsd: one process serving the AWS IoT Jobs control plane over SQLite.
+#include <sys/resource.h>
+
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <cctype>
@@ -39,10 +41,28 @@ int Fail(const std::string& message) {
   return 2;
 }
 
+// Raises the soft descriptor limit to the hard one (the default soft limit, 1024, would cap each
+// listener at 384 connections); returns the limit now in force, or 0 when it is unknown.
+rlim_t RaiseDescriptorLimit() {
+  rlimit rl{};
+  if (getrlimit(RLIMIT_NOFILE, &rl) != 0) return 0;
+  if (rl.rlim_cur < rl.rlim_max) {
+    rlimit raised = rl;
+    raised.rlim_cur = rl.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &raised) == 0) rl = raised;
+  }
+  return rl.rlim_cur;
+}
+
 int Run(ServerConfig cfg) {
   if (!SetLogLevel(cfg.log_level))
     return Fail("--log-level: unknown level '" + cfg.log_level + "'");
   auto log = Logger("server");
+  // A file-size limit (RLIMIT_FSIZE) must make a write fail with EFBIG, answered as an error, not
+  // kill the process with SIGXFSZ (chaos campaign finding). Set before any thread starts.
+  std::signal(SIGXFSZ, SIG_IGN);
+  // Logged once started: a start-up failure stays one line on stderr.
+  const rlim_t descriptor_limit = RaiseDescriptorLimit();
 
   // Block the stop signals in every thread; the main thread waits for them below.
   sigset_t stop_signals;
@@ -141,13 +161,15 @@ int Run(ServerConfig cfg) {
   control_options.name = "control";
   control_options.tls_cert_file = cfg.tls_cert;
   control_options.tls_key_file = cfg.tls_key;
+  // Both listeners ask for a device certificate: on the control listener a certificate-only
+  // caller is refused with AccessDeniedException (a device has no control-plane rights).
+  control_options.client_ca_file = cfg.device_ca;
   control_options.max_connections =
       cfg.max_connections > 0 ? cfg.max_connections : http::DefaultMaxConnections(2);
   http::ServerOptions jobs_options = control_options;
   jobs_options.host = cfg.jobs.host;
   jobs_options.port = cfg.jobs.port;
   jobs_options.name = "jobs-data";
-  jobs_options.client_ca_file = cfg.device_ca;
   // Every valid body is small (the models cap documents at 32 KB): see kControlBodyLimit.
   control_options.max_body_bytes = kControlBodyLimit;
   jobs_options.max_body_bytes = kJobsBodyLimit;
@@ -205,6 +227,11 @@ int Run(ServerConfig cfg) {
   if (cfg.time_scale != 1.0)
     log->info("service clock runs {}x faster than wall time", cfg.time_scale);
   log->info("store sqlite:{} (schema v{})", cfg.sqlite_path, store::SqliteStore::SchemaVersion());
+  if (descriptor_limit == RLIM_INFINITY) {
+    log->info("descriptor limit: unlimited");
+  } else if (descriptor_limit > 0) {
+    log->info("descriptor limit: {} (soft limit raised to the hard limit)", descriptor_limit);
+  }
   const std::string scheme = cfg.tls_cert.empty() ? "http://" : "https://";
   std::cout << "iotjobsd ready control=" << scheme << cfg.control.host << ":"
             << control_server.port() << " jobs=" << scheme << cfg.jobs.host << ":"

@@ -7,8 +7,12 @@
   binaries already built (IOTJOBS_BUILD_DIR, IOTJOBS_NO_BUILD=1: nothing is rebuilt), run.sh
   prints its banner; every example block of the banner, and every README block marked
   `<!-- example: run.sh -->`, runs as pasted in a fresh `bash -e -c` whose environment holds only
-  PATH and an empty HOME (nothing but what the block itself exports); the device examples end with
-  the execution SUCCEEDED. SIGTERM to run.sh then stops everything it started: each process it
+  PATH and an empty HOME (nothing but what the block itself exports); the device examples (MQTT
+  over mTLS, and HTTPS with curl and the device's certificate) end with the execution SUCCEEDED.
+  Both listeners serve HTTPS with the development CA; the examples trust it through the
+  `ca_bundle` of the aws-config run.sh writes (AWS CLI v1 and v2, boto3; the blocks run the
+  first `aws` on PATH, and Debian's AWS CLI v2 at /usr/bin/aws, when present, is checked against
+  the HTTPS control plane too). SIGTERM to run.sh then stops everything it started: each process it
   started is gone and each port is free again.
 
 The build dir comes from $IOTJOBS_BUILD_DIR (ctest sets it), else build/.
@@ -319,8 +323,11 @@ class MovedPorts(unittest.TestCase):
     def test_examples_run_as_pasted_and_sigterm_stops_everything(self):
         control, jobs, mqtt, device, s3 = self.ports
         proc, banner = self.start_run_sh()
-        self.assertIn(f"http://127.0.0.1:{control}", banner)
-        self.assertIn(f"http://127.0.0.1:{jobs}", banner)
+        # Both listeners over HTTPS with the development CA (ca_bundle in the written aws-config).
+        self.assertIn(f"https://127.0.0.1:{control}", banner)
+        self.assertIn(f"https://127.0.0.1:{jobs}", banner)
+        self.assertIn(f"ca_bundle = {self.data}/certs/ca.crt\n",
+                      (self.data / "aws-config").read_text())
         self.assertIn(f"mqtts://127.0.0.1:{device}", banner)
         self.assertIn(f"mqtt://127.0.0.1:{mqtt}", banner)
         if have_moto():
@@ -333,7 +340,11 @@ class MovedPorts(unittest.TestCase):
             self.assertIn(expected, commands)
 
         blocks = banner_blocks(banner)
-        self.assertGreaterEqual(len(blocks), 4 if not have_moto() else 5, banner)
+        self.assertGreaterEqual(len(blocks), 5 if not have_moto() else 6, banner)
+        # One block is a device on the HTTPS data plane with its certificate only (curl).
+        self.assertTrue(any(f"--cert {self.data}/certs/" in b and
+                            f"https://127.0.0.1:{jobs}/things/" in b and "curl" in b
+                            for b in blocks), banner)
         for block in blocks:
             out = self.run_block(block, self.root)
             if "create-job-template" in block and "welcome-" in block:
@@ -355,6 +366,19 @@ class MovedPorts(unittest.TestCase):
                 self.assertEqual(out.strip().splitlines()[-1], '"SUCCEEDED"', out)
             if "boto3" in example:
                 self.assertIn("dev1-https SUCCEEDED", out)
+            if "--cert data/certs/dev3.crt" in example:  # refused on another thing's jobs
+                self.assertIn('"AccessDeniedException"', out)
+
+        # Debian's AWS CLI v2 reads ca_bundle from the same config (the blocks ran the first aws
+        # on PATH, here AWS CLI v1).
+        if Path("/usr/bin/aws").exists():
+            out = self.run_block(
+                f"export AWS_SHARED_CREDENTIALS_FILE={self.data}/credentials "
+                f"AWS_CONFIG_FILE={self.data}/aws-config\n"
+                f"/usr/bin/aws --version\n"
+                f"/usr/bin/aws iot list-job-templates --endpoint-url https://127.0.0.1:{control} "
+                f"--query 'jobTemplates[].jobTemplateId'\n", self.root)
+            self.assertIn('"hello"', out)
 
         # SIGTERM to run.sh alone: it stops everything it started, and waits for it.
         started = descendants(proc.pid)

@@ -179,6 +179,21 @@ TEST_F(AuthorizationTest, CertificateCallerIsRefusedOnTheControlPlane) {
   ExpectDenied(control_->Handle(req), "certificate CN=sensor-1");
 }
 
+// The control listener asks for device certificates too (--device-ca): a certificate-only caller
+// is refused as a policy denial before its body is read, not as a missing signature.
+TEST_F(AuthorizationTest, CertificateCallerIsDeniedOnTheControlPlaneBeforeItsBody) {
+  auto denied = control_->CheckHeaders(Make("PUT", "/things/x", "", "", "iot", "sensor-1"));
+  ASSERT_TRUE(denied.has_value());
+  ExpectDenied(*denied, "certificate CN=sensor-1");
+  // Without a certificate an unsigned request is still refused for its missing signature.
+  auto unsigned_req = control_->CheckHeaders(Make("PUT", "/things/x", "", "", "iot"));
+  ASSERT_TRUE(unsigned_req.has_value());
+  EXPECT_NE(ErrorType(*unsigned_req), "AccessDeniedException");
+  // A signed request with a certificate is judged by its key.
+  EXPECT_FALSE(
+      control_->CheckHeaders(Make("GET", "/job-templates", "", kOperatorKey, "iot", "sensor-1")));
+}
+
 TEST_F(AuthorizationTest, AnEmptyCommonNameActsForNoThing) {
   http::Request req = Make("GET", "/things/x/jobs", "", "", "", "");
   ExpectDenied(data_->Handle(req), "not authorized");
