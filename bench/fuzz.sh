@@ -43,8 +43,8 @@ log "building the fuzz preset in build-fuzz"
 build="$root/build-fuzz/fuzz"
 work="$build/long"
 mkdir -p "$work/artifacts"
-results="$work/results.tsv"
-: >"$results"
+# One row per target, kept across runs (a run of some targets updates their rows only).
+mkdir -p "$work/results"
 commit="$(git -C "$root" rev-parse --short=12 HEAD)"
 git -C "$root" diff --quiet HEAD -- src fuzz CMakeLists.txt || commit="$commit (with uncommitted changes)"
 started="$(date -u '+%Y-%m-%d %H:%M UTC')"
@@ -61,9 +61,10 @@ for t in "${targets[@]}"; do
     -artifact_prefix="$work/artifacts/$t-" "$work/$t" "$root/fuzz/corpus/$t" \
     >"$work/$t.log" 2>&1 || rc=$?
   secs=$(($(date +%s) - t0))
-  python3 - "$t" "$work/$t.log" "$rc" "$secs" "$work/artifacts" >>"$results" <<'PY'
+  python3 - "$t" "$work/$t.log" "$rc" "$secs" "$work/artifacts" "$started" "$commit" \
+    >"$work/results/$t.tsv" <<'PY'
 import os, re, sys
-name, path, rc, secs, artifacts = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
+name, path, rc, secs, artifacts, started, commit = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5], sys.argv[6], sys.argv[7]
 text = open(path, errors="replace").read()
 def stat(key):
     m = re.findall(rf"stat::{key}:\s*(\d+)", text)
@@ -74,9 +75,9 @@ execs = stat("number_of_executed_units") or int(execs)
 crashes = sorted(f for f in os.listdir(artifacts) if f.startswith(name + "-"))
 found = 1 if rc != 0 else 0
 print("\t".join(map(str, [name, execs, secs, cov, ft, corp, found, stat("peak_rss_mb"),
-                          " ".join(crashes) if found else ""])))
+                          " ".join(crashes) if found else "-", f"{started}, {commit}"])))
 PY
-  tail -n1 "$results" >&2
+  cat "$work/results/$t.tsv" >&2
 done
 
 group() { echo "$1" | sed ':a;s/\B[0-9]\{3\}\>/,&/;ta'; }
@@ -85,14 +86,14 @@ section() {
   echo "<!-- fuzz:begin -->"
   echo "## Fuzzing (bench/fuzz.sh)"
   echo
-  echo "Command: \`bench/fuzz.sh${args:+ $args}\`, started $started, commit $commit, $(nproc) cores"
-  echo "(shared with other work; targets run one after the other). libFuzzer from clang-14 with ASan +"
-  echo "UBSan; cov and ft are its edge and feature counts at the end of the run. Goal: 10,000,000"
-  echo "executions per target without a finding."
+  echo "Last command: \`bench/fuzz.sh${args:+ $args}\`, started $started, commit $commit, $(nproc)"
+  echo "cores (shared with other work; targets run one after the other; each row is its target's"
+  echo "latest run). libFuzzer from clang-14 with ASan + UBSan; cov and ft are its edge and feature"
+  echo "counts at the end of the run. Goal: 10,000,000 executions per target without a finding."
   echo
-  echo "| target | what it feeds | executions | exec/s | cov | ft | corpus | peak RSS | findings |"
-  echo "|---|---|---:|---:|---:|---:|---:|---:|---|"
-  while IFS=$'\t' read -r name n secs cov ft corp found rss crashes; do
+  echo "| target | what it feeds | executions | exec/s | cov | ft | corpus | peak RSS | findings | run |"
+  echo "|---|---|---:|---:|---:|---:|---:|---:|---|---|"
+  cat "$work"/results/*.tsv | while IFS=$'\t' read -r name n secs cov ft corp found rss crashes run; do
     what="$(sed -n 's@^// Fuzz target: \([^.(]*\).*@\1@p' "$root/fuzz/${name}_fuzz.cc" | head -1)"
     rate=$((n / (secs > 0 ? secs : 1)))
     if [ "$found" = 0 ]; then
@@ -101,9 +102,9 @@ section() {
     else
       mark="❌ crash: $crashes"
     fi
-    printf '| %s | %s | %s | %s | %s | %s | %s | %s MB | %s |\n' "$name" "$what" \
-      "$(group "$n")" "$(group "$rate")" "$cov" "$ft" "$corp" "$rss" "$mark"
-  done <"$results"
+    printf '| %s | %s | %s | %s | %s | %s | %s | %s MB | %s | %s |\n' "$name" "$what" \
+      "$(group "$n")" "$(group "$rate")" "$cov" "$ft" "$corp" "$rss" "$mark" "$run"
+  done
   echo "<!-- fuzz:end -->"
 }
 section | tee "$work/section.md"
@@ -111,7 +112,8 @@ if [ "$write" = 1 ]; then
   RELIABILITY_MD="$output" "$root/bench/reliability_md.sh" fuzz <"$work/section.md"
   log "wrote section fuzz of $output"
 fi
-if awk -F'\t' '$7 == 1 { found = 1 } END { exit !found }' "$results"; then
+if (for t in "${targets[@]}"; do cat "$work/results/$t.tsv"; done) |
+    awk -F'\t' '$7 == 1 { found = 1 } END { exit !found }'; then
   log "a target found a crash (see the table)"
   exit 1
 fi
