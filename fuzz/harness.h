@@ -91,8 +91,8 @@ struct Services {
     // Never started: a registration task stays queued (its S3 fetch would need a server).
     registration.emplace(config, service::RegistrationConfig{}, store.get(), &s3, &clock);
     devices.emplace(config, store.get(), &s3, &clock, &clock);
-    control.emplace(api::ApiConfig{}, api::ControlPlane::Services{&*templates, &*registry, &*jobs,
-                                                                  &*registration},
+    control.emplace(api::ApiConfig{},
+                    api::ControlPlane::Services{&*templates, &*registry, &*jobs, &*registration},
                     nullptr, &clock, &clock);
     data_plane.emplace(api::ApiConfig{}, &*devices, nullptr, &clock);
   }
@@ -135,8 +135,9 @@ struct Services {
 inline void AddFleet(Services& s) {
   for (int i = 0; i < 3; ++i) s.Control("POST /things/thing-" + std::to_string(i) + "\n\n{}");
   s.Control("POST /thing-groups/group-0\n\n{}");
-  s.Control("PUT /thing-groups/addThingToThingGroup\n\n"
-            R"({"thingGroupName":"group-0","thingName":"thing-1"})");
+  s.Control(
+      "PUT /thing-groups/addThingToThingGroup\n\n"
+      R"({"thingGroupName":"group-0","thingName":"thing-1"})");
   s.Control(
       "PUT /jobs/job-0\n\n"
       R"({"targets":["arn:aws:iot:us-east-1:123456789012:thing/thing-0",)"
