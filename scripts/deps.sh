@@ -12,6 +12,7 @@ PACKAGES=(
   libspdlog-dev libcli11-dev libgtest-dev libgmock-dev libbenchmark-dev
   libmosquitto-dev mosquitto mosquitto-clients libpq-dev
   python3 curl ca-certificates openssl
+  clang-14 libclang-rt-14-dev  # the fuzz phase: libFuzzer with ASan + UBSan (fuzz/)
 )
 # The JS SDK end-to-end suite needs node and npm; keep a node that is already there (any source).
 if ! command -v node >/dev/null 2>&1; then
