@@ -6,6 +6,9 @@
 #               tsan (build-tsan/), fuzz (clang libFuzzer targets, build-fuzz/)
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
+# ccache: paths below the checkout are hashed relative to it, and the build directory is left out
+# of the hash, so another clone of the same tree (CI's, a second worktree) hits the same cache.
+export CCACHE_BASEDIR="${CCACHE_BASEDIR:-$root}" CCACHE_NOHASHDIR="${CCACHE_NOHASHDIR:-1}"
 if [ "${1:-}" = "--preset" ]; then
   preset="$2"
   shift 2
