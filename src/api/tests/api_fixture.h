@@ -12,6 +12,7 @@
 #include "common/clock.h"
 #include "service/device_service.h"
 #include "store/sqlite/sqlite_store.h"
+#include "store/tests/scratch_store.h"
 #include "store/tests/temp_dir.h"
 
 namespace iotjobs::api {
@@ -22,10 +23,7 @@ class ApiServicesTest : public ::testing::Test {
   // documentSource of templates and jobs. The registration service is never started. Fails the
   // test fatally on a store error: callers return when HasFatalFailure().
   void OpenServices(const std::string& account, s3::DocumentSource* docs) {
-    store::SqliteStore::Options o;
-    o.path = dir_.File("iotjobs.db");
-    o.synchronous_full = false;
-    auto s = store::SqliteStore::Open(o);
+    auto s = iotjobs::testing::OpenScratchStore(dir_);
     ASSERT_TRUE(s.ok()) << s.status().ToString();
     store_ = std::move(s).value();
     service::ServiceConfig sc;
