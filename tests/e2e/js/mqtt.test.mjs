@@ -33,6 +33,7 @@ import {
 } from "@aws-sdk/client-iot";
 
 import { ACCOUNT, Iotjobsd, REGION, writeCredentials } from "./daemon.mjs";
+import { checkWithLogs } from "./harness.mjs";
 import {
   Device as BaseDevice, dieTogether, newBroker, removeTemp, runId,
 } from "./device.mjs";
@@ -131,24 +132,9 @@ after(async () => {
   setTimeout(() => process.exit(), 2000).unref();
 });
 
-// Dumps the server and broker logs when a test fails (node --test prints stderr).
-function withLogs(fn) {
-  return async (t) => {
-    try {
-      await fn(t);
-    } catch (e) {
-      process.stderr.write(`\n--- iotjobsd log ---\n${daemon?.log()}\n--- mosquitto log ---\n` +
-        `${broker?.log()}\n`);
-      throw e;
-    }
-  };
-}
-
-// A test with a deadline of its own (a hang fails that test, not the whole file at ctest's limit)
-// that prints both logs when it fails.
-function check(name, fn, options = {}) {
-  return test(name, { timeout: TEST_TIMEOUT_MS, ...options }, withLogs(fn));
-}
+// A test with a deadline of its own that prints both logs when it fails (./harness.mjs).
+const check = checkWithLogs(TEST_TIMEOUT_MS,
+  { iotjobsd: () => daemon?.log(), mosquitto: () => broker?.log() });
 
 // --- helpers -------------------------------------------------------------------------------------
 

@@ -24,7 +24,7 @@
 import { createRequire } from "node:module";
 import { spawn } from "node:child_process";
 import { once } from "node:events";
-import { after, before, describe, test } from "node:test";
+import { after, before, describe } from "node:test";
 import assert from "node:assert/strict";
 
 import {
@@ -35,6 +35,7 @@ import {
 } from "@aws-sdk/client-iot-jobs-data-plane";
 
 import { ACCOUNT, Iotjobsd, REGION, writeCredentials } from "./daemon.mjs";
+import { checkWithLogs } from "./harness.mjs";
 import { Device as BaseDevice, dieTogether, newBroker, removeTemp, runId } from "./device.mjs";
 
 // The Device SDK is CommonJS.
@@ -163,17 +164,9 @@ after(async () => {
   removeTemp(tmp);
 });
 
-function check(name, fn) {
-  return test(name, { timeout: TEST_TIMEOUT_MS }, async (t) => {
-    try {
-      await fn(t);
-    } catch (e) {
-      process.stderr.write(`\n--- iotjobsd log ---\n${daemon?.log()}\n--- mosquitto log ---\n` +
-        `${broker?.log()}\n`);
-      throw e;
-    }
-  });
-}
+// A test with a deadline of its own that prints both logs when it fails (./harness.mjs).
+const check = checkWithLogs(TEST_TIMEOUT_MS,
+  { iotjobsd: () => daemon?.log(), mosquitto: () => broker?.log() });
 
 describe("finding 1: MQTT survives crash-restarts and broker outages", () => {
   check("iotjobsd starts with the broker down, is ready, and serves devices once it comes",
