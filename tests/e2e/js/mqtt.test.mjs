@@ -35,7 +35,7 @@ import {
 import { ACCOUNT, Iotjobsd, REGION, writeCredentials } from "./daemon.mjs";
 import { checkWithLogs } from "./harness.mjs";
 import {
-  Device as BaseDevice, dieTogether, newBroker, removeTemp, runId,
+  PersistentDevice, dieTogether, newBroker, removeTemp, runId,
 } from "./device.mjs";
 
 // The Device SDK is CommonJS.
@@ -55,23 +55,17 @@ const THINGS = [
 
 // --- a device: one mTLS connection and its IotJobsClient (./device.mjs) --------------------------
 
-// Its own waiters: until() re-evaluates on this device's messages. A persistent session that
+// Its own waiters: until() re-evaluates on this device's messages. A PersistentDevice: it
 // reconnects within 2 s (the restart tests); `events` keeps notify and notify-next in order.
-class Device extends BaseDevice {
+class Device extends PersistentDevice {
   constructor(thing) {
-    super(thing, { certs, port: broker.devicePort, waitMs: WAIT_MS, cleanSession: false,
-                   reconnectSec: [1, 2] });
-    this.events = []; // notify and notify-next, in arrival order: {kind, msg}
+    super(thing, { certs, port: broker.devicePort, waitMs: WAIT_MS });
   }
 
   async connect() {
     await super.connect();
     devices.push(this);
     return this;
-  }
-
-  received(key, error, response) {
-    if (key === "notify" || key === "notify-next") this.events.push({ kind: key, msg: response });
   }
 }
 

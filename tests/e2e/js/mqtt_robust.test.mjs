@@ -36,7 +36,7 @@ import {
 
 import { ACCOUNT, Iotjobsd, REGION, writeCredentials } from "./daemon.mjs";
 import { checkWithLogs } from "./harness.mjs";
-import { Device as BaseDevice, dieTogether, newBroker, removeTemp, runId } from "./device.mjs";
+import { PersistentDevice, dieTogether, newBroker, removeTemp, runId } from "./device.mjs";
 
 // The Device SDK is CommonJS.
 const { mqtt } = createRequire(import.meta.url)("aws-iot-device-sdk-v2");
@@ -54,22 +54,17 @@ const DEVICES = ["rb-a", "rb-b", "rb-c0", "rb-c1", "rb-c2", "rb-v", "rb-w", "rb-
                  "rb-hot", ...QUIET];
 const BULK_THINGS = Array.from({ length: BULK }, (_, i) => `rb-bulk-${i}`);
 
-// A persistent session that reconnects within 2 s; `events` keeps notify and notify-next.
-class Device extends BaseDevice {
+// A PersistentDevice (./device.mjs), optionally under another client id.
+class Device extends PersistentDevice {
   constructor(thing, clientId = undefined) {
-    super(thing, { certs, port: broker.devicePort, waitMs: WAIT_MS, cleanSession: false,
-                   reconnectSec: [1, 2], ...(clientId ? { clientId } : {}) });
-    this.events = [];
+    super(thing, { certs, port: broker.devicePort, waitMs: WAIT_MS,
+                   ...(clientId ? { clientId } : {}) });
   }
 
   async connect() {
     await super.connect();
     devices.push(this);
     return this;
-  }
-
-  received(key, error, response) {
-    if (key === "notify" || key === "notify-next") this.events.push({ kind: key, msg: response });
   }
 
   // Waits until a notify lists `jobId` (in either list).
