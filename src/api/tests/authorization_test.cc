@@ -12,8 +12,7 @@
 
 #include "api/control_plane.h"
 #include "api/jobs_data_plane.h"
-#include "store/sqlite/sqlite_store.h"
-#include "store/tests/temp_dir.h"
+#include "api/tests/api_fixture.h"
 
 namespace iotjobs::api {
 namespace {
@@ -26,25 +25,11 @@ constexpr char kDeviceKey[] = "AKIDDEVICE1";  // iotjobs_thing = sensor-1
 constexpr char kFleetKey[] = "AKIDFLEET";     // a device key for any thing
 constexpr char kSecret[] = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY";
 
-class AuthorizationTest : public ::testing::Test {
+class AuthorizationTest : public ApiServicesTest {
  protected:
   void SetUp() override {
-    store::SqliteStore::Options o;
-    o.path = dir_.File("iotjobs.db");
-    o.synchronous_full = false;
-    auto s = store::SqliteStore::Open(o);
-    ASSERT_TRUE(s.ok()) << s.status().ToString();
-    store_ = std::move(s).value();
-    service::ServiceConfig sc;
-    sc.account_id = kAccount;
-    templates_ = std::make_unique<service::TemplateService>(sc, store_.get(), nullptr, &clock_);
-    registry_ = std::make_unique<service::RegistryService>(sc, store_.get(), &clock_);
-    jobs_ = std::make_unique<service::JobService>(sc, service::JobLimits{}, store_.get(), nullptr,
-                                                  &clock_);
-    registration_ = std::make_unique<service::RegistrationService>(
-        sc, service::RegistrationConfig{}, store_.get(), nullptr, &clock_);
-    devices_ =
-        std::make_unique<service::DeviceService>(sc, store_.get(), nullptr, &clock_, &clock_);
+    OpenServices(kAccount, nullptr);
+    if (HasFatalFailure()) return;
     auto keys = ParseCredentials(
         std::string("[default]\naws_access_key_id=") + kOperatorKey +
         "\naws_secret_access_key=" + kSecret + "\n[sensor-1]\naws_access_key_id=" + kDeviceKey +
@@ -69,10 +54,7 @@ class AuthorizationTest : public ::testing::Test {
     c.account_id = kAccount;
     const s3::SigV4Verifier* v = on ? verifier_.get() : nullptr;
     data_ = std::make_unique<JobsDataPlane>(c, devices_.get(), v, &clock_);
-    control_ = std::make_unique<ControlPlane>(
-        c,
-        ControlPlane::Services{templates_.get(), registry_.get(), jobs_.get(), registration_.get()},
-        v, &clock_, &clock_);
+    control_ = std::make_unique<ControlPlane>(c, Services(), v, &clock_, &clock_);
     control_->ServeJobsDataPlane(data_.get());
   }
 
@@ -126,14 +108,6 @@ class AuthorizationTest : public ::testing::Test {
             Make("POST", p + "/job-1", R"({"status":"SUCCEEDED"})", key, "iot-jobs-data", cn)};
   }
 
-  iotjobs::testing::TempDir dir_;
-  FakeClock clock_{FromEpochMillis(1'750'000'000'250)};
-  std::unique_ptr<store::SqliteStore> store_;
-  std::unique_ptr<service::TemplateService> templates_;
-  std::unique_ptr<service::RegistryService> registry_;
-  std::unique_ptr<service::JobService> jobs_;
-  std::unique_ptr<service::RegistrationService> registration_;
-  std::unique_ptr<service::DeviceService> devices_;
   std::unique_ptr<s3::SigV4Verifier> verifier_;
   std::unique_ptr<JobsDataPlane> data_;
   std::unique_ptr<ControlPlane> control_;

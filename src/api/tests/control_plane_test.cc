@@ -7,9 +7,8 @@
 #include <set>
 
 #include "api/errors.h"
+#include "api/tests/api_fixture.h"
 #include "common/text.h"
-#include "store/sqlite/sqlite_store.h"
-#include "store/tests/temp_dir.h"
 
 namespace iotjobs::api {
 namespace {
@@ -69,24 +68,13 @@ struct Signing {
   std::string secret = kSecret;
 };
 
-class ControlPlaneTest : public ::testing::Test {
+class ControlPlaneTest : public ApiServicesTest {
  protected:
   void SetUp() override {
-    store::SqliteStore::Options o;
-    o.path = dir_.File("iotjobs.db");
-    o.synchronous_full = false;
-    auto s = store::SqliteStore::Open(o);
-    ASSERT_TRUE(s.ok()) << s.status().ToString();
-    store_ = std::move(s).value();
-    service::ServiceConfig sc;
-    sc.account_id = kAccount;
-    service_ = std::make_unique<service::TemplateService>(sc, store_.get(), &docs_, &clock_);
-    registry_ = std::make_unique<service::RegistryService>(sc, store_.get(), &clock_);
-    jobs_ = std::make_unique<service::JobService>(sc, service::JobLimits{}, store_.get(), &docs_,
-                                                  &clock_);
-    // Never started: no test here reaches /thing-registration-tasks, which would need S3.
-    registration_ = std::make_unique<service::RegistrationService>(
-        sc, service::RegistrationConfig{}, store_.get(), nullptr, &clock_);
+    // The registration service is never started: no test here reaches
+    // /thing-registration-tasks, which would need S3.
+    OpenServices(kAccount, &docs_);
+    if (HasFatalFailure()) return;
     CredentialSet keys;
     keys.by_key_id[kKeyId] = Credentials{kKeyId, kSecret};
     keys.primary = keys.by_key_id[kKeyId];
@@ -98,10 +86,8 @@ class ControlPlaneTest : public ::testing::Test {
     ApiConfig c;
     c.default_region = "ap-south-1";
     c.account_id = kAccount;
-    api_ = std::make_unique<ControlPlane>(
-        c,
-        ControlPlane::Services{service_.get(), registry_.get(), jobs_.get(), registration_.get()},
-        on ? verifier_.get() : nullptr, &clock_, &clock_);
+    api_ = std::make_unique<ControlPlane>(c, Services(), on ? verifier_.get() : nullptr, &clock_,
+                                          &clock_);
   }
 
   // Sends `method target` with `body`; signs it when `sign` is given.
@@ -165,14 +151,7 @@ class ControlPlaneTest : public ::testing::Test {
     return "arn:aws:iot:" + region + ":" + kAccount + ":jobtemplate/" + id;
   }
 
-  iotjobs::testing::TempDir dir_;
-  std::unique_ptr<store::SqliteStore> store_;
   FakeDocumentSource docs_;
-  FakeClock clock_{FromEpochMillis(1'750'000'000'250)};
-  std::unique_ptr<service::TemplateService> service_;
-  std::unique_ptr<service::RegistryService> registry_;
-  std::unique_ptr<service::JobService> jobs_;
-  std::unique_ptr<service::RegistrationService> registration_;
   std::unique_ptr<s3::SigV4Verifier> verifier_;
   std::unique_ptr<ControlPlane> api_;
 };

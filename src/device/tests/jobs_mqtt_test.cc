@@ -19,6 +19,7 @@
 #include "service/device_service.h"
 #include "service/scheduler.h"
 #include "store/sqlite/sqlite_store.h"
+#include "store/tests/scratch_store.h"
 #include "store/tests/temp_dir.h"
 
 namespace iotjobs::device {
@@ -88,11 +89,7 @@ class FakeMqttClient final : public MqttClient {
 class JobsMqttTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    store::SqliteStore::Options o;
-    o.path = dir_.File("iotjobs.db");
-    o.synchronous_full = false;
-    o.track_thing_changes = true;
-    auto s = store::SqliteStore::Open(o);
+    auto s = iotjobs::testing::OpenScratchStore(dir_, /*track_thing_changes=*/true);
     ASSERT_TRUE(s.ok()) << s.status().ToString();
     store_ = std::move(s).value();
     devices_ = std::make_unique<service::DeviceService>(service::ServiceConfig{}, store_.get(),

@@ -7,6 +7,7 @@
 
 #include "common/text.h"
 #include "store/sqlite/sqlite_store.h"
+#include "store/tests/scratch_store.h"
 #include "store/tests/temp_dir.h"
 
 namespace iotjobs::service {
@@ -38,10 +39,7 @@ class FakeDocumentSource final : public s3::DocumentSource {
 class TemplateServiceTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    store::SqliteStore::Options o;
-    o.path = dir_.File("iotjobs.db");
-    o.synchronous_full = false;
-    auto s = store::SqliteStore::Open(o);
+    auto s = iotjobs::testing::OpenScratchStore(dir_);
     ASSERT_TRUE(s.ok()) << s.status().ToString();
     store_ = std::move(s).value();
     MakeService(ServiceConfig{});

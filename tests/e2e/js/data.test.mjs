@@ -39,6 +39,7 @@ import {
 } from "@aws-sdk/client-iot-jobs-data-plane";
 
 import { ACCOUNT, Iotjobsd, REGION, writeCredentials } from "./daemon.mjs";
+import { waitFor as waitForBase } from "./harness.mjs";
 import { rejectsWith as rejectsWithBase } from "./sdk_errors.mjs";
 
 const MOTO_TIMEOUT_MS = 30_000;
@@ -180,19 +181,8 @@ function assertEpochSeconds(value, what) {
     `${what} = ${value} is not seconds near now`);
 }
 
-async function waitFor(probe, done, what, timeoutMs = WAIT_MS) {
-  const deadline = Date.now() + timeoutMs;
-  let value = await probe();
-  while (!done(value)) {
-    if (Date.now() > deadline) {
-      assert.fail(`timed out after ${timeoutMs} ms waiting for ${what}; last: ` +
-        JSON.stringify(value));
-    }
-    await new Promise((r) => setTimeout(r, 50));
-    value = await probe();
-  }
-  return value;
-}
+const waitFor = (probe, done, what, timeoutMs = WAIT_MS) =>
+  waitForBase(probe, done, what, timeoutMs);
 
 const describeJob = async (jobId) => (await op(new DescribeJobCommand({ jobId }))).job;
 

@@ -246,6 +246,19 @@ export class Device {
 
 // A fresh temp dir (iotjobs-e2e-<name>-*), certificates for `things` in it, and a Mosquitto with
 // a service account for iotjobsd, not started yet: {tmp, certs, broker}.
+// A persistent session that reconnects within 2 s (the restart tests); `events` keeps notify and
+// notify-next in arrival order: {kind, msg}. Takes Device's other options.
+export class PersistentDevice extends Device {
+  constructor(thing, options = {}) {
+    super(thing, { ...options, cleanSession: false, reconnectSec: [1, 2] });
+    this.events = [];
+  }
+
+  received(key, error, response) {
+    if (key === "notify" || key === "notify-next") this.events.push({ kind: key, msg: response });
+  }
+}
+
 export function newBroker(name, things) {
   const tmp = mkdtempSync(join(tmpdir(), `iotjobs-e2e-${name}-`));
   const certs = issueCerts(join(tmp, "certs"), things);

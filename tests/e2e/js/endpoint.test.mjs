@@ -25,6 +25,7 @@ import {
 } from "@aws-sdk/client-iot-jobs-data-plane";
 
 import { ACCOUNT, Iotjobsd, REGION, writeCredentials } from "./daemon.mjs";
+import { waitFor as waitForBase } from "./harness.mjs";
 
 const WAIT_MS = 15_000;
 
@@ -50,19 +51,7 @@ after(async () => {
   if (tmp) rmSync(tmp, { recursive: true, force: true });
 });
 
-async function waitFor(probe, done, what) {
-  const deadline = Date.now() + WAIT_MS;
-  let value = await probe();
-  while (!done(value)) {
-    if (Date.now() > deadline) {
-      assert.fail(`timed out after ${WAIT_MS} ms waiting for ${what}; last: ` +
-        JSON.stringify(value));
-    }
-    await new Promise((r) => setTimeout(r, 50));
-    value = await probe();
-  }
-  return value;
-}
+const waitFor = (probe, done, what) => waitForBase(probe, done, what, WAIT_MS);
 
 test("AWS_ENDPOINT_URL alone: control plane and jobs data plane on one endpoint", async () => {
   const iot = new IoTClient({ maxAttempts: 1 });

@@ -52,6 +52,7 @@ import {
 } from "@aws-sdk/client-iot";
 
 import { ACCOUNT, Iotjobsd, REGION, writeCredentials } from "./daemon.mjs";
+import { waitFor as waitForBase } from "./harness.mjs";
 import { rejectsWith as rejectsWithBase } from "./sdk_errors.mjs";
 
 const WAIT_MS = 15_000;
@@ -105,19 +106,8 @@ function assertRecentDate(value, what) {
   assert.ok(Math.abs(Date.now() - value.getTime()) < 120_000, `${what} ${value.toISOString()}`);
 }
 
-async function waitFor(probe, done, what, timeoutMs = WAIT_MS) {
-  const deadline = Date.now() + timeoutMs;
-  let value = await probe();
-  while (!done(value)) {
-    if (Date.now() > deadline) {
-      assert.fail(`timed out after ${timeoutMs} ms waiting for ${what}; last: ` +
-        JSON.stringify(value));
-    }
-    await new Promise((r) => setTimeout(r, 50));
-    value = await probe();
-  }
-  return value;
-}
+const waitFor = (probe, done, what, timeoutMs = WAIT_MS) =>
+  waitForBase(probe, done, what, timeoutMs);
 
 function counters(details) {
   return Object.fromEntries(COUNTERS.map((k) => [k, details[k]]));

@@ -33,8 +33,9 @@ import {
 } from "@aws-sdk/client-iot";
 
 import { ACCOUNT, Iotjobsd, REGION, writeCredentials } from "./daemon.mjs";
+import { checkWithLogs } from "./harness.mjs";
 import {
-  Device as BaseDevice, dieTogether, newBroker, removeTemp, runId,
+  PersistentDevice, dieTogether, newBroker, removeTemp, runId,
 } from "./device.mjs";
 
 // The Device SDK is CommonJS.
@@ -54,23 +55,17 @@ const THINGS = [
 
 // --- a device: one mTLS connection and its IotJobsClient (./device.mjs) --------------------------
 
-// Its own waiters: until() re-evaluates on this device's messages. A persistent session that
+// Its own waiters: until() re-evaluates on this device's messages. A PersistentDevice: it
 // reconnects within 2 s (the restart tests); `events` keeps notify and notify-next in order.
-class Device extends BaseDevice {
+class Device extends PersistentDevice {
   constructor(thing) {
-    super(thing, { certs, port: broker.devicePort, waitMs: WAIT_MS, cleanSession: false,
-                   reconnectSec: [1, 2] });
-    this.events = []; // notify and notify-next, in arrival order: {kind, msg}
+    super(thing, { certs, port: broker.devicePort, waitMs: WAIT_MS });
   }
 
   async connect() {
     await super.connect();
     devices.push(this);
     return this;
-  }
-
-  received(key, error, response) {
-    if (key === "notify" || key === "notify-next") this.events.push({ kind: key, msg: response });
   }
 }
 
@@ -131,24 +126,9 @@ after(async () => {
   setTimeout(() => process.exit(), 2000).unref();
 });
 
-// Dumps the server and broker logs when a test fails (node --test prints stderr).
-function withLogs(fn) {
-  return async (t) => {
-    try {
-      await fn(t);
-    } catch (e) {
-      process.stderr.write(`\n--- iotjobsd log ---\n${daemon?.log()}\n--- mosquitto log ---\n` +
-        `${broker?.log()}\n`);
-      throw e;
-    }
-  };
-}
-
-// A test with a deadline of its own (a hang fails that test, not the whole file at ctest's limit)
-// that prints both logs when it fails.
-function check(name, fn, options = {}) {
-  return test(name, { timeout: TEST_TIMEOUT_MS, ...options }, withLogs(fn));
-}
+// A test with a deadline of its own that prints both logs when it fails (./harness.mjs).
+const check = checkWithLogs(TEST_TIMEOUT_MS,
+  { iotjobsd: () => daemon?.log(), mosquitto: () => broker?.log() });
 
 // --- helpers -------------------------------------------------------------------------------------
 

@@ -24,7 +24,7 @@
 import { createRequire } from "node:module";
 import { spawn } from "node:child_process";
 import { once } from "node:events";
-import { after, before, describe, test } from "node:test";
+import { after, before, describe } from "node:test";
 import assert from "node:assert/strict";
 
 import {
@@ -35,7 +35,8 @@ import {
 } from "@aws-sdk/client-iot-jobs-data-plane";
 
 import { ACCOUNT, Iotjobsd, REGION, writeCredentials } from "./daemon.mjs";
-import { Device as BaseDevice, dieTogether, newBroker, removeTemp, runId } from "./device.mjs";
+import { checkWithLogs } from "./harness.mjs";
+import { PersistentDevice, dieTogether, newBroker, removeTemp, runId } from "./device.mjs";
 
 // The Device SDK is CommonJS.
 const { mqtt } = createRequire(import.meta.url)("aws-iot-device-sdk-v2");
@@ -53,22 +54,17 @@ const DEVICES = ["rb-a", "rb-b", "rb-c0", "rb-c1", "rb-c2", "rb-v", "rb-w", "rb-
                  "rb-hot", ...QUIET];
 const BULK_THINGS = Array.from({ length: BULK }, (_, i) => `rb-bulk-${i}`);
 
-// A persistent session that reconnects within 2 s; `events` keeps notify and notify-next.
-class Device extends BaseDevice {
+// A PersistentDevice (./device.mjs), optionally under another client id.
+class Device extends PersistentDevice {
   constructor(thing, clientId = undefined) {
-    super(thing, { certs, port: broker.devicePort, waitMs: WAIT_MS, cleanSession: false,
-                   reconnectSec: [1, 2], ...(clientId ? { clientId } : {}) });
-    this.events = [];
+    super(thing, { certs, port: broker.devicePort, waitMs: WAIT_MS,
+                   ...(clientId ? { clientId } : {}) });
   }
 
   async connect() {
     await super.connect();
     devices.push(this);
     return this;
-  }
-
-  received(key, error, response) {
-    if (key === "notify" || key === "notify-next") this.events.push({ kind: key, msg: response });
   }
 
   // Waits until a notify lists `jobId` (in either list).
@@ -163,17 +159,9 @@ after(async () => {
   removeTemp(tmp);
 });
 
-function check(name, fn) {
-  return test(name, { timeout: TEST_TIMEOUT_MS }, async (t) => {
-    try {
-      await fn(t);
-    } catch (e) {
-      process.stderr.write(`\n--- iotjobsd log ---\n${daemon?.log()}\n--- mosquitto log ---\n` +
-        `${broker?.log()}\n`);
-      throw e;
-    }
-  });
-}
+// A test with a deadline of its own that prints both logs when it fails (./harness.mjs).
+const check = checkWithLogs(TEST_TIMEOUT_MS,
+  { iotjobsd: () => daemon?.log(), mosquitto: () => broker?.log() });
 
 describe("finding 1: MQTT survives crash-restarts and broker outages", () => {
   check("iotjobsd starts with the broker down, is ready, and serves devices once it comes",

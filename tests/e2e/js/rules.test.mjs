@@ -25,7 +25,7 @@
 // src/jobs/timeouts.h, abort src/jobs/abort_rules.h, windows src/jobs/scheduling.h.
 
 import { performance } from "node:perf_hooks";
-import { after, before, describe, test } from "node:test";
+import { after, before, describe } from "node:test";
 import assert from "node:assert/strict";
 
 import {
@@ -38,6 +38,7 @@ import {
 } from "@aws-sdk/client-iot";
 
 import { ACCOUNT, Iotjobsd, REGION, writeCredentials } from "./daemon.mjs";
+import { checkWithLogs } from "./harness.mjs";
 import {
   Device as BaseDevice, Waiters, dieTogether, newBroker, removeTemp, runId,
 } from "./device.mjs";
@@ -191,17 +192,8 @@ after(async () => {
   removeTemp(tmp);
 });
 
-// Dumps the server's log when a test fails (node --test prints stderr).
-function check(name, fn) {
-  return test(name, { timeout: TEST_TIMEOUT_MS }, async (t) => {
-    try {
-      await fn(t);
-    } catch (e) {
-      process.stderr.write(`\n--- iotjobsd log ---\n${daemon?.log()}\n`);
-      throw e;
-    }
-  });
-}
+// A test with a deadline of its own that prints the server's log when it fails (./harness.mjs).
+const check = checkWithLogs(TEST_TIMEOUT_MS, { iotjobsd: () => daemon?.log() });
 
 const describeJob = async (jobId) => (await send(new DescribeJobCommand({ jobId }))).job;
 
