@@ -27,6 +27,10 @@ done
 (cd "$root/tests/e2e/js" && npm ci --no-audit --no-fund)  # the JS SDK suite's packages
 
 supp="$root/scripts/sanitizers"
+# The bad-input matrix (e2e_bad_input) writes its size and pass count here for RELIABILITY.md.
+matrix_summary="$(mktemp)"
+trap 'rm -f "$matrix_summary"' EXIT
+export IOTJOBS_BAD_INPUT_SUMMARY="$matrix_summary"
 summary=()
 failed=()
 start_all=$(date +%s)
@@ -113,6 +117,21 @@ if [ "${IOTJOBS_TEST_RECORD:-0}" = 1 ]; then
     done
     echo "<!-- sanitizers:end -->"
   } | "$root/bench/reliability_md.sh" sanitizers
+  if [ -s "$matrix_summary" ]; then
+    {
+      echo "<!-- bad-input:begin -->"
+      echo "## Bad-input matrix (e2e_bad_input)"
+      echo
+      echo "Generated from the botocore models by \`tests/e2e/test_bad_input.py\`: for every served operation"
+      echo "of both planes and every constraint of its input shapes, one request that violates exactly"
+      echo "that constraint, sent signed to a real iotjobsd; each must get the modelled error type and a"
+      echo "message naming the field. Recorded by \`IOTJOBS_TEST_RECORD=1 scripts/test.sh\`,"
+      echo "$(date -u '+%Y-%m-%d %H:%M UTC'), commit $commit (last phase that ran it):"
+      echo
+      echo "    $(cat "$matrix_summary")"
+      echo "<!-- bad-input:end -->"
+    } | "$root/bench/reliability_md.sh" bad-input
+  fi
 fi
 
 if [ ${#failed[@]} -gt 0 ]; then
