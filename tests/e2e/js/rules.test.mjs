@@ -4,7 +4,7 @@
 // `node --test rules.test.mjs` from this folder; IOTJOBSD names the binary and IOTJOBS_MOSQUITTO
 // the broker (ctest sets both).
 //
-//   devices --mTLS, CN = thing--> Mosquitto <--password-- iotjobsd --time-scale 20 --mqtt ...
+//   devices --mTLS, CN = thing--> Mosquitto <--password-- iotjobsd --time-scale 10 --mqtt ...
 //
 // - Rollout pacing, measured by the devices: the instant each device first hears of a job (its
 //   notify) is the job's notify curve. maximumPerMinute: every full scaled minute holds the rate
@@ -43,7 +43,7 @@ import {
   Device as BaseDevice, Waiters, dieTogether, newBroker, removeTemp, runId,
 } from "./device.mjs";
 
-const SCALE = 20; // a minute of service time is 3 s of wall time
+const SCALE = 10; // a minute of service time is 6 s of wall time
 const MINUTE_MS = 60_000 / SCALE; // wall-clock ms of one service minute
 const RATE_TOLERANCE = 0.02; // the issue's ±2 %
 const READY_TIMEOUT_MS = 20_000;
