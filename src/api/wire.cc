@@ -3,6 +3,7 @@
 #include <charconv>
 
 #include "codec/json_codec.h"
+#include "codec/parse_json.h"
 #include "common/text.h"
 
 namespace iotjobs::api {
@@ -180,7 +181,7 @@ Result<json::object> ParseBody(const http::Request& req) {
   json::parse_options opts;
   opts.max_depth = 32;
   json::value v =
-      json::parse(req.body, ec, json::make_shared_resource<json::monotonic_resource>(), opts);
+      codec::ParseJson(req.body, ec, json::make_shared_resource<json::monotonic_resource>(), opts);
   if (ec) return Status::InvalidRequest("request body is not valid JSON: " + ec.message());
   if (!v.is_object()) return Status::InvalidRequest("request body must be a JSON object");
   return std::move(v.get_object());

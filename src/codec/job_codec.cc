@@ -3,6 +3,7 @@
 #include <boost/json.hpp>
 
 #include "codec/json_codec.h"
+#include "codec/parse_json.h"
 
 namespace iotjobs::codec {
 namespace json = boost::json;
@@ -102,7 +103,7 @@ std::string JobSpecToJson(const jobs::Job& j) {
 
 Status JobSpecFromJson(const std::string& text, jobs::Job* j) {
   boost::system::error_code ec;
-  json::value v = json::parse(text, ec);
+  json::value v = ParseJson(text, ec);
   if (ec || !v.is_object()) return Status::Internal("stored job spec is not a JSON object");
   const json::object& o = v.get_object();
   IOTJOBS_RETURN_IF_ERROR(GetOpt(o, "description", "", &j->description));
@@ -134,7 +135,7 @@ std::string StringMapToJson(const std::map<std::string, std::string>& m) {
 
 Result<std::map<std::string, std::string>> StringMapFromJson(const std::string& text) {
   boost::system::error_code ec;
-  json::value v = json::parse(text, ec);
+  json::value v = ParseJson(text, ec);
   if (ec || !v.is_object()) return Status::Internal("stored map is not a JSON object");
   std::map<std::string, std::string> out;
   bool found;

@@ -4,6 +4,8 @@
 #include <cmath>
 #include <limits>
 
+#include "codec/parse_json.h"
+
 namespace iotjobs::codec {
 namespace json = boost::json;
 namespace {
@@ -332,7 +334,7 @@ std::string ConfigsToJson(const jobs::JobConfigs& c) {
 
 Result<jobs::JobConfigs> ConfigsFromJson(const std::string& text) {
   boost::system::error_code ec;
-  json::value v = json::parse(text, ec);
+  json::value v = ParseJson(text, ec);
   if (ec || !v.is_object()) return Status::Internal("stored configs are not a JSON object");
   jobs::JobConfigs c;
   IOTJOBS_RETURN_IF_ERROR(DecodeConfigs(v.get_object(), &c));
@@ -362,7 +364,7 @@ json::array EncodeTags(const std::vector<jobs::Tag>& tags) {
 namespace iotjobs::codec {
 Status ValidateJsonDocument(const std::string& field, std::string_view text) {
   boost::system::error_code ec;
-  json::value v = json::parse(text, ec);
+  json::value v = ParseJson(text, ec);
   if (ec) return Status::InvalidRequest(field + " is not valid JSON: " + ec.message());
   if (!v.is_object()) return Status::InvalidRequest(field + " must be a JSON object");
   return Status::Ok();

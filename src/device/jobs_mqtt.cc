@@ -6,6 +6,7 @@
 #include "codec/device_codec.h"
 #include "codec/job_codec.h"
 #include "codec/json_codec.h"
+#include "codec/parse_json.h"
 #include "common/ids.h"
 #include "common/logging.h"
 #include "common/text.h"
@@ -26,7 +27,7 @@ int64_t Seconds(Instant t) { return ToEpochMillis(t) / 1000; }
 // The document as a JSON object (MQTT embeds it; HTTPS sends a string).
 json::value DocumentObject(const std::string& text) {
   boost::system::error_code ec;
-  json::value v = json::parse(text, ec);
+  json::value v = codec::ParseJson(text, ec);
   return ec ? json::value(json::object()) : v;
 }
 
@@ -407,7 +408,7 @@ void JobsMqtt::Throttle(const std::string& topic, const std::string& thing,
   // the network thread (AWS's clientToken is at most 64 characters).
   if (payload.size() <= 4096) {
     boost::system::error_code ec;
-    json::value v = json::parse(payload, ec);
+    json::value v = codec::ParseJson(payload, ec);
     if (!ec && v.is_object()) {
       if (auto t = v.get_object().find("clientToken");
           t != v.get_object().end() && t->value().is_string()) {
@@ -455,7 +456,7 @@ std::optional<std::pair<std::string, std::string>> JobsMqtt::Handle(const std::s
   json::object req;
   if (!payload.empty()) {
     boost::system::error_code ec;
-    json::value v = json::parse(payload, ec);
+    json::value v = codec::ParseJson(payload, ec);
     if (ec || !v.is_object()) {
       json::object b{{"code", "InvalidJson"},
                      {"message", "the payload must be a JSON object" +
