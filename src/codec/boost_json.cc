@@ -6,6 +6,7 @@
 #include <boost/json/basic_parser_impl.hpp>
 #include <boost/json/value_stack.hpp>
 #include <charconv>
+#include <cmath>
 #include <string>
 #include <system_error>
 
@@ -72,7 +73,7 @@ struct CorrectlyRoundedHandler {
     st.push_uint64(u);
     return true;
   }
-  bool on_double(double d, json::string_view s, json::error_code&) {
+  bool on_double(double d, json::string_view s, json::error_code& ec) {
     std::string_view text(s.data(), s.size());
     if (!number.empty()) {
       number.append(s.data(), s.size());
@@ -82,6 +83,13 @@ struct CorrectlyRoundedHandler {
     const auto [end, err] = std::from_chars(text.data(), text.data() + text.size(), exact);
     if (err == std::errc() && end == text.data() + text.size()) d = exact;
     number.clear();
+    if (!std::isfinite(d)) {
+      // A number beyond the double range (e.g. 2e332) became infinity, which JSON cannot write
+      // back: the serializer emits `Infinity`, so a stored value would not read again (found by
+      // the codec fuzz target). No model member takes such a number; refuse it at the parse.
+      ec = json::error::exponent_overflow;
+      return false;
+    }
     st.push_double(d);
     return true;
   }

@@ -90,9 +90,18 @@ TEST(ParseJsonTest, KeepsBoostsGrammarLimitsAndStorage) {
   ParseJson("[[]]", ec, {}, opts);
   EXPECT_FALSE(ec);
 
-  // Out of from_chars's range: Boost's value is kept rather than failing the parse.
+  // Beyond the double range: refused, since infinity cannot be written back as JSON (the codec
+  // fuzz target's second finding: a stored 2e332 came back as `Infinity` and no longer parsed).
   v = ParseJson("[1e400]", ec);
-  EXPECT_FALSE(ec) << ec.message();
+  EXPECT_EQ(ec, json::error::exponent_overflow);
+  ec = {};
+  v = ParseJson("[-2028473809129300010053051e308]", ec);
+  EXPECT_EQ(ec, json::error::exponent_overflow);
+  // Below it: the nearest double, zero, which writes back.
+  ec = {};
+  v = ParseJson("[1e-400]", ec);
+  ASSERT_FALSE(ec) << ec.message();
+  EXPECT_EQ(v.as_array()[0].as_double(), 0.0);
 
   auto sp = json::make_shared_resource<json::monotonic_resource>();
   json::value in_arena =
