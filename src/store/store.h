@@ -8,6 +8,7 @@
 // per method; Unavailable or Internal when the database fails.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -19,6 +20,7 @@
 #include "jobs/job_template.h"
 #include "jobs/registry.h"
 #include "jobs/rollout.h"
+#include "store/txn.h"
 
 namespace iotjobs::store {
 
@@ -32,6 +34,24 @@ struct Page {
 class Store {
  public:
   virtual ~Store() = default;
+
+  // --- Transactions (store/txn.h): the rules' typed operations ---
+  // Runs `fn` in one write transaction and commits it when `fn` returns OK; returns `fn`'s error
+  // (nothing written) or the commit's. Durable on return, like every write. `fn` may run more than
+  // once (a backend may retry it on a serialization failure), so it must not have effects outside
+  // the Txn before it returns. Writes from concurrent callers may share one commit (group commit).
+  // (Bootstrap: the defaults below go once every backend implements them.)
+  virtual Status Transact(const std::function<Status(Txn&)>& fn) {
+    (void)fn;
+    return Status::Internal("Transact: not implemented by this backend yet");
+  }
+  // Runs `fn` over a consistent read-only snapshot; a write through the Txn fails with Internal.
+  virtual Status View(const std::function<Status(Txn&)>& fn) {
+    (void)fn;
+    return Status::Internal("View: not implemented by this backend yet");
+  }
+  // The rules' hook into registry writes (store/txn.h). Set once, before any write; not owned.
+  virtual void SetRegistryObserver(RegistryObserver* observer) { (void)observer; }
 
   // --- Job templates (keyed by region + id) ---
   // Stores `t` and its tags (under `arn`) atomically. Conflict when (region, id) exists.
@@ -280,26 +300,13 @@ class Store {
   virtual Status AckThingChanges(int64_t up_to, const std::vector<NotifiedState>& states) = 0;
 
   // --- Event configurations and the events outbox ($aws/events/...) ---
-  struct EventConfigurations {
-    std::map<std::string, bool> enabled;  // event type (JOB, JOB_EXECUTION, THING, ...) -> Enabled
-    std::optional<Instant> created_at, updated_at;  // unset until first updated
-  };
+  using EventConfigurations = store::EventConfigurations;  // store/txn.h
   virtual Result<EventConfigurations> GetEventConfigurations(const std::string& region) = 0;
   // Merges `changes` into the region's configuration.
   virtual Status UpdateEventConfigurations(const std::string& region,
                                            const std::map<std::string, bool>& changes,
                                            Instant now) = 0;
-  // One job or job-execution event, as recorded when it happened (only while MQTT is on and the
-  // region enabled its type).
-  struct Event {
-    int64_t seq = 0;
-    std::string region, type, job_id, operation;  // type JOB | JOB_EXECUTION
-    std::string thing;                            // JOB_EXECUTION
-    std::optional<jobs::ExecutionStatus> status;  // JOB_EXECUTION
-    std::map<std::string, std::string> status_details;
-    std::optional<jobs::Job> job;             // JOB: the job as it was (spec, times)
-    std::map<std::string, int64_t> counters;  // JOB completed: jobProcessDetails counts
-  };
+  using Event = store::Event;  // store/txn.h
   virtual Result<std::vector<Event>> EventOutbox(int limit) = 0;
   virtual Status AckEvents(int64_t up_to) = 0;
 
