@@ -91,10 +91,12 @@ struct ExecutionEvent {
   bool operator==(const ExecutionEvent&) const = default;
 };
 
-// What a decider decided: the writes that make it so, in one transaction. The applier writes
-// them in this order: deletes, updates, inserts, the job's state, counter deltas, the rollout
-// batch, then the events (each only when its region enabled its type) and thing changes.
+// What a decider decided about one job: the writes that make it so, in one transaction. The
+// applier (service/applier.h) writes them in this order: deletes, updates, inserts, the job's
+// state, counter deltas, the rollout batch, the events (each only when its region enabled its
+// type), thing changes, and last the job's purge.
 struct Decision {
+  int64_t job_id = 0;  // the job every change below belongs to (a decision concerns one job)
   std::vector<ExecutionRecord> deletes;  // executions removed, as they were
   std::vector<ExecutionRecord> updates;  // executions rewritten whole (key unchanged)
   std::vector<ExecutionRecord> inserts;  // new executions

@@ -13,6 +13,7 @@ void NoteThing(int64_t thing, Decision* d) {
 }
 
 void Count(JobRecord* job, Decision* d, ExecutionStatus s, int64_t delta) {
+  d->job_id = job->id;
   d->counter_deltas.For(s) += delta;
   job->job.counters.For(s) += delta;
 }
@@ -60,7 +61,10 @@ void RecordDelete(const ExecutionRecord& r, JobRecord* job, Decision* d) {
   NoteThing(r.thing, d);
 }
 
-void RecordJob(const JobRecord& job, Decision* d) { d->job = job; }
+void RecordJob(const JobRecord& job, Decision* d) {
+  d->job_id = job.id;
+  d->job = job;
+}
 
 bool CompletesNow(const Job& j) {
   return j.status == kJobInProgress && j.target_selection == "SNAPSHOT" && j.rollout_done &&

@@ -1,0 +1,78 @@
+// Applier: writing a jobs::Decision (the operations themselves live in applier_*.cc).
+#include "service/applier.h"
+
+#include "jobs/rollout.h"
+
+namespace iotjobs::service {
+namespace {
+
+store::Event JobEvent(const jobs::JobRecord& r, jobs::JobEventKind kind) {
+  store::Event e;
+  e.region = r.job.region;
+  e.type = "JOB";
+  e.job_id = r.job.id;
+  e.operation = jobs::ToString(kind);
+  e.job = r.job;
+  if (kind == jobs::JobEventKind::kCompleted) {
+    const jobs::JobCounters& c = r.job.counters;
+    e.counters = {{"numberOfCanceledThings", c.canceled},
+                  {"numberOfRejectedThings", c.rejected},
+                  {"numberOfFailedThings", c.failed},
+                  {"numberOfRemovedThings", c.removed},
+                  {"numberOfSucceededThings", c.succeeded}};
+  }
+  return e;
+}
+
+store::Event ExecutionEvent(const jobs::ExecutionEvent& x) {
+  store::Event e;
+  e.region = x.execution.e.region;
+  e.type = "JOB_EXECUTION";
+  e.job_id = x.execution.e.job_id;
+  e.operation = x.kind == jobs::ExecutionEventKind::kDeleted ? "deleted" : "";
+  e.thing = x.execution.e.thing_name;
+  e.status = x.execution.e.status;
+  e.status_details = x.execution.e.status_details;
+  return e;
+}
+
+}  // namespace
+
+Applier::Applier(store::Store* store) : store_(store) { store_->SetRegistryObserver(this); }
+
+Status Applier::Apply(store::Txn& txn, const jobs::Decision& d) {
+  for (const auto& r : d.deletes) {
+    IOTJOBS_RETURN_IF_ERROR(txn.DeleteExecution(r.job, r.thing, r.e.execution_number));
+  }
+  for (const auto& r : d.updates) IOTJOBS_RETURN_IF_ERROR(txn.UpdateExecution(r));
+  for (const auto& r : d.inserts) IOTJOBS_RETURN_IF_ERROR(txn.InsertExecution(r));
+  if (d.job && !d.purge_job) IOTJOBS_RETURN_IF_ERROR(txn.PutJobState(*d.job));
+  if (d.counter_deltas != jobs::JobCounters{} || d.notified_delta != 0) {
+    IOTJOBS_RETURN_IF_ERROR(txn.AddCounters(d.job_id, d.counter_deltas, d.notified_delta));
+  }
+  if (d.rollout_batch) {
+    IOTJOBS_RETURN_IF_ERROR(txn.AddRolloutBatch(d.job_id, *d.rollout_batch,
+                                                d.rollout_batch->at - jobs::kRolloutWindow));
+  }
+  if (!d.job_events.empty() || !d.execution_events.empty()) {
+    // Every event of a decision is of one job, hence one region.
+    const std::string& region =
+        d.job ? d.job->job.region : d.execution_events.front().execution.e.region;
+    auto config = txn.EventConfig(region);
+    if (!config.ok()) return config.status();
+    if (config->Enabled("JOB_EXECUTION")) {
+      for (const auto& x : d.execution_events) {
+        IOTJOBS_RETURN_IF_ERROR(txn.AppendEvent(ExecutionEvent(x)));
+      }
+    }
+    if (config->Enabled("JOB") && d.job) {
+      for (auto kind : d.job_events)
+        IOTJOBS_RETURN_IF_ERROR(txn.AppendEvent(JobEvent(*d.job, kind)));
+    }
+  }
+  for (int64_t thing : d.changed_things) IOTJOBS_RETURN_IF_ERROR(txn.AppendThingChange(thing));
+  if (d.purge_job) IOTJOBS_RETURN_IF_ERROR(txn.PurgeJob(d.job_id));
+  return Status::Ok();
+}
+
+}  // namespace iotjobs::service
