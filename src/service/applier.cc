@@ -1,6 +1,7 @@
 // Applier: writing a jobs::Decision (the operations themselves live in applier_*.cc).
 #include "service/applier.h"
 
+#include "jobs/membership_rules.h"
 #include "jobs/rollout.h"
 
 namespace iotjobs::service {
@@ -72,6 +73,58 @@ Status Applier::Apply(store::Txn& txn, const jobs::Decision& d) {
   }
   for (int64_t thing : d.changed_things) IOTJOBS_RETURN_IF_ERROR(txn.AppendThingChange(thing));
   if (d.purge_job) IOTJOBS_RETURN_IF_ERROR(txn.PurgeJob(d.job_id));
+  return Status::Ok();
+}
+
+Status Applier::OnMembershipAdded(store::Txn& txn, int64_t thing, int64_t group, Instant now) {
+  auto ids = txn.JobsTargetingGroupOrAncestors(group);
+  if (!ids.ok()) return ids.status();
+  for (int64_t id : *ids) {
+    auto job = txn.JobById(id);
+    if (!job.ok()) return job.status();
+    if (!*job || !jobs::FollowsMembership((*job)->job)) continue;
+    auto covered = txn.TargetsCover(id, thing, group);
+    if (!covered.ok()) return covered.status();
+    if (*covered) continue;
+    auto executions = txn.ExecutionsOf(id, thing);
+    if (!executions.ok()) return executions.status();
+    IOTJOBS_RETURN_IF_ERROR(
+        Apply(txn, jobs::DecideThingJoined(**job, thing, false, *executions, now)));
+  }
+  return Status::Ok();
+}
+
+Status Applier::OnMembershipRemoved(store::Txn& txn, int64_t thing, int64_t group, Instant now) {
+  auto ids = txn.JobsTargetingGroupOrAncestors(group);
+  if (!ids.ok()) return ids.status();
+  for (int64_t id : *ids) {
+    auto job = txn.JobById(id);
+    if (!job.ok()) return job.status();
+    if (!*job || !jobs::FollowsMembership((*job)->job)) continue;
+    auto covered = txn.TargetsCover(id, thing, -1);
+    if (!covered.ok()) return covered.status();
+    if (*covered) continue;
+    auto executions = txn.ExecutionsOf(id, thing);
+    if (!executions.ok()) return executions.status();
+    std::optional<jobs::ExecutionRecord> latest;
+    for (const auto& r : *executions) {
+      if (r.latest) latest = r;
+    }
+    IOTJOBS_RETURN_IF_ERROR(Apply(txn, jobs::DecideThingLeft(**job, false, latest, now)));
+  }
+  return Status::Ok();
+}
+
+Status Applier::OnThingDeleting(store::Txn& txn, int64_t thing, Instant now) {
+  auto latest = txn.LatestOfThing(thing);
+  if (!latest.ok()) return latest.status();
+  for (const auto& r : *latest) {
+    if (jobs::IsTerminal(r.e.status)) continue;
+    auto job = txn.JobById(r.job);
+    if (!job.ok()) return job.status();
+    if (!*job) continue;
+    IOTJOBS_RETURN_IF_ERROR(Apply(txn, jobs::DecideThingDeleted(**job, r, now)));
+  }
   return Status::Ok();
 }
 
