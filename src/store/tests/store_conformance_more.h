@@ -808,6 +808,17 @@ TEST_P(StoreMoreConformanceTest, EventConfigurationsMergePerRegion) {
   EXPECT_TRUE(eu->enabled.empty()) << "regions are separate";
 }
 
+// Disabled: SqliteStore::UpdateEventConfigurations (sqlite_jobs.cc) reads config["JOB"] and
+// config["JOB_EXECUTION"] with std::map::operator[] before serializing the map, so both types are
+// stored (as false) whenever any type is set, and DescribeEventConfigurations lists them. Enable
+// once fixed (store-faults report).
+TEST_P(StoreMoreConformanceTest, DISABLED_EventConfigurationsHoldOnlyTheTypesSet) {
+  ASSERT_TRUE(store_->UpdateEventConfigurations(kRegion, {{"THING", true}}, T(1)).ok());
+  auto got = store_->GetEventConfigurations(kRegion);
+  ASSERT_TRUE(got.ok()) << got.status().ToString();
+  EXPECT_EQ(got->enabled, (std::map<std::string, bool>{{"THING", true}}));
+}
+
 TEST_P(StoreMoreConformanceTest, NotifiedStateIsRecordedWithTheAcknowledgement) {
   auto none = store_->GetNotified(kRegion, "t");
   ASSERT_TRUE(none.ok()) << none.status().ToString();
