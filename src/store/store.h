@@ -131,11 +131,13 @@ class Store {
   // execution REMOVED.
   virtual Status RemoveThingFromGroup(const std::string& region, const std::string& thing,
                                       const std::string& group, Instant now) = 0;
-  // Thing names in `group` (and its descendants when recursive), ordered by name.
+  // Thing names in `group` (and its descendants when recursive, each thing once), in the order
+  // the things were created (so a page of a huge group costs O(page) through the membership
+  // key); `next_after` is an opaque cursor, not a name. NotFound when the group is missing.
   virtual Result<Page<std::string>> ListThingsInGroup(const std::string& region,
                                                       const std::string& group, bool recursive,
                                                       const std::string& after, int limit) = 0;
-  // Groups the thing is a direct member of, ordered by name.
+  // Groups the thing is a direct member of, ordered by name. NotFound when the thing is missing.
   virtual Result<Page<std::string>> ListGroupsForThing(const std::string& region,
                                                        const std::string& thing,
                                                        const std::string& after, int limit) = 0;
