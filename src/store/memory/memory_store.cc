@@ -198,42 +198,56 @@ struct MemoryStore::State {
   }
 
   // --- Executions and their indexes ---
-  void Index(const ExecKey& k, const ExecRow& r, bool add) {
-    const auto& [job, thing, number] = k;
-    auto apply = [add](auto& set, const auto& key) {
-      add ? (void)set.insert(key) : (void)set.erase(key);
+  // The keys of `r` in the timer and queue indexes (by_thing depends on the key only).
+  static std::optional<TimerKey> TimerOf(const ExecKey& k, const ExecRow& r) {
+    if (!r.timeout_at) return std::nullopt;
+    return TimerKey{*r.timeout_at, std::get<0>(k), std::get<1>(k), std::get<2>(k)};
+  }
+  static std::optional<QueueKey> QueueOf(const ExecKey& k, const ExecRow& r) {
+    if (!r.latest || !Pending(r.status)) return std::nullopt;
+    return QueueKey{std::get<1>(k), r.status == ExecutionStatus::kInProgress ? 0 : 1, r.queued_at,
+                    std::get<0>(k), std::get<2>(k)};
+  }
+  // Moves the row's timer and queue entries from `from` (nullptr: none) to `to` (nullptr: none),
+  // touching only what changed.
+  void Reindex(const ExecKey& k, const ExecRow* from, const ExecRow* to) {
+    auto move = [](auto& set, const auto& before, const auto& after) {
+      if (before == after) return;
+      if (before) set.erase(*before);
+      if (after) set.insert(*after);
     };
-    apply(execs_by_thing, ThingExecKey{thing, job, number});
-    if (r.timeout_at) apply(timers, TimerKey{*r.timeout_at, job, thing, number});
-    if (r.latest && Pending(r.status)) {
-      apply(queues, QueueKey{thing, r.status == ExecutionStatus::kInProgress ? 0 : 1, r.queued_at,
-                             job, number});
-    }
+    using T = std::optional<TimerKey>;
+    using Q = std::optional<QueueKey>;
+    move(timers, from ? TimerOf(k, *from) : T(), to ? TimerOf(k, *to) : T());
+    move(queues, from ? QueueOf(k, *from) : Q(), to ? QueueOf(k, *to) : Q());
   }
   // Sets (or with nullopt removes) the row at `k`, indexes included; returns what was there.
   std::optional<ExecRow> ExecRaw(const ExecKey& k, std::optional<ExecRow> row) {
+    const auto& [job, thing, number] = k;
     std::optional<ExecRow> old;
     auto it = execs.find(k);
     if (it != execs.end()) {
-      Index(k, it->second, false);
-      if (row) {
-        Index(k, *row, true);
-        old = std::exchange(it->second, std::move(*row));
-        return old;
-      }
+      Reindex(k, &it->second, row ? &*row : nullptr);
+      if (row) return std::exchange(it->second, std::move(*row));
       old = std::move(it->second);
       execs.erase(it);
+      execs_by_thing.erase(ThingExecKey{thing, job, number});
       return old;
     }
     if (row) {
-      Index(k, *row, true);
+      Reindex(k, nullptr, &*row);
+      execs_by_thing.insert(ThingExecKey{thing, job, number});
       execs.emplace(k, std::move(*row));
     }
     return old;
   }
   void ExecSet(const ExecKey& k, std::optional<ExecRow> row) {
     std::optional<ExecRow> old = ExecRaw(k, std::move(row));
-    Log([this, k, old = std::move(old)] { ExecRaw(k, old); });
+    if (!old) {
+      Log([this, k] { ExecRaw(k, std::nullopt); });  // an insert: no row to keep
+    } else {
+      Log([this, k, old = std::move(old)] { ExecRaw(k, old); });
+    }
   }
 
   // --- Reads ---
