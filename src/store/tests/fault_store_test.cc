@@ -126,6 +126,14 @@ TEST_F(FaultStoreTest, ReadFaultsFailReadsOnly) {
   EXPECT_EQ(faulty_->GetThing("us-east-1", "x").status().code(), Code::kNotFound);
 }
 
+TEST_F(FaultStoreTest, InternalFaultsFailReadsAndWrites) {
+  faulty_->Inject(Fault::kInternal, "", 0, 2);
+  EXPECT_EQ(faulty_->GetJobTemplate("us-east-1", "t").status().code(), Code::kInternal);
+  EXPECT_EQ(Create(faulty_.get(), "t").code(), Code::kInternal);
+  EXPECT_FALSE(Exists("t"));
+  EXPECT_TRUE(Create(faulty_.get(), "t").ok());
+}
+
 TEST_F(FaultStoreTest, DeviceCallsReportTheFaultInTheirResult) {
   faulty_->Inject(Fault::kBusy, "UpdateExecution");
   Store::DeviceUpdate u;
