@@ -42,6 +42,8 @@ std::string Name(Fault f) {
       return "disk full";
     case Fault::kReadError:
       return "read error";
+    case Fault::kInternal:
+      return "internal";
   }
   return "?";
 }

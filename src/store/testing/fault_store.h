@@ -15,8 +15,10 @@
 // - kDiskFull: the file could not grow ("database or disk is full", naming the file); nothing kept
 //   (Transact: as kCommitFailure).
 // - kReadError: a read failed (Unavailable, disk I/O error). View does not run its function.
+// - kInternal: the store's own defect (a row it cannot decode): Internal; nothing written.
 // Write faults match write calls (Transact and every method that changes rows), kReadError
-// matches reads (View and every lookup or list); a rule naming a method matches that method only.
+// matches reads (View and every lookup or list), kInternal matches every call; a rule naming a
+// method matches that method only.
 // Thread-safe: rules are consulted under a mutex, the inner call runs outside it.
 #pragma once
 
@@ -31,7 +33,7 @@ namespace iotjobs::store::testing {
 
 class FaultStore final : public Store {
  public:
-  enum class Fault { kCommitFailure, kBusy, kDiskFull, kReadError };
+  enum class Fault { kCommitFailure, kBusy, kDiskFull, kReadError, kInternal };
   static constexpr int kForever = -1;
 
   struct Rule {
@@ -73,6 +75,8 @@ class FaultStore final : public Store {
         return Status::Unavailable(path_ + ": database or disk is full (injected fault)");
       case Fault::kReadError:
         return Status::Unavailable("sqlite step: disk I/O error (injected fault)");
+      case Fault::kInternal:
+        return Status::Internal("stored row cannot be decoded (injected fault)");
     }
     return Status::Internal("unknown fault");
   }
@@ -81,7 +85,9 @@ class FaultStore final : public Store {
   Status Transact(const std::function<Status(Txn&)>& fn) override {
     auto f = Match("Transact", kWrite);
     if (!f) return inner_->Transact(fn);
-    if (*f == Fault::kBusy || *f == Fault::kReadError) return StatusOf(*f);
+    if (*f == Fault::kBusy || *f == Fault::kReadError || *f == Fault::kInternal) {
+      return StatusOf(*f);
+    }
     // The caller's writes run, then the transaction fails: the inner store rolls them back.
     const Status injected = StatusOf(*f);
     Status st = inner_->Transact([&](Txn& txn) -> Status {
@@ -379,8 +385,11 @@ class FaultStore final : public Store {
   std::optional<Fault> Match(const char* method, Kind kind) {
     std::lock_guard<std::mutex> l(mu_);
     for (auto it = rules_.begin(); it != rules_.end(); ++it) {
-      const bool read_fault = it->fault == Fault::kReadError;
-      if (it->method.empty() ? (read_fault != (kind == kRead)) : it->method != method) continue;
+      const bool matches = !it->method.empty()              ? it->method == method
+                           : it->fault == Fault::kInternal  ? true
+                           : it->fault == Fault::kReadError ? kind == kRead
+                                                            : kind == kWrite;
+      if (!matches) continue;
       if (it->skip > 0) {
         --it->skip;
         return std::nullopt;

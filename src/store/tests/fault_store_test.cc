@@ -126,6 +126,14 @@ TEST_F(FaultStoreTest, ReadFaultsFailReadsOnly) {
   EXPECT_EQ(faulty_->GetThing("us-east-1", "x").status().code(), Code::kNotFound);
 }
 
+TEST_F(FaultStoreTest, InternalFaultsFailReadsAndWrites) {
+  faulty_->Inject(Fault::kInternal, "", 0, 2);
+  EXPECT_EQ(faulty_->GetJobTemplate("us-east-1", "t").status().code(), Code::kInternal);
+  EXPECT_EQ(Create(faulty_.get(), "t").code(), Code::kInternal);
+  EXPECT_FALSE(Exists("t"));
+  EXPECT_TRUE(Create(faulty_.get(), "t").ok());
+}
+
 TEST_F(FaultStoreTest, DeviceCallsReportTheFaultInTheirResult) {
   faulty_->Inject(Fault::kBusy, "UpdateExecution");
   Store::DeviceUpdate u;
@@ -145,34 +153,41 @@ TEST_F(FaultStoreTest, TransactFaultsRollTheCallersWritesBack) {
   if (!inner_->Transact([](Txn&) { return Status::Ok(); }).ok()) {
     GTEST_SKIP() << "SqliteStore does not implement Store::Transact yet";
   }
-  auto append = [](int* runs) {
+  jobs::Job j;
+  j.region = "us-east-1";
+  j.id = "j";
+  j.document = "{}";
+  ASSERT_TRUE(inner_->CreateJob(j, "arn:j", {}).ok());
+  // Adds one QUEUED to job j's counters.
+  auto add_one = [](int* runs) {
     return [runs](Txn& txn) -> Status {
       ++*runs;
-      Event e;
-      e.region = "us-east-1";
-      e.type = "JOB";
-      e.job_id = "j";
-      e.operation = "completed";
-      return txn.AppendEvent(e);
+      auto job = txn.FindJob("us-east-1", "j");
+      if (!job.ok()) return job.status();
+      if (!*job) return Status::NotFound("job j");
+      jobs::JobCounters d;
+      d.queued = 1;
+      return txn.AddCounters((*job)->id, d, 0);
     };
   };
+  auto queued = [&] { return inner_->GetJob("us-east-1", "j")->counters.queued; };
   for (Fault f : {Fault::kCommitFailure, Fault::kDiskFull}) {
     int runs = 0;
     faulty_->Inject(f);
-    EXPECT_EQ(faulty_->Transact(append(&runs)).code(), Code::kUnavailable);
+    EXPECT_EQ(faulty_->Transact(add_one(&runs)).code(), Code::kUnavailable);
     EXPECT_GE(runs, 1) << "the caller's function ran";
-    EXPECT_TRUE(inner_->EventOutbox(10)->empty()) << "and its writes were rolled back";
+    EXPECT_EQ(queued(), 0) << "and its writes were rolled back";
   }
   int runs = 0;
   faulty_->Inject(Fault::kBusy);
-  EXPECT_EQ(faulty_->Transact(append(&runs)).code(), Code::kUnavailable);
+  EXPECT_EQ(faulty_->Transact(add_one(&runs)).code(), Code::kUnavailable);
   EXPECT_EQ(runs, 0);
   // The caller's own error wins over the injected one.
   faulty_->Inject(Fault::kCommitFailure);
   EXPECT_EQ(faulty_->Transact([](Txn&) { return Status::InvalidRequest("mine"); }).code(),
             Code::kInvalidRequest);
-  ASSERT_TRUE(faulty_->Transact(append(&runs)).ok());
-  EXPECT_EQ(inner_->EventOutbox(10)->size(), 1u);
+  ASSERT_TRUE(faulty_->Transact(add_one(&runs)).ok());
+  EXPECT_EQ(queued(), 1);
   faulty_->Inject(Fault::kReadError, "View");
   EXPECT_EQ(faulty_->View([](Txn&) { return Status::Ok(); }).code(), Code::kUnavailable);
   EXPECT_TRUE(faulty_->View([](Txn&) { return Status::Ok(); }).ok());
