@@ -11,6 +11,7 @@
 #include "store/tests/store_conformance.h"
 #include "store/tests/store_conformance_jobs.h"
 #include "store/tests/store_conformance_rules.h"
+#include "store/tests/store_conformance_txn.h"
 #include "store/tests/temp_dir.h"
 
 namespace iotjobs::store {
@@ -23,6 +24,7 @@ using testing::StoreConformanceTest;
 using testing::StoreJobsBackend;
 using testing::StoreJobsConformanceTest;
 using testing::StoreRulesConformanceTest;
+using testing::StoreTxnConformanceTest;
 
 // Every conformance test gets its own database file under one directory removed at exit.
 iotjobs::testing::TempDir& ScratchRoot() {
@@ -54,6 +56,10 @@ INSTANTIATE_TEST_SUITE_P(Sqlite, StoreJobsConformanceTest,
 
 // The legacy rule operations (moving to service::Applier, issue 10): SQLite still has them.
 INSTANTIATE_TEST_SUITE_P(Sqlite, StoreRulesConformanceTest,
+                         ::testing::Values(StoreJobsBackend{"Sqlite", FreshSqliteStore}),
+                         testing::StoreJobsBackendName);
+
+INSTANTIATE_TEST_SUITE_P(Sqlite, StoreTxnConformanceTest,
                          ::testing::Values(StoreJobsBackend{"Sqlite", FreshSqliteStore}),
                          testing::StoreJobsBackendName);
 
