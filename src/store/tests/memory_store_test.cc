@@ -121,7 +121,7 @@ class MemoryStoreTest : public ::testing::Test {
     });
   }
 
-  MemoryStore store_;
+  MemoryStore store_{MemoryStore::Options{.track_thing_changes = true}};  // outboxes on
 };
 
 // Everything a failing transaction wrote is undone, in every table and index it touched; what
@@ -157,6 +157,7 @@ TEST_F(MemoryStoreTest, AFailedTransactionLeavesNothingBehind) {
     IOTJOBS_RETURN_IF_ERROR(txn.PutRolloutCursor(job, jobs::RolloutCursor{2, {7}, 1, 9}));
     IOTJOBS_RETURN_IF_ERROR(txn.AddRolloutBatch(job, {At(1), 3}, At(-60)));
     IOTJOBS_RETURN_IF_ERROR(txn.AppendEvent(Event{}));
+    IOTJOBS_RETURN_IF_ERROR(txn.AppendThingChange(b));
     IOTJOBS_RETURN_IF_ERROR(
         txn.AddTargets(job, kRegion, {jobs::ThingArn(kRegion, kAccount, "a")}, 2));
     IOTJOBS_RETURN_IF_ERROR(txn.DeleteExecution(job, a, 1));
@@ -177,6 +178,7 @@ TEST_F(MemoryStoreTest, AFailedTransactionLeavesNothingBehind) {
   EXPECT_EQ(job_after->counters, jobs::JobCounters{});
   EXPECT_EQ(job_after->notified, 0);
   EXPECT_TRUE(store_.EventOutbox(10)->empty());
+  EXPECT_TRUE(store_.ThingChanges(10)->empty());
   ASSERT_TRUE(store_
                   .View([&](Txn& txn) -> Status {
                     EXPECT_EQ(*txn.RolloutCursor(job), jobs::RolloutCursor{});
