@@ -6,11 +6,14 @@
 //   BM_UpdateExecution   a device's update at 1,000,000 rows: one transaction that reads the
 //                        latest execution, rewrites it (status, version, timer) and adjusts the
 //                        job's counters; items = executions updated
+//                        (rss_MiB: the process's resident set with the million rows)
 //   BM_ThingQueue        a device's pending list read (View + ThingQueue) at 1,000,000 rows
 // Run: build/bench/memory_store_bench (items_per_second is the figure).
 #include <benchmark/benchmark.h>
+#include <unistd.h>
 
 #include <cstdint>
+#include <fstream>
 #include <memory>
 
 #include "store/memory/memory_store.h"
@@ -85,8 +88,18 @@ MemoryStore& Filled() {
   return *store;
 }
 
+// The process's resident set in MiB (/proc/self/statm), 0 when unknown.
+double ResidentMiB() {
+  std::ifstream statm("/proc/self/statm");
+  long pages = 0, resident = 0;
+  if (!(statm >> pages >> resident)) return 0;
+  return static_cast<double>(resident) * static_cast<double>(sysconf(_SC_PAGESIZE)) / (1 << 20);
+}
+
 void BM_UpdateExecution(benchmark::State& state) {
   MemoryStore& store = Filled();
+  // With the million rows (and 1,000 jobs) in place: the store's footprint, about.
+  state.counters["rss_MiB"] = ResidentMiB();
   uint64_t x = 88172645463325252ull;  // xorshift: the row touched, spread over all of them
   int64_t n = 0;
   for (auto _ : state) {

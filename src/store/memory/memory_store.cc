@@ -401,7 +401,7 @@ class MemoryStore::Tx final : public Txn {
   Status PurgeJob(int64_t job) override {
     IOTJOBS_RETURN_IF_ERROR(Writable());
     auto it = s_.jobs.find(job);
-    if (it == s_.jobs.end()) return Status::Ok();
+    if (it == s_.jobs.end()) return Status::NotFound("job does not exist");
     // Executions should be gone already; any left would name a job that no longer exists.
     std::vector<ExecKey> left;
     for (auto e = s_.execs.lower_bound({job, INT64_MIN, INT64_MIN});
@@ -577,7 +577,12 @@ class MemoryStore::Tx final : public Txn {
   Status DeleteExecution(int64_t job, int64_t thing, int64_t number) override {
     IOTJOBS_RETURN_IF_ERROR(Writable());
     const ExecKey k{job, thing, number};
-    if (s_.execs.count(k)) s_.ExecSet(k, std::nullopt);
+    if (!s_.execs.count(k)) {
+      return Status::NotFound("execution " + std::to_string(number) + " of job " +
+                              std::to_string(job) + " on thing " + std::to_string(thing) +
+                              " does not exist");
+    }
+    s_.ExecSet(k, std::nullopt);
     return Status::Ok();
   }
   Result<std::vector<jobs::ExecutionRecord>> LatestOfJob(
@@ -695,8 +700,33 @@ class MemoryStore::Tx final : public Txn {
   }
   Status AppendEvent(const Event& e) override {
     IOTJOBS_RETURN_IF_ERROR(Writable());
+    if (!track_) return Status::Ok();  // no MQTT: nobody publishes events
     Event stored = e;
     stored.seq = ++s_.next_event;
+    if (e.job) {
+      // What the event keeps of the job (SqliteStore's outbox row): its spec and times, named by
+      // the event; not its status, counters or rollout state.
+      const jobs::Job& j = *e.job;
+      jobs::Job& k = stored.job.emplace();
+      k.region = e.region;
+      k.id = e.job_id;
+      k.target_selection = j.target_selection;
+      k.force_canceled = j.force_canceled;
+      k.reason_code = j.reason_code;
+      k.comment = j.comment;
+      k.description = j.description;
+      k.targets = j.targets;
+      k.document = j.document;
+      k.document_source = j.document_source;
+      k.configs = j.configs;
+      k.scheduling_config = j.scheduling_config;
+      k.job_template_arn = j.job_template_arn;
+      k.namespace_id = j.namespace_id;
+      k.document_parameters = j.document_parameters;
+      k.created_at = j.created_at;
+      k.last_updated_at = j.last_updated_at;
+      k.completed_at = j.completed_at;
+    }
     s_.Put(s_.events, stored.seq, std::move(stored));
     return Status::Ok();
   }

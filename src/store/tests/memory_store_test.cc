@@ -1,6 +1,7 @@
-// MemoryStore against the data conformance suites (the rules suite, store_conformance_rules.h,
-// exercises the legacy rule operations MemoryStore refuses), plus what only an in-memory store can
-// be asked: that a failed write leaves nothing behind, through its undo log.
+// MemoryStore against the data and Txn conformance suites (the rules suite,
+// store_conformance_rules.h, exercises the legacy rule operations MemoryStore refuses), plus what
+// only an in-memory store can be asked: that a failed write leaves nothing behind, through its undo
+// log.
 #include "store/memory/memory_store.h"
 
 #include <gtest/gtest.h>
@@ -11,6 +12,7 @@
 
 #include "store/tests/store_conformance.h"
 #include "store/tests/store_conformance_jobs.h"
+#include "store/tests/store_conformance_txn.h"
 
 namespace iotjobs::store {
 namespace {
@@ -19,6 +21,7 @@ using testing::StoreBackend;
 using testing::StoreConformanceTest;
 using testing::StoreJobsBackend;
 using testing::StoreJobsConformanceTest;
+using testing::StoreTxnConformanceTest;
 
 std::unique_ptr<Store> FreshMemoryStore(bool track_thing_changes) {
   MemoryStore::Options o;
@@ -32,6 +35,10 @@ INSTANTIATE_TEST_SUITE_P(Memory, StoreConformanceTest,
                          testing::StoreBackendName);
 
 INSTANTIATE_TEST_SUITE_P(Memory, StoreJobsConformanceTest,
+                         ::testing::Values(StoreJobsBackend{"Memory", FreshMemoryStore}),
+                         testing::StoreJobsBackendName);
+
+INSTANTIATE_TEST_SUITE_P(Memory, StoreTxnConformanceTest,
                          ::testing::Values(StoreJobsBackend{"Memory", FreshMemoryStore}),
                          testing::StoreJobsBackendName);
 
@@ -114,7 +121,7 @@ class MemoryStoreTest : public ::testing::Test {
     });
   }
 
-  MemoryStore store_;
+  MemoryStore store_{MemoryStore::Options{.track_thing_changes = true}};  // outboxes on
 };
 
 // Everything a failing transaction wrote is undone, in every table and index it touched; what
@@ -150,6 +157,7 @@ TEST_F(MemoryStoreTest, AFailedTransactionLeavesNothingBehind) {
     IOTJOBS_RETURN_IF_ERROR(txn.PutRolloutCursor(job, jobs::RolloutCursor{2, {7}, 1, 9}));
     IOTJOBS_RETURN_IF_ERROR(txn.AddRolloutBatch(job, {At(1), 3}, At(-60)));
     IOTJOBS_RETURN_IF_ERROR(txn.AppendEvent(Event{}));
+    IOTJOBS_RETURN_IF_ERROR(txn.AppendThingChange(b));
     IOTJOBS_RETURN_IF_ERROR(
         txn.AddTargets(job, kRegion, {jobs::ThingArn(kRegion, kAccount, "a")}, 2));
     IOTJOBS_RETURN_IF_ERROR(txn.DeleteExecution(job, a, 1));
@@ -170,6 +178,7 @@ TEST_F(MemoryStoreTest, AFailedTransactionLeavesNothingBehind) {
   EXPECT_EQ(job_after->counters, jobs::JobCounters{});
   EXPECT_EQ(job_after->notified, 0);
   EXPECT_TRUE(store_.EventOutbox(10)->empty());
+  EXPECT_TRUE(store_.ThingChanges(10)->empty());
   ASSERT_TRUE(store_
                   .View([&](Txn& txn) -> Status {
                     EXPECT_EQ(*txn.RolloutCursor(job), jobs::RolloutCursor{});

@@ -54,12 +54,12 @@ INSTANTIATE_TEST_SUITE_P(Sqlite, StoreJobsConformanceTest,
                          ::testing::Values(StoreJobsBackend{"Sqlite", FreshSqliteStore}),
                          testing::StoreJobsBackendName);
 
-INSTANTIATE_TEST_SUITE_P(Sqlite, StoreTxnConformanceTest,
+// The legacy rule operations (moving to service::Applier, issue 10): SQLite still has them.
+INSTANTIATE_TEST_SUITE_P(Sqlite, StoreRulesConformanceTest,
                          ::testing::Values(StoreJobsBackend{"Sqlite", FreshSqliteStore}),
                          testing::StoreJobsBackendName);
 
-// The legacy rule operations (moving to service::Applier, issue 10): SQLite still has them.
-INSTANTIATE_TEST_SUITE_P(Sqlite, StoreRulesConformanceTest,
+INSTANTIATE_TEST_SUITE_P(Sqlite, StoreTxnConformanceTest,
                          ::testing::Values(StoreJobsBackend{"Sqlite", FreshSqliteStore}),
                          testing::StoreJobsBackendName);
 
