@@ -9,6 +9,7 @@
 #include <memory>
 
 #include "jobs/registry.h"
+#include "service/tests/commit_failing_store.h"
 #include "store/tests/scratch_store.h"
 #include "store/tests/temp_dir.h"
 
@@ -47,8 +48,9 @@ std::vector<Backend> Backends() {
 class ApplierTest : public ::testing::TestWithParam<Backend> {
  protected:
   void SetUp() override {
-    store_ = GetParam().open(dir_);
-    ASSERT_TRUE(store_);
+    inner_ = GetParam().open(dir_);
+    ASSERT_TRUE(inner_);
+    store_ = std::make_unique<store::CommitFailingStore>(inner_.get());
     applier_ = std::make_unique<Applier>(store_.get());
   }
 
@@ -157,7 +159,8 @@ class ApplierTest : public ::testing::TestWithParam<Backend> {
 
   Instant clock_ = FromEpochMillis(1'800'000'000'000);
   iotjobs::testing::TempDir dir_;
-  std::unique_ptr<store::Store> store_;
+  std::unique_ptr<store::Store> inner_;
+  std::unique_ptr<store::CommitFailingStore> store_;  // over inner_
   std::unique_ptr<Applier> applier_;
 };
 
@@ -610,6 +613,67 @@ TEST_P(ApplierTest, DeleteExecutionAndItsRefusals) {
   EXPECT_EQ(events[0].operation, "deleted");
   EXPECT_EQ(events[0].status, ES::kSucceeded);
   EXPECT_EQ(events[2].operation, "completed");
+}
+
+// Every operation's decision is one transaction: when its commit fails, nothing of it is left
+// (rows, counters, job state, tags, targets, outboxes), and the error is the store's.
+TEST_P(ApplierTest, AFailedCommitLeavesNothingOfAnyOperation) {
+  Thing("t1");
+  Thing("t2");
+  Job("j", {"t1", "t2"}, [](jobs::Job& j) {
+    j.configs.timeout_config = jobs::TimeoutConfig{1};
+    j.configs.retry_config = jobs::RetryConfig{{{"ALL", 2}}};
+  });
+  Job("c", {"t1"}, [](jobs::Job& j) { j.target_selection = "CONTINUOUS"; });
+  Exec("j", "t1", ES::kQueued);
+  Exec("j", "t2", ES::kInProgress, 1, true,
+       [&](jobs::ExecutionRecord& r) { r.e.timeout_at = r.e.in_progress_deadline = clock_; });
+  EnableEvents();
+  const std::string arn = jobs::JobArn(kRegion, kAccount, "j");
+  ASSERT_TRUE(store_->TagResource(arn, {{"k", "v"}}, 50).ok());
+  const jobs::JobRecord j0 = Record("j"), c0 = Record("c");
+  const jobs::JobExecution e1 = Get("j", "t1"), e2 = Get("j", "t2");
+  const size_t events = Events().size(), changes = ThingChanges();
+  auto unchanged = [&](const char* op) {
+    SCOPED_TRACE(op);
+    EXPECT_EQ(Record("j"), j0);
+    EXPECT_EQ(Record("c"), c0);
+    EXPECT_EQ(Get("j", "t1"), e1);
+    EXPECT_EQ(Get("j", "t2"), e2);
+    EXPECT_EQ(store_->ListTags(arn, "", 10)->items.size(), 1u);
+    EXPECT_EQ(Events().size(), events);
+    EXPECT_EQ(ThingChanges(), changes);
+  };
+  store_->FailCommits(true);
+  const Code kFailed = Code::kUnavailable;
+  EXPECT_EQ(Update("t1", "j", ES::kFailed).status.code(), kFailed);
+  unchanged("UpdateExecution");
+  auto started = applier_->StartNextExecution(kRegion, "t1", std::nullopt, 3, clock_);
+  EXPECT_EQ(started.status.code(), kFailed);
+  EXPECT_FALSE(started.execution);
+  unchanged("StartNextExecution");
+  EXPECT_EQ(applier_->TimeOutExecutions(clock_ + minutes(1), 10).status().code(), kFailed);
+  unchanged("TimeOutExecutions");
+  EXPECT_EQ(applier_->CancelJob(kRegion, "j", true, std::string("R"), std::nullopt, clock_).code(),
+            kFailed);
+  unchanged("CancelJob");
+  EXPECT_EQ(applier_->DeleteJob(kRegion, "j", arn, true, 10, clock_).code(), kFailed);
+  unchanged("DeleteJob");
+  EXPECT_EQ(
+      applier_
+          ->AssociateTargets(kRegion, "c", {jobs::ThingArn(kRegion, kAccount, "t2")}, 10, clock_)
+          .code(),
+      kFailed);
+  unchanged("AssociateTargets");
+  EXPECT_EQ(applier_->CancelExecution(kRegion, "j", "t1", false, std::nullopt, {}, clock_).code(),
+            kFailed);
+  unchanged("CancelExecution");
+  EXPECT_EQ(applier_->DeleteExecution(kRegion, "j", "t2", 1, true, clock_).code(), kFailed);
+  unchanged("DeleteExecution");
+  // Reads need no commit.
+  store_->FailCommits(false);
+  EXPECT_TRUE(applier_->PendingExecutions(kRegion, "t1", 10).ok());
+  EXPECT_TRUE(applier_->NextTimeout().ok());
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, ApplierTest, ::testing::ValuesIn(Backends()),
