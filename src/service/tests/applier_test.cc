@@ -4,6 +4,7 @@
 #include "service/applier.h"
 
 #include <gtest/gtest.h>
+#include <sqlite3.h>
 
 #include <functional>
 #include <memory>
@@ -42,6 +43,30 @@ std::vector<Backend> Backends() {
                    return std::move(s).value();
                  },
                  false});
+  // The same without the triggers that write events and thing changes today (the lead removes
+  // them when every rule runs through the Applier): the outboxes then hold what the Applier
+  // appended, exactly.
+  out.push_back({"SqliteWithoutTriggers",
+                 [](const iotjobs::testing::TempDir& dir) -> std::unique_ptr<store::Store> {
+                   auto s = iotjobs::testing::OpenScratchStore(dir, /*track_thing_changes=*/true);
+                   if (!s.ok()) return nullptr;
+                   sqlite3* db = nullptr;
+                   if (sqlite3_open(dir.File("iotjobs.db").c_str(), &db) != SQLITE_OK) {
+                     sqlite3_close(db);
+                     return nullptr;
+                   }
+                   const int rc = sqlite3_exec(
+                       db,
+                       "DROP TRIGGER thing_changes_ins; DROP TRIGGER thing_changes_upd; "
+                       "DROP TRIGGER thing_changes_del; DROP TRIGGER job_events_status; "
+                       "DROP TRIGGER job_events_deleted; DROP TRIGGER execution_events_status; "
+                       "DROP TRIGGER execution_events_deleted;",
+                       nullptr, nullptr, nullptr);
+                   sqlite3_close(db);
+                   if (rc != SQLITE_OK) return nullptr;
+                   return std::move(s).value();
+                 },
+                 true});
   return out;
 }
 
