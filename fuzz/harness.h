@@ -85,12 +85,13 @@ struct Services {
     o.synchronous_full = false;
     o.track_thing_changes = true;  // as with --mqtt: the outbox code paths run too
     store = std::move(store::SqliteStore::Open(o)).value();
+    applier.emplace(store.get());
     templates.emplace(config, store.get(), &documents, &clock);
     registry.emplace(config, store.get(), &clock);
-    jobs.emplace(config, service::JobLimits{}, store.get(), &documents, &clock);
+    jobs.emplace(config, service::JobLimits{}, store.get(), &*applier, &documents, &clock);
     // Never started: a registration task stays queued (its S3 fetch would need a server).
     registration.emplace(config, service::RegistrationConfig{}, store.get(), &s3, &clock);
-    devices.emplace(config, store.get(), &s3, &clock, &clock);
+    devices.emplace(config, store.get(), &*applier, &s3, &clock, &clock);
     control.emplace(api::ApiConfig{},
                     api::ControlPlane::Services{&*templates, &*registry, &*jobs, &*registration},
                     nullptr, &clock, &clock);
@@ -104,6 +105,7 @@ struct Services {
     jobs.reset();
     registry.reset();
     templates.reset();
+    applier.reset();
     store.reset();
     std::error_code ec;
     std::filesystem::remove_all(dir, ec);
@@ -121,6 +123,7 @@ struct Services {
   NoDocuments documents;
   s3::S3Client s3{{.endpoint = "http://127.0.0.1:1"}};
   std::unique_ptr<store::SqliteStore> store;
+  std::optional<service::Applier> applier;
   std::optional<service::TemplateService> templates;
   std::optional<service::RegistryService> registry;
   std::optional<service::JobService> jobs;
@@ -152,7 +155,7 @@ inline void AddFleet(Services& s) {
       R"({"targets":["arn:aws:iot:us-east-1:123456789012:thinggroup/group-0"],)"
       R"("targetSelection":"CONTINUOUS","document":"{\"a\":1}"})");
   // Materialise the executions now (iotjobsd's scheduler thread would).
-  service::Scheduler scheduler({}, s.store.get(), &s.clock);
+  service::Scheduler scheduler({}, s.store.get(), &*s.applier, &s.clock);
   for (int i = 0; i < 3; ++i) (void)scheduler.Tick(s.clock.Now());
 }
 

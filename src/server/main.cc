@@ -123,10 +123,11 @@ int Run(ServerConfig cfg) {
   service::SchedulerConfig scheduler_config;
   scheduler_config.max_rollout_per_minute = cfg.max_rollout_per_minute;
   scheduler_config.time_scale = cfg.time_scale;
-  service::Scheduler scheduler(scheduler_config, store->get(), &clock);
+  service::Applier applier(store->get());  // the rules, over the store
+  service::Scheduler scheduler(scheduler_config, store->get(), &applier, &clock);
   service::JobLimits job_limits;
   job_limits.max_rollout_per_minute = cfg.max_rollout_per_minute;
-  service::JobService jobs(service_config, job_limits, store->get(), &s3, &clock,
+  service::JobService jobs(service_config, job_limits, store->get(), &applier, &s3, &clock,
                            [&scheduler] { scheduler.Poke(); });
   std::optional<s3::SigV4Verifier> verifier;
   std::optional<s3::SigV4Verifier> data_verifier;
@@ -136,7 +137,7 @@ int Run(ServerConfig cfg) {
   }
   service::RegistrationService registration(service_config, {}, store->get(), &s3, &clock);
   if (Status st = registration.Start(); !st.ok()) return Fail("--store: " + st.message());
-  service::DeviceService devices(service_config, store->get(), &s3, &clock, &wall_clock,
+  service::DeviceService devices(service_config, store->get(), &applier, &s3, &clock, &wall_clock,
                                  [&scheduler] { scheduler.Poke(); });
   // One budget per thing across the MQTT and HTTPS data planes (issue 16, finding 5).
   KeyedRateLimiter device_limiter(

@@ -66,7 +66,7 @@ Result<std::optional<std::string>> DeviceService::DocumentFor(const std::string&
 
 Result<PendingList> DeviceService::GetPending(const std::string& region, const std::string& thing) {
   IOTJOBS_RETURN_IF_ERROR(ValidateThing(thing));
-  auto pending = store_->PendingExecutions(region, thing, kMaxPendingListed);
+  auto pending = applier_->PendingExecutions(region, thing, kMaxPendingListed);
   if (!pending.ok()) return pending.status();
   PendingList out;
   for (auto& e : *pending) {
@@ -83,8 +83,8 @@ Result<std::optional<DeviceExecution>> DeviceService::StartNext(
   IOTJOBS_RETURN_IF_ERROR(ValidateThing(thing));
   if (status_details) IOTJOBS_RETURN_IF_ERROR(ValidateStatusDetails(*status_details));
   IOTJOBS_RETURN_IF_ERROR(ValidateStep(step_timeout_minutes, /*allow_clear=*/false));
-  auto r = store_->StartNextExecution(region, thing, status_details, step_timeout_minutes,
-                                      clock_->Now());
+  auto r = applier_->StartNextExecution(region, thing, status_details, step_timeout_minutes,
+                                        clock_->Now());
   IOTJOBS_RETURN_IF_ERROR(r.status);
   if (!r.execution) return std::optional<DeviceExecution>();
   auto doc = DocumentFor(region, r.execution->job_id);
@@ -98,7 +98,7 @@ Result<std::optional<DeviceExecution>> DeviceService::Describe(
   IOTJOBS_RETURN_IF_ERROR(ValidateThing(thing));
   std::optional<jobs::JobExecution> e;
   if (job_id == kNextJob) {
-    auto pending = store_->PendingExecutions(region, thing, 1);
+    auto pending = applier_->PendingExecutions(region, thing, 1);
     if (!pending.ok()) return pending.status();
     if (pending->empty()) return std::optional<DeviceExecution>();
     e = pending->front();
@@ -138,13 +138,13 @@ UpdateOutcome DeviceService::Update(const std::string& region, const std::string
   if (Status st = ValidateStep(request.step_timeout_minutes, /*allow_clear=*/true); !st.ok()) {
     return fail(st);
   }
-  store::Store::DeviceUpdate u;
+  Applier::DeviceUpdate u;
   u.status = *status;
   u.status_details = request.status_details;
   u.step_timeout_minutes = request.step_timeout_minutes;
   u.expected_version = request.expected_version;
   u.execution_number = request.execution_number;
-  auto r = store_->UpdateExecution(region, thing, job_id, u, clock_->Now());
+  auto r = applier_->UpdateExecution(region, thing, job_id, u, clock_->Now());
   if (r.job_aborted && on_job_aborted_) on_job_aborted_();
   out.status = r.status;
   if (!r.status.ok()) {

@@ -13,6 +13,7 @@
 
 #include "jobs/job.h"
 #include "s3/s3_client.h"
+#include "service/applier.h"
 #include "service/template_service.h"
 #include "store/store.h"
 
@@ -52,11 +53,13 @@ class DeviceService {
   // presigned URLs, which the S3 server checks against its own clock.
   // `on_job_aborted` (optional) runs after an update met its job's abort criteria (the scheduler
   // is woken with it, so the job's QUEUED executions are canceled at once, not at the next tick).
-  DeviceService(ServiceConfig config, store::Store* store, const s3::S3Client* s3,
+  // `applier` (not owned) runs the execution rules over `store`.
+  DeviceService(ServiceConfig config, store::Store* store, Applier* applier, const s3::S3Client* s3,
                 const Clock* clock, const Clock* wall_clock,
                 std::function<void()> on_job_aborted = {})
       : config_(std::move(config)),
         store_(store),
+        applier_(applier),
         s3_(s3),
         clock_(clock),
         wall_clock_(wall_clock),
@@ -105,6 +108,7 @@ class DeviceService {
 
   ServiceConfig config_;
   store::Store* store_;
+  Applier* applier_;
   const s3::S3Client* s3_;
   const Clock* clock_;
   const Clock* wall_clock_;

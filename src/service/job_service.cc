@@ -298,15 +298,15 @@ Result<jobs::Job> JobService::CancelJob(const std::string& region, const std::st
   IOTJOBS_RETURN_IF_ERROR(ValidateReasonCode(reason_code));
   if (comment) IOTJOBS_RETURN_IF_ERROR(jobs::ValidateDescription("comment", *comment));
   IOTJOBS_RETURN_IF_ERROR(
-      store_->CancelJob(region, id, force, reason_code, comment, clock_->Now()));
+      applier_->CancelJob(region, id, force, reason_code, comment, clock_->Now()));
   Poke();
   return store_->GetJob(region, id);
 }
 
 Status JobService::DeleteJob(const std::string& region, const std::string& id, bool force) {
   IOTJOBS_RETURN_IF_ERROR(jobs::ValidateId("jobId", id));
-  IOTJOBS_RETURN_IF_ERROR(store_->DeleteJob(region, id, JobArn(region, id), force,
-                                            limits_.max_deleting, clock_->Now()));
+  IOTJOBS_RETURN_IF_ERROR(applier_->DeleteJob(region, id, JobArn(region, id), force,
+                                              limits_.max_deleting, clock_->Now()));
   Poke();
   return Status::Ok();
 }
@@ -325,7 +325,7 @@ Result<jobs::Job> JobService::AssociateTargetsWithJob(const std::string& region,
   IOTJOBS_RETURN_IF_ERROR(ValidateTargets(region, targets));
   if (comment) IOTJOBS_RETURN_IF_ERROR(jobs::ValidateDescription("comment", *comment));
   IOTJOBS_RETURN_IF_ERROR(
-      store_->AssociateTargets(region, id, targets, limits_.max_targets, clock_->Now()));
+      applier_->AssociateTargets(region, id, targets, limits_.max_targets, clock_->Now()));
   Poke();
   return store_->GetJob(region, id);
 }
@@ -384,8 +384,8 @@ Status JobService::CancelJobExecution(const std::string& region, const std::stri
   IOTJOBS_RETURN_IF_ERROR(jobs::ValidateId("jobId", job_id));
   IOTJOBS_RETURN_IF_ERROR(jobs::ValidateRegistryName("thingName", thing));
   IOTJOBS_RETURN_IF_ERROR(ValidateStatusDetails(status_details));
-  return store_->CancelExecution(region, job_id, thing, force, expected_version, status_details,
-                                 clock_->Now());
+  return applier_->CancelExecution(region, job_id, thing, force, expected_version, status_details,
+                                   clock_->Now());
 }
 
 Status JobService::UpdateEventConfigurations(const std::string& region,
@@ -422,7 +422,7 @@ Status JobService::DeleteJobExecution(const std::string& region, const std::stri
                                       const std::string& thing, int64_t number, bool force) {
   IOTJOBS_RETURN_IF_ERROR(jobs::ValidateId("jobId", job_id));
   IOTJOBS_RETURN_IF_ERROR(jobs::ValidateRegistryName("thingName", thing));
-  return store_->DeleteExecution(region, job_id, thing, number, force, clock_->Now());
+  return applier_->DeleteExecution(region, job_id, thing, number, force, clock_->Now());
 }
 
 }  // namespace iotjobs::service

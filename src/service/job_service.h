@@ -12,6 +12,7 @@
 
 #include "jobs/job.h"
 #include "s3/s3_client.h"
+#include "service/applier.h"
 #include "service/template_service.h"
 #include "store/store.h"
 
@@ -44,11 +45,13 @@ struct UpdateJobInput {
 class JobService {
  public:
   // `on_work` is called after a change that gives the scheduler work (may be empty).
-  JobService(ServiceConfig config, JobLimits limits, store::Store* store,
+  // `applier` (not owned) runs the rules (cancel, delete, targets, executions) over `store`.
+  JobService(ServiceConfig config, JobLimits limits, store::Store* store, Applier* applier,
              s3::DocumentSource* documents, const Clock* clock, std::function<void()> on_work = {})
       : config_(std::move(config)),
         limits_(limits),
         store_(store),
+        applier_(applier),
         documents_(documents),
         clock_(clock),
         on_work_(std::move(on_work)) {}
@@ -111,6 +114,7 @@ class JobService {
   ServiceConfig config_;
   JobLimits limits_;
   store::Store* store_;
+  Applier* applier_;
   s3::DocumentSource* documents_;
   const Clock* clock_;
   std::function<void()> on_work_;

@@ -65,10 +65,10 @@ Result<std::optional<Instant>> Scheduler::Tick(Instant now) {
     if (d.end_action && *d.end_action != jobs::EndBehavior::kStopRollout) {
       const bool force = *d.end_action == jobs::EndBehavior::kForceCancel;
       IOTJOBS_RETURN_IF_ERROR(
-          store_->CancelJob(j.region, j.id, force, std::string("SCHEDULED_END"),
-                            std::string("schedulingConfig.endTime reached; endBehavior ") +
-                                jobs::ToString(*d.end_action),
-                            now));
+          applier_->CancelJob(j.region, j.id, force, std::string("SCHEDULED_END"),
+                              std::string("schedulingConfig.endTime reached; endBehavior ") +
+                                  jobs::ToString(*d.end_action),
+                              now));
       due(now);
       continue;
     }
@@ -84,15 +84,15 @@ Result<std::optional<Instant>> Scheduler::Tick(Instant now) {
 
   // Timers first: an execution past its deadline times out (then retry, abort, completion). The
   // earliest deadline is read first (an index lookup), so a tick with none due writes nothing.
-  auto next_timeout = store_->NextTimeout();
+  auto next_timeout = applier_->NextTimeout();
   if (!next_timeout.ok()) return next_timeout.status();
   if (*next_timeout && **next_timeout <= now) {
     for (;;) {
-      auto n = store_->TimeOutExecutions(now, config_.batch);
+      auto n = applier_->TimeOutExecutions(now, config_.batch);
       if (!n.ok()) return n.status();
       if (*n < config_.batch || std::chrono::steady_clock::now() > deadline) break;
     }
-    next_timeout = store_->NextTimeout();
+    next_timeout = applier_->NextTimeout();
     if (!next_timeout.ok()) return next_timeout.status();
   }
   if (*next_timeout) due(**next_timeout);

@@ -23,6 +23,7 @@
 
 #include "common/clock.h"
 #include "jobs/rollout.h"
+#include "service/applier.h"
 #include "store/store.h"
 
 namespace iotjobs::service {
@@ -37,8 +38,9 @@ struct SchedulerConfig {
 
 class Scheduler {
  public:
-  Scheduler(SchedulerConfig config, store::Store* store, const Clock* clock)
-      : config_(config), store_(store), clock_(clock) {}
+  // `applier` (not owned) runs the rules over `store`.
+  Scheduler(SchedulerConfig config, store::Store* store, Applier* applier, const Clock* clock)
+      : config_(config), store_(store), applier_(applier), clock_(clock) {}
   ~Scheduler() { Stop(); }
 
   // Does the work due at `now`. Returns when the next tick is due (nullopt: only when poked).
@@ -73,6 +75,7 @@ class Scheduler {
 
   SchedulerConfig config_;
   store::Store* store_;
+  Applier* applier_;
   const Clock* clock_;
   // Per job rolling out, the last minute of its rollout batches: the store's record, cached. Only
   // Tick's thread touches it.

@@ -26,16 +26,17 @@ class ApiServicesTest : public ::testing::Test {
     auto s = iotjobs::testing::OpenScratchStore(dir_);
     ASSERT_TRUE(s.ok()) << s.status().ToString();
     store_ = std::move(s).value();
+    applier_ = std::make_unique<service::Applier>(store_.get());
     service::ServiceConfig sc;
     sc.account_id = account;
     templates_ = std::make_unique<service::TemplateService>(sc, store_.get(), docs, &clock_);
     registry_ = std::make_unique<service::RegistryService>(sc, store_.get(), &clock_);
-    jobs_ = std::make_unique<service::JobService>(sc, service::JobLimits{}, store_.get(), docs,
-                                                  &clock_);
+    jobs_ = std::make_unique<service::JobService>(sc, service::JobLimits{}, store_.get(),
+                                                  applier_.get(), docs, &clock_);
     registration_ = std::make_unique<service::RegistrationService>(
         sc, service::RegistrationConfig{}, store_.get(), nullptr, &clock_);
-    devices_ =
-        std::make_unique<service::DeviceService>(sc, store_.get(), nullptr, &clock_, &clock_);
+    devices_ = std::make_unique<service::DeviceService>(sc, store_.get(), applier_.get(), nullptr,
+                                                        &clock_, &clock_);
   }
 
   // The control plane's services.
@@ -47,6 +48,7 @@ class ApiServicesTest : public ::testing::Test {
   iotjobs::testing::TempDir dir_;
   FakeClock clock_{FromEpochMillis(1'750'000'000'250)};
   std::unique_ptr<store::SqliteStore> store_;
+  std::unique_ptr<service::Applier> applier_;
   std::unique_ptr<service::TemplateService> templates_;
   std::unique_ptr<service::RegistryService> registry_;
   std::unique_ptr<service::JobService> jobs_;

@@ -33,6 +33,7 @@ class SchedulerTest : public ::testing::Test {
   // (Re)opens the store at `path` with a new Scheduler over it: what a restart of iotjobsd does.
   void Open(const std::string& path) {
     scheduler_.reset();
+    applier_.reset();
     store_.reset();
     store::SqliteStore::Options o;
     o.path = path;
@@ -40,7 +41,9 @@ class SchedulerTest : public ::testing::Test {
     auto s = store::SqliteStore::Open(o);
     ASSERT_TRUE(s.ok()) << s.status().ToString();
     store_ = std::move(s).value();
-    scheduler_ = std::make_unique<Scheduler>(SchedulerConfig{}, store_.get(), &clock_);
+    applier_ = std::make_unique<Applier>(store_.get());
+    scheduler_ =
+        std::make_unique<Scheduler>(SchedulerConfig{}, store_.get(), applier_.get(), &clock_);
   }
 
   void Things(const std::string& prefix, int n, const std::optional<std::string>& group) {
@@ -98,9 +101,9 @@ class SchedulerTest : public ::testing::Test {
   }
   void DeviceUpdate(const std::string& thing, jobs::ExecutionStatus status,
                     const std::string& job) {
-    store::Store::DeviceUpdate u;
+    Applier::DeviceUpdate u;
     u.status = status;
-    auto r = store_->UpdateExecution(kRegion, thing, job, u, clock_.Now());
+    auto r = applier_->UpdateExecution(kRegion, thing, job, u, clock_.Now());
     ASSERT_TRUE(r.status.ok()) << r.status.ToString();
   }
   std::optional<Instant> Tick() {
@@ -114,6 +117,7 @@ class SchedulerTest : public ::testing::Test {
   FakeClock clock_{t0_};
   iotjobs::testing::TempDir dir_;
   std::unique_ptr<store::SqliteStore> store_;
+  std::unique_ptr<Applier> applier_;
   std::unique_ptr<Scheduler> scheduler_;
 };
 
@@ -302,7 +306,7 @@ TEST_F(SchedulerTest, TimeOutFiresExactlyAtTheDeadline) {
   ASSERT_EQ(GetJob("timeout").counters.queued, 1);
   clock_.Advance(seconds(10));
   auto started =
-      store_->StartNextExecution(kRegion, "t0", std::nullopt, std::nullopt, clock_.Now());
+      applier_->StartNextExecution(kRegion, "t0", std::nullopt, std::nullopt, clock_.Now());
   ASSERT_TRUE(started.status.ok()) << started.status.ToString();
   const Instant deadline = clock_.Now() + minutes(5);
 
@@ -373,7 +377,7 @@ TEST_F(SchedulerTest, EndBehaviorCancelCancelsAtEndTime) {
   ASSERT_EQ(GetJob("ending").notified, 1);
   clock_.Advance(seconds(5));
   auto started =
-      store_->StartNextExecution(kRegion, "t0", std::nullopt, std::nullopt, clock_.Now());
+      applier_->StartNextExecution(kRegion, "t0", std::nullopt, std::nullopt, clock_.Now());
   ASSERT_TRUE(started.status.ok());
   ASSERT_TRUE(started.execution.has_value());
 
@@ -445,7 +449,7 @@ TEST_F(SchedulerTest, CancelJobStopsTheRolloutAndCancelsInLaterTicks) {
   ASSERT_GT(created, 0);
   ASSERT_LT(created, 50);
   ASSERT_TRUE(
-      store_->CancelJob(kRegion, "cancelled", false, std::nullopt, std::nullopt, clock_.Now())
+      applier_->CancelJob(kRegion, "cancelled", false, std::nullopt, std::nullopt, clock_.Now())
           .ok());
   for (int i = 0; i < 5; ++i) {
     clock_.Advance(seconds(1));
@@ -491,7 +495,7 @@ TEST_F(SchedulerTest, MaintenanceWindowsGateTheRollout) {
 TEST_F(SchedulerTest, SmallBatchesStillFinishTheTick) {
   SchedulerConfig config;
   config.batch = 3;
-  scheduler_ = std::make_unique<Scheduler>(config, store_.get(), &clock_);
+  scheduler_ = std::make_unique<Scheduler>(config, store_.get(), applier_.get(), &clock_);
   Things("t", 10, "fleet");
   jobs::Job j = MakeJob("batched", {jobs::ThingGroupArn(kRegion, kAccount, "fleet")});
   j.configs.timeout_config = jobs::TimeoutConfig{int64_t{1}};
@@ -499,8 +503,8 @@ TEST_F(SchedulerTest, SmallBatchesStillFinishTheTick) {
   Tick();
   ASSERT_EQ(GetJob("batched").notified, 10) << "a burst of 17 at 1000/min, in batches of 3";
   for (int i = 0; i < 10; ++i) {
-    auto r = store_->StartNextExecution(kRegion, "t" + std::to_string(i), std::nullopt,
-                                        std::nullopt, clock_.Now());
+    auto r = applier_->StartNextExecution(kRegion, "t" + std::to_string(i), std::nullopt,
+                                          std::nullopt, clock_.Now());
     ASSERT_TRUE(r.status.ok());
   }
   clock_.Advance(minutes(1));
@@ -527,7 +531,8 @@ TEST_F(SchedulerTest, AnAbortingUpdateCallsTheHookOnce) {
   int hooked = 0;
   ServiceConfig config;
   config.account_id = kAccount;
-  DeviceService devices(config, store_.get(), nullptr, &clock_, &clock_, [&] { ++hooked; });
+  DeviceService devices(config, store_.get(), applier_.get(), nullptr, &clock_, &clock_,
+                        [&] { ++hooked; });
   UpdateRequest failed;
   failed.status = "FAILED";
   ASSERT_TRUE(devices.Update(kRegion, "t0", "abort", failed).status.ok());
