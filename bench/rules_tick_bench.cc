@@ -354,6 +354,7 @@ int Run(const Options& o) {
     return 1;
   }
   std::unique_ptr<store::SqliteStore> store = std::move(opened).value();
+  service::Applier applier(store.get());
   Raw raw(path);
   raw.Exec(kInstrumentation);
 
@@ -411,7 +412,7 @@ int Run(const Options& o) {
   service::SchedulerConfig sc;
   sc.max_rollout_per_minute = o.server_cap;
   sc.time_scale = o.scale;
-  service::Scheduler scheduler(sc, store.get(), &clock);
+  service::Scheduler scheduler(sc, store.get(), &applier, &clock);
   std::vector<service::Scheduler::TickReport> ticks;  // only the scheduler's thread appends
   ticks.reserve(1 << 20);
   scheduler.SetTickObserver([&](const service::Scheduler::TickReport& r) { ticks.push_back(r); });

@@ -123,7 +123,8 @@ int Run(ServerConfig cfg) {
   service::SchedulerConfig scheduler_config;
   scheduler_config.max_rollout_per_minute = cfg.max_rollout_per_minute;
   scheduler_config.time_scale = cfg.time_scale;
-  service::Scheduler scheduler(scheduler_config, store->get(), &clock);
+  service::Applier applier(store->get());  // the rules, over the store
+  service::Scheduler scheduler(scheduler_config, store->get(), &applier, &clock);
   service::JobLimits job_limits;
   job_limits.max_rollout_per_minute = cfg.max_rollout_per_minute;
   service::JobService jobs(service_config, job_limits, store->get(), &s3, &clock,

@@ -92,10 +92,11 @@ class JobsMqttTest : public ::testing::Test {
     auto s = iotjobs::testing::OpenScratchStore(dir_, /*track_thing_changes=*/true);
     ASSERT_TRUE(s.ok()) << s.status().ToString();
     store_ = std::move(s).value();
+    applier_ = std::make_unique<service::Applier>(store_.get());
     devices_ = std::make_unique<service::DeviceService>(service::ServiceConfig{}, store_.get(),
                                                         nullptr, &clock_, &clock_);
-    scheduler_ =
-        std::make_unique<service::Scheduler>(service::SchedulerConfig{}, store_.get(), &clock_);
+    scheduler_ = std::make_unique<service::Scheduler>(service::SchedulerConfig{}, store_.get(),
+                                                      applier_.get(), &clock_);
   }
   void TearDown() override {
     if (mqtt_) mqtt_->Stop();
@@ -146,6 +147,7 @@ class JobsMqttTest : public ::testing::Test {
   FakeClock clock_{FromEpochMillis(1'800'000'000'000)};
   iotjobs::testing::TempDir dir_;
   std::unique_ptr<store::SqliteStore> store_;
+  std::unique_ptr<service::Applier> applier_;
   std::unique_ptr<service::DeviceService> devices_;
   std::unique_ptr<service::Scheduler> scheduler_;
   FakeMqttClient client_;

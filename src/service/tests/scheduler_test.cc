@@ -33,6 +33,7 @@ class SchedulerTest : public ::testing::Test {
   // (Re)opens the store at `path` with a new Scheduler over it: what a restart of iotjobsd does.
   void Open(const std::string& path) {
     scheduler_.reset();
+    applier_.reset();
     store_.reset();
     store::SqliteStore::Options o;
     o.path = path;
@@ -40,7 +41,9 @@ class SchedulerTest : public ::testing::Test {
     auto s = store::SqliteStore::Open(o);
     ASSERT_TRUE(s.ok()) << s.status().ToString();
     store_ = std::move(s).value();
-    scheduler_ = std::make_unique<Scheduler>(SchedulerConfig{}, store_.get(), &clock_);
+    applier_ = std::make_unique<Applier>(store_.get());
+    scheduler_ =
+        std::make_unique<Scheduler>(SchedulerConfig{}, store_.get(), applier_.get(), &clock_);
   }
 
   void Things(const std::string& prefix, int n, const std::optional<std::string>& group) {
@@ -114,6 +117,7 @@ class SchedulerTest : public ::testing::Test {
   FakeClock clock_{t0_};
   iotjobs::testing::TempDir dir_;
   std::unique_ptr<store::SqliteStore> store_;
+  std::unique_ptr<Applier> applier_;
   std::unique_ptr<Scheduler> scheduler_;
 };
 
@@ -491,7 +495,7 @@ TEST_F(SchedulerTest, MaintenanceWindowsGateTheRollout) {
 TEST_F(SchedulerTest, SmallBatchesStillFinishTheTick) {
   SchedulerConfig config;
   config.batch = 3;
-  scheduler_ = std::make_unique<Scheduler>(config, store_.get(), &clock_);
+  scheduler_ = std::make_unique<Scheduler>(config, store_.get(), applier_.get(), &clock_);
   Things("t", 10, "fleet");
   jobs::Job j = MakeJob("batched", {jobs::ThingGroupArn(kRegion, kAccount, "fleet")});
   j.configs.timeout_config = jobs::TimeoutConfig{int64_t{1}};
