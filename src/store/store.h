@@ -46,18 +46,11 @@ class Store {
   // (nothing written) or the commit's. Durable on return, like every write. `fn` may run more than
   // once (a backend may retry it on a serialization failure), so it must not have effects outside
   // the Txn before it returns. Writes from concurrent callers may share one commit (group commit).
-  // (Bootstrap: the defaults below go once every backend implements them.)
-  virtual Status Transact(const std::function<Status(Txn&)>& fn) {
-    (void)fn;
-    return Status::Internal("Transact: not implemented by this backend yet");
-  }
+  virtual Status Transact(const std::function<Status(Txn&)>& fn) = 0;
   // Runs `fn` over a consistent read-only snapshot; a write through the Txn fails with Internal.
-  virtual Status View(const std::function<Status(Txn&)>& fn) {
-    (void)fn;
-    return Status::Internal("View: not implemented by this backend yet");
-  }
+  virtual Status View(const std::function<Status(Txn&)>& fn) = 0;
   // The rules' hook into registry writes (store/txn.h). Set once, before any write; not owned.
-  virtual void SetRegistryObserver(RegistryObserver* observer) { (void)observer; }
+  virtual void SetRegistryObserver(RegistryObserver* observer) = 0;
 
   // --- Job templates (keyed by region + id) ---
   // Stores `t` and its tags (under `arn`) atomically. Conflict when (region, id) exists.

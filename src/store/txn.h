@@ -66,16 +66,19 @@ class Txn {
   // notified (AddCounters writes those). Target rows are AddTargets'. NotFound when the job is
   // gone.
   virtual Status PutJobState(const jobs::JobRecord& r) = 0;
-  // Adds `deltas` to the job's counters and `notified` to its notified count.
+  // Adds `deltas` to the job's counters and `notified` to its notified count. NotFound when the
+  // job is gone.
   virtual Status AddCounters(int64_t job, const jobs::JobCounters& deltas, int64_t notified) = 0;
   // How many jobs (any region) have `status`.
   virtual Result<int64_t> CountJobsWithStatus(const std::string& status) = 0;
   // Jobs whose work is not empty (any region), by id.
   virtual Result<std::vector<jobs::JobRecord>> JobsWithWork() = 0;
-  // Jobs with a schedulingConfig whose status is one of `statuses` (any region), by id.
+  // Jobs with a schedulingConfig whose status is one of `statuses` (any region), by id. At most 8
+  // distinct statuses (there are 5).
   virtual Result<std::vector<jobs::JobRecord>> ScheduledJobsIn(
       const std::vector<std::string>& statuses) = 0;
   // Deletes the job's row, its targets, rollout cursor and batches. Its executions must be gone.
+  // NotFound when the job is gone already.
   virtual Status PurgeJob(int64_t job) = 0;
   // Deletes every tag of `arn`.
   virtual Status DeleteTags(const std::string& arn) = 0;
@@ -115,6 +118,7 @@ class Txn {
   virtual Status InsertExecution(const jobs::ExecutionRecord& r) = 0;
   // Rewrites an execution whole (matched by job, thing, number). NotFound when absent.
   virtual Status UpdateExecution(const jobs::ExecutionRecord& r) = 0;
+  // NotFound when absent.
   virtual Status DeleteExecution(int64_t job, int64_t thing, int64_t number) = 0;
   // The latest executions of `job` on things with id > after_thing whose status is one of
   // `statuses` (empty: any), by thing, at most `limit`.
@@ -130,7 +134,8 @@ class Txn {
   virtual Result<std::vector<jobs::ExecutionRecord>> LatestOfThing(int64_t thing) = 0;
   // The thing's queue: latest executions of `thing` in QUEUED or IN_PROGRESS, of jobs whose status
   // is not in `hidden_job_statuses`; IN_PROGRESS first, then QUEUED, each by (queued_at, job,
-  // number); at most `limit`. O(log n + limit) through an index by thing.
+  // number); at most `limit`. O(log n + limit) through an index by thing. At most 8 distinct
+  // hidden statuses.
   virtual Result<std::vector<jobs::ExecutionRecord>> ThingQueue(
       int64_t thing, const std::vector<std::string>& hidden_job_statuses, int64_t limit) = 0;
   // Executions whose timer (JobExecution::timeout_at) is at or before `now`, earliest first, at
@@ -142,6 +147,7 @@ class Txn {
   // --- Rollout ---
   // NotFound when the job has none (a job gets one when created).
   virtual Result<jobs::RolloutCursor> RolloutCursor(int64_t job) = 0;
+  // Creates or replaces the job's cursor.
   virtual Status PutRolloutCursor(int64_t job, const jobs::RolloutCursor& c) = 0;
   // Records `count` creations at `at` (added to a batch of the same instant), then forgets the
   // job's batches at or before `forget_up_to`.

@@ -17,12 +17,14 @@
 namespace iotjobs::store {
 namespace {
 
+using internal::ExecutionFromRow;
+using internal::InsertTargets;
+using internal::JobFromRow;
+using internal::kWorkCancel;
+using internal::kWorkDelete;
+using internal::kWorkForceCancel;
+using internal::kWorkRollout;
 using jobs::ExecutionStatus;
-
-constexpr int64_t kWorkRollout = 1;
-constexpr int64_t kWorkCancel = 2;
-constexpr int64_t kWorkForceCancel = 4;
-constexpr int64_t kWorkDelete = 8;
 
 int64_t StatusInt(ExecutionStatus s) { return static_cast<int64_t>(s); }
 
@@ -89,89 +91,6 @@ Result<int64_t> FindThing(SqliteDb& db, const std::string& region, const std::st
 Result<int64_t> FindGroup(SqliteDb& db, const std::string& region, const std::string& name) {
   return FindId(db, "SELECT id FROM thing_groups WHERE region = ?1 AND name = ?2", region, name,
                 "thing group");
-}
-
-// Inserts job_targets rows for `targets` (ARNs ending in thing/<name> or thinggroup/<name>)
-// starting at index `first`. NotFound for a missing target.
-Status InsertTargets(SqliteDb& db, int64_t job, const std::string& region,
-                     const std::vector<std::string>& targets, int64_t first) {
-  for (size_t i = 0; i < targets.size(); ++i) {
-    const std::string& arn = targets[i];
-    size_t colon = arn.rfind(':');
-    std::string resource = colon == std::string::npos ? arn : arn.substr(colon + 1);
-    size_t slash = resource.find('/');
-    std::string type = resource.substr(0, slash);
-    std::string name = slash == std::string::npos ? "" : resource.substr(slash + 1);
-    IOTJOBS_PREPARE(ins, db,
-                    "INSERT INTO job_targets(job, idx, thing, grp) VALUES (?1, ?2, ?3, ?4)");
-    ins.Bind(1, job).Bind(2, first + static_cast<int64_t>(i));
-    if (type == "thing") {
-      auto id = FindThing(db, region, name);
-      if (!id.ok()) return Status::NotFound("target " + arn + ": " + id.status().message());
-      ins.Bind(3, *id);
-    } else if (type == "thinggroup") {
-      auto id = FindGroup(db, region, name);
-      if (!id.ok()) return Status::NotFound("target " + arn + ": " + id.status().message());
-      ins.Bind(4, *id);
-    } else {
-      return Status::InvalidRequest("target " + arn + " is neither a thing nor a thing group ARN");
-    }
-    IOTJOBS_RETURN_IF_ERROR(ins.Run());
-  }
-  return Status::Ok();
-}
-
-Result<jobs::Job> JobFromRow(const Stmt& s) {
-  // Columns: region, job_id, status, target_selection, spec, created_at_ms, updated_at_ms,
-  // completed_at_ms, n_queued, n_in_progress, n_succeeded, n_failed, n_rejected, n_canceled,
-  // n_removed, n_timed_out, notified, rollout_done
-  jobs::Job j;
-  j.region = s.Text(0);
-  j.id = s.Text(1);
-  j.status = s.Text(2);
-  j.target_selection = s.Text(3);
-  IOTJOBS_RETURN_IF_ERROR(codec::JobSpecFromJson(s.Text(4), &j));
-  j.created_at = FromEpochMillis(s.Int(5));
-  j.last_updated_at = FromEpochMillis(s.Int(6));
-  if (s.OptText(7)) j.completed_at = FromEpochMillis(s.Int(7));
-  auto& c = j.counters;
-  c.queued = s.Int(8), c.in_progress = s.Int(9), c.succeeded = s.Int(10), c.failed = s.Int(11);
-  c.rejected = s.Int(12), c.canceled = s.Int(13), c.removed = s.Int(14), c.timed_out = s.Int(15);
-  j.notified = s.Int(16);
-  j.rollout_done = s.Int(17) != 0;
-  return j;
-}
-
-#define IOTJOBS_JOB_COLUMNS                                                                   \
-  "region, job_id, status, target_selection, spec, created_at_ms, updated_at_ms, "            \
-  "completed_at_ms, n_queued, n_in_progress, n_succeeded, n_failed, n_rejected, n_canceled, " \
-  "n_removed, n_timed_out, notified, rollout_done"
-
-#define IOTJOBS_EXEC_COLUMNS                                                          \
-  "e.number, e.status, e.version, e.queued_at_ms, e.started_at_ms, e.updated_at_ms, " \
-  "e.retry_attempt, e.force_canceled, e.timeout_at_ms, e.details, "                   \
-  "e.in_progress_deadline_ms, e.step_deadline_ms"
-
-// Reads IOTJOBS_EXEC_COLUMNS starting at column `c`.
-Result<jobs::JobExecution> ExecutionFromRow(const Stmt& s, int c) {
-  jobs::JobExecution e;
-  e.execution_number = s.Int(c);
-  e.status = static_cast<ExecutionStatus>(s.Int(c + 1));
-  e.version_number = s.Int(c + 2);
-  e.queued_at = FromEpochMillis(s.Int(c + 3));
-  if (s.OptText(c + 4)) e.started_at = FromEpochMillis(s.Int(c + 4));
-  e.last_updated_at = FromEpochMillis(s.Int(c + 5));
-  e.retry_attempt = static_cast<int32_t>(s.Int(c + 6));
-  e.force_canceled = s.Int(c + 7) != 0;
-  if (s.OptText(c + 8)) e.timeout_at = FromEpochMillis(s.Int(c + 8));
-  if (s.OptText(c + 10)) e.in_progress_deadline = FromEpochMillis(s.Int(c + 10));
-  if (s.OptText(c + 11)) e.step_deadline = FromEpochMillis(s.Int(c + 11));
-  if (auto d = s.OptText(c + 9)) {
-    auto m = codec::StringMapFromJson(*d);
-    if (!m.ok()) return m.status();
-    e.status_details = std::move(m).value();
-  }
-  return e;
 }
 
 // Reads a page of at most `limit` executions from `s`, whose rows are (cursor id, name,

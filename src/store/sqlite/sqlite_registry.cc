@@ -4,6 +4,7 @@
 
 #include "store/sqlite/sqlite_internal.h"
 #include "store/sqlite/sqlite_store.h"
+#include "store/sqlite/sqlite_txn.h"
 
 namespace iotjobs::store {
 namespace {
@@ -126,6 +127,29 @@ std::string NameAt(const std::vector<T>& items, int i) {
 
 }  // namespace
 
+// The rules' hooks: the observer with a Txn over the writer's connection, in the registry write's
+// transaction; the legacy rules while none is set.
+Status SqliteStore::MembershipAdded(SqliteDb& db, int64_t thing, int64_t grp, Instant now) {
+  RegistryObserver* o = observer_.load();
+  if (!o) return internal::OnMembershipAdded(db, thing, grp, now);
+  SqliteTxn txn(db, /*writable=*/true, options_.track_thing_changes);
+  return o->OnMembershipAdded(txn, thing, grp, now);
+}
+
+Status SqliteStore::MembershipRemoved(SqliteDb& db, int64_t thing, int64_t grp, Instant now) {
+  RegistryObserver* o = observer_.load();
+  if (!o) return internal::OnMembershipRemoved(db, thing, grp, now);
+  SqliteTxn txn(db, /*writable=*/true, options_.track_thing_changes);
+  return o->OnMembershipRemoved(txn, thing, grp, now);
+}
+
+Status SqliteStore::ThingDeleting(SqliteDb& db, int64_t thing, Instant now) {
+  RegistryObserver* o = observer_.load();
+  if (!o) return internal::OnThingDeleted(db, thing, now);
+  SqliteTxn txn(db, /*writable=*/true, options_.track_thing_changes);
+  return o->OnThingDeleting(txn, thing, now);
+}
+
 Status SqliteStore::CreateThing(const jobs::Thing& t) {
   return Write([&](SqliteDb& db) -> Status {
     IOTJOBS_PREPARE(
@@ -206,7 +230,7 @@ Status SqliteStore::DeleteThing(const std::string& region, const std::string& na
     if (expected_version >= 0 && row->version != expected_version) {
       return VersionConflict("thing " + name, row->version, expected_version);
     }
-    IOTJOBS_RETURN_IF_ERROR(internal::OnThingDeleted(db, row->id, now));
+    IOTJOBS_RETURN_IF_ERROR(ThingDeleting(db, row->id, now));
     IOTJOBS_PREPARE(tomb, db,
                     "INSERT INTO deleted_things(id, name) SELECT ?1, ?2 WHERE EXISTS "
                     "(SELECT 1 FROM job_executions WHERE thing = ?1)");
@@ -377,9 +401,11 @@ Status SqliteStore::DeleteThingGroup(const std::string& region, const std::strin
 
 namespace {
 
-// Adds `thing` to group `g` with every rule of AddThingToThingGroup checked.
+// Adds `thing` to group `g` with every rule of AddThingToThingGroup checked, then calls `added`
+// (the rules' hook) when the membership is new.
+template <typename Added>
 Status AddMembership(SqliteDb& db, int64_t thing_id, const std::string& thing, const GroupRow& g,
-                     const std::string& group, Instant now) {
+                     const std::string& group, Added added) {
   IOTJOBS_PREPARE(
       s, db,
       "SELECT g.id, g.name, g.root FROM thing_group_members m JOIN thing_groups g ON g.id = m.grp "
@@ -402,7 +428,7 @@ Status AddMembership(SqliteDb& db, int64_t thing_id, const std::string& thing, c
   }
   IOTJOBS_PREPARE(i, db, "INSERT INTO thing_group_members(grp, thing) VALUES (?1, ?2)");
   IOTJOBS_RETURN_IF_ERROR(i.Bind(1, g.id).Bind(2, thing_id).Run());
-  return internal::OnMembershipAdded(db, thing_id, g.id, now);
+  return added(thing_id, g.id);
 }
 
 }  // namespace
@@ -414,7 +440,9 @@ Status SqliteStore::AddThingToGroup(const std::string& region, const std::string
     if (!t.ok()) return t.status();
     auto g = ThingGroupRow(db, region, group);
     if (!g.ok()) return g.status();
-    return AddMembership(db, t->id, thing, *g, group, now);
+    return AddMembership(db, t->id, thing, *g, group, [&](int64_t thing_id, int64_t grp) {
+      return MembershipAdded(db, thing_id, grp, now);
+    });
   });
 }
 
@@ -428,7 +456,7 @@ Status SqliteStore::RemoveThingFromGroup(const std::string& region, const std::s
     IOTJOBS_PREPARE(d, db, "DELETE FROM thing_group_members WHERE grp = ?1 AND thing = ?2");
     IOTJOBS_RETURN_IF_ERROR(d.Bind(1, g->id).Bind(2, t->id).Run());
     if (db.Changes() == 0) return Status::Ok();  // was not a member
-    return internal::OnMembershipRemoved(db, t->id, g->id, now);
+    return MembershipRemoved(db, t->id, g->id, now);
   });
 }
 
@@ -536,7 +564,10 @@ Result<std::vector<Status>> SqliteStore::RegisterThings(
           auto it = groups.find(name);
           if (it == groups.end()) it = groups.emplace(name, ThingGroupRow(db, region, name)).first;
           if (!it->second.ok()) return it->second.status();
-          IOTJOBS_RETURN_IF_ERROR(AddMembership(db, thing_id, t.name, *it->second, name, now));
+          // The rules' writes (a continuous job's new execution) fall in this item's savepoint.
+          IOTJOBS_RETURN_IF_ERROR(AddMembership(
+              db, thing_id, t.name, *it->second, name,
+              [&](int64_t thing, int64_t grp) { return MembershipAdded(db, thing, grp, now); }));
         }
         return Status::Ok();
       }();

@@ -2,6 +2,7 @@
 
 #include "codec/json_codec.h"
 #include "common/logging.h"
+#include "store/sqlite/sqlite_txn.h"
 
 namespace iotjobs::store {
 namespace {
@@ -565,6 +566,31 @@ void SqliteStore::WriterLoop() {
     batch.clear();
   }
 }
+
+Status SqliteStore::Transact(const std::function<Status(Txn&)>& fn) {
+  // The writer loop wraps it in SAVEPOINT w: an error from `fn` rolls back everything it wrote.
+  return Write([&](SqliteDb& db) -> Status {
+    SqliteTxn txn(db, /*writable=*/true, options_.track_thing_changes);
+    return fn(txn);
+  });
+}
+
+Status SqliteStore::View(const std::function<Status(Txn&)>& fn) {
+  std::unique_ptr<SqliteDb> db = AcquireReader();
+  if (!db) return Status::Unavailable("sqlite: cannot open a read connection to " + options_.path);
+  // One read transaction: every statement of `fn` reads the snapshot its first read saw.
+  Status st = db->Run("BEGIN");
+  if (st.ok()) {
+    SqliteTxn txn(*db, /*writable=*/false, /*track_changes=*/false);
+    st = fn(txn);
+    (void)db->Run("ROLLBACK");
+  }
+  // A connection left inside a transaction would pin its stale snapshot: drop it instead.
+  if (sqlite3_get_autocommit(db->raw())) ReleaseReader(std::move(db));
+  return st;
+}
+
+void SqliteStore::SetRegistryObserver(RegistryObserver* observer) { observer_.store(observer); }
 
 std::unique_ptr<SqliteDb> SqliteStore::AcquireReader() {
   {

@@ -9,6 +9,7 @@
 // appended), so no write waits for a checkpoint.
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <deque>
 #include <functional>
@@ -42,6 +43,17 @@ class SqliteStore final : public Store {
 
   // Schema version after migrations (the number of migrations applied in total).
   static int SchemaVersion();
+
+  // Transactions (store/txn.h) through SqliteTxn. Transact runs `fn` on the writer thread, in its
+  // own SAVEPOINT of a group commit, exactly once: `fn` must not call this store (its writes
+  // would wait for the writer thread, which waits for `fn`). View runs `fn` on the calling thread
+  // over a pooled read connection inside one read transaction (one snapshot); writes through its
+  // Txn fail with Internal.
+  Status Transact(const std::function<Status(Txn&)>& fn) override;
+  Status View(const std::function<Status(Txn&)>& fn) override;
+  // Registry writes call `observer` on the writer thread inside their transaction (a failure
+  // undoes the registry write). Until one is set they apply the legacy rules of sqlite_jobs.cc.
+  void SetRegistryObserver(RegistryObserver* observer) override;
 
   Status CreateJobTemplate(const jobs::JobTemplate& t, const std::string& arn,
                            const std::vector<jobs::Tag>& tags) override;
@@ -197,7 +209,13 @@ class SqliteStore final : public Store {
   static Status DeleteAllTags(SqliteDb& db, const std::string& arn);
   void ReleaseReader(std::unique_ptr<SqliteDb> db);
 
+  // The registry's hooks into the rules (sqlite_registry.cc), on the writer's connection.
+  Status MembershipAdded(SqliteDb& db, int64_t thing, int64_t grp, Instant now);
+  Status MembershipRemoved(SqliteDb& db, int64_t thing, int64_t grp, Instant now);
+  Status ThingDeleting(SqliteDb& db, int64_t thing, Instant now);
+
   Options options_;
+  std::atomic<RegistryObserver*> observer_{nullptr};
   std::unique_ptr<SqliteDb> writer_db_;
   std::thread writer_;
   std::mutex mu_;

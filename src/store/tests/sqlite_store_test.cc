@@ -10,6 +10,7 @@
 
 #include "store/tests/store_conformance.h"
 #include "store/tests/store_conformance_jobs.h"
+#include "store/tests/store_conformance_txn.h"
 #include "store/tests/temp_dir.h"
 
 namespace iotjobs::store {
@@ -21,6 +22,7 @@ using testing::StoreBackend;
 using testing::StoreConformanceTest;
 using testing::StoreJobsBackend;
 using testing::StoreJobsConformanceTest;
+using testing::StoreTxnConformanceTest;
 
 // Every conformance test gets its own database file under one directory removed at exit.
 iotjobs::testing::TempDir& ScratchRoot() {
@@ -47,6 +49,10 @@ INSTANTIATE_TEST_SUITE_P(Sqlite, StoreConformanceTest,
                          testing::StoreBackendName);
 
 INSTANTIATE_TEST_SUITE_P(Sqlite, StoreJobsConformanceTest,
+                         ::testing::Values(StoreJobsBackend{"Sqlite", FreshSqliteStore}),
+                         testing::StoreJobsBackendName);
+
+INSTANTIATE_TEST_SUITE_P(Sqlite, StoreTxnConformanceTest,
                          ::testing::Values(StoreJobsBackend{"Sqlite", FreshSqliteStore}),
                          testing::StoreJobsBackendName);
 
