@@ -110,7 +110,8 @@ struct Decision {
   std::optional<RolloutBatch> rollout_batch;
   std::vector<JobEventKind> job_events;
   std::vector<ExecutionEvent> execution_events;
-  // Things whose pending executions changed (for notify / notify-next), internal ids.
+  // Things whose pending executions changed (for notify / notify-next), internal ids. A thing may
+  // be named more than once (not twice in a row); the applier appends each to the outbox once.
   std::vector<int64_t> changed_things;
   // The job was canceled by its abortConfig in this decision.
   bool job_aborted = false;

@@ -5,9 +5,11 @@
 namespace iotjobs::jobs {
 namespace {
 
+// Only a repeat of the last thing is dropped here: a search of the whole list made a release of
+// n executions cost O(n²) (20,000 creations: 2·10⁸ comparisons). The applier appends each thing
+// once (service/applier.cc).
 void NoteThing(int64_t thing, Decision* d) {
-  if (std::find(d->changed_things.begin(), d->changed_things.end(), thing) ==
-      d->changed_things.end()) {
+  if (d->changed_things.empty() || d->changed_things.back() != thing) {
     d->changed_things.push_back(thing);
   }
 }

@@ -1,6 +1,9 @@
 // Applier: writing a jobs::Decision (the operations themselves live in applier_*.cc).
 #include "service/applier.h"
 
+#include <algorithm>
+#include <unordered_set>
+
 #include "jobs/membership_rules.h"
 #include "jobs/rollout.h"
 
@@ -71,7 +74,16 @@ Status Applier::Apply(store::Txn& txn, const jobs::Decision& d) {
         IOTJOBS_RETURN_IF_ERROR(txn.AppendEvent(JobEvent(*d.job, kind)));
     }
   }
-  for (int64_t thing : d.changed_things) IOTJOBS_RETURN_IF_ERROR(txn.AppendThingChange(thing));
+  // Each thing once, in the order first named (jobs::Decision may repeat one). A decision about
+  // one execution names one or two things: no set for those.
+  const auto& things = d.changed_things;
+  std::unordered_set<int64_t> noted;
+  for (size_t i = 0; i < things.size(); ++i) {
+    const bool repeat = things.size() <= 8 ? std::find(things.begin(), things.begin() + i,
+                                                       things[i]) != things.begin() + i
+                                           : !noted.insert(things[i]).second;
+    if (!repeat) IOTJOBS_RETURN_IF_ERROR(txn.AppendThingChange(things[i]));
+  }
   if (d.purge_job) IOTJOBS_RETURN_IF_ERROR(txn.PurgeJob(d.job_id));
   return Status::Ok();
 }

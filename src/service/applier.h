@@ -87,7 +87,8 @@ class Applier : public store::RegistryObserver {
       std::optional<int64_t> step_timeout_minutes, Instant now);
 
   // --- Background work (the scheduler) ---
-  // Jobs with pending rollout (only IN_PROGRESS ones), cancellation or deletion.
+  // Jobs with pending rollout (only IN_PROGRESS ones), cancellation or deletion, by id; each
+  // one's `work` is jobs::PendingWork's (its rollout flag cleared unless IN_PROGRESS).
   Result<std::vector<jobs::JobRecord>> PendingJobWork();
   struct Release {
     int64_t job = 0;  // internal id
@@ -99,8 +100,9 @@ class Applier : public store::RegistryObserver {
   Result<std::vector<int64_t>> ReleaseRollouts(const std::vector<Release>& releases, Instant now);
   // The job's recorded rollout batches after `since`, oldest first.
   Result<std::vector<jobs::RolloutBatch>> RolloutBatches(int64_t job, Instant since);
-  // Cancels / purges up to `max` executions of a canceled or deleting job; returns how many it
-  // touched (0 once the work is finished; a deleted job is then gone).
+  // Cancels / purges up to `max` executions of a canceled or deleting job (jobs/job_rules.h);
+  // returns how many it touched: at least 1 while batches remain, 0 once the work is finished
+  // (a deleted job is then gone). 0 for a job without such work, or gone.
   Result<int64_t> ProcessJobWork(int64_t job, int64_t max, Instant now);
   // Jobs with a schedulingConfig that are SCHEDULED or IN_PROGRESS.
   Result<std::vector<jobs::JobRecord>> ScheduledJobs();

@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "common/logging.h"
+#include "jobs/job_rules.h"
 #include "jobs/rollout.h"
 #include "jobs/scheduling.h"
 
@@ -25,7 +26,7 @@ Result<Scheduler::Pacing> Scheduler::Pace(int64_t job, int64_t rate, Instant now
     // First sight of the job since this Scheduler started, since it last rolled out, or since a
     // write failed: the store's record is the truth. Read once, then kept up to date below, so
     // a tick costs no read per job.
-    auto stored = store_->RolloutBatches(job, now - jobs::kRolloutWindow);
+    auto stored = applier_->RolloutBatches(job, now - jobs::kRolloutWindow);
     if (!stored.ok()) return stored.status();
     it = recent_.emplace(job, std::move(stored).value()).first;
   }
@@ -49,13 +50,17 @@ Result<Scheduler::Pacing> Scheduler::Pace(int64_t job, int64_t rate, Instant now
 Result<std::optional<Instant>> Scheduler::Tick(Instant now) {
   std::optional<Instant> next;
   auto due = [&](Instant t) { next = next ? std::min(*next, t) : t; };
-  const auto deadline = std::chrono::steady_clock::now() + config_.tick_budget;
+  // Rows written so far: the tick's budget (SchedulerConfig::tick_rows), counted, not timed, so
+  // the same inputs make the same ticks on any machine.
+  int64_t written = 0;
+  auto spent = [&] { return written >= config_.tick_rows; };
 
   // Schedules: start and end times, maintenance windows (spec §4.6).
-  auto scheduled = store_->ScheduledJobs();
+  auto scheduled = applier_->ScheduledJobs();
   if (!scheduled.ok()) return scheduled.status();
-  for (const auto& j : *scheduled) {
-    auto schedule = jobs::ParseSchedule(j.scheduling);
+  for (const auto& r : *scheduled) {
+    const jobs::Job& j = r.job;
+    auto schedule = jobs::ParseSchedule(j.scheduling_config.value_or(jobs::SchedulingConfig{}));
     if (!schedule.ok()) {
       Log()->error("job={} region={}: unreadable schedule: {}", j.id, j.region,
                    schedule.status().message());
@@ -75,8 +80,8 @@ Result<std::optional<Instant>> Scheduler::Tick(Instant now) {
     const std::string status =
         d.status == jobs::ScheduledStatus::kScheduled ? jobs::kJobScheduled : jobs::kJobInProgress;
     const bool stop = d.end_action.has_value();  // STOP_ROLLOUT
-    if (status != j.status || (stop && !j.rollout_stopped)) {
-      IOTJOBS_RETURN_IF_ERROR(store_->SetScheduledState(j.job, status, stop, now));
+    if (status != j.status || (stop && !jobs::RolloutStopped(r))) {
+      IOTJOBS_RETURN_IF_ERROR(applier_->SetScheduledState(r.id, status, stop, now));
       due(now);  // the rollout may start now
     }
     if (d.next_change) due(*d.next_change);
@@ -90,7 +95,8 @@ Result<std::optional<Instant>> Scheduler::Tick(Instant now) {
     for (;;) {
       auto n = applier_->TimeOutExecutions(now, config_.batch);
       if (!n.ok()) return n.status();
-      if (*n < config_.batch || std::chrono::steady_clock::now() > deadline) break;
+      written += *n;
+      if (*n < config_.batch || spent()) break;
     }
     next_timeout = applier_->NextTimeout();
     if (!next_timeout.ok()) return next_timeout.status();
@@ -100,59 +106,64 @@ Result<std::optional<Instant>> Scheduler::Tick(Instant now) {
   // Read after the schedules and timers above: a job they just moved to SCHEDULED (a window
   // closed), CANCELED (endTime, or an abort after a time-out) or out of rollout (STOP_ROLLOUT)
   // must not roll out in this tick at an instant its schedule forbids.
-  auto work = store_->PendingJobWork();
+  auto work = applier_->PendingJobWork();
   if (!work.ok()) return work.status();
   const auto cap =
       static_cast<int32_t>(std::min<int64_t>(config_.max_rollout_per_minute, INT32_MAX));
   struct Rollout {
-    const store::Store::JobWork* w;
+    const jobs::JobRecord* w;
     int64_t allowed, created = 0;
     bool exhausted = false;  // it created fewer than asked: finished, or nothing to create now
   };
   std::vector<Rollout> rollouts;
   for (const auto& w : *work) {
-    if (w.deletion || w.cancel || w.force_cancel) {
-      auto n = store_->ProcessJobWork(w.job, config_.batch, now);
+    if (w.work.deletion || w.work.cancel || w.work.force_cancel) {
+      due(now);               // more batches, or the final clean-up, on the next tick
+      if (spent()) continue;  // the budget is spent: the next tick, at once
+      auto n = applier_->ProcessJobWork(w.id, config_.batch, now);
       if (!n.ok()) return n.status();
-      due(now);  // more batches, or the final clean-up, on the next tick
+      written += *n;
       continue;
     }
-    if (!w.rollout) continue;
-    auto pace = Pace(
-        w.job, jobs::RolloutRatePerMinute(w.rollout_config, w.notified, w.succeeded, cap), now);
+    if (!w.work.rollout) continue;
+    auto pace = Pace(w.id,
+                     jobs::RolloutRatePerMinute(w.job.configs.rollout_config, w.job.notified,
+                                                w.job.counters.succeeded, cap),
+                     now);
     if (!pace.ok()) return pace.status();
     rollouts.push_back(Rollout{&w, pace->allowance});
   }
   // Every job's allowance in one transaction (more only when they add up to more than a batch):
   // a tick costs one commit however many jobs roll out, rather than one commit per job, each
   // queued behind the devices' writes.
-  for (bool more = true; more;) {
-    std::vector<store::Store::Release> releases;
+  for (bool more = !spent(); more;) {
+    std::vector<Applier::Release> releases;
     std::vector<Rollout*> of;
     int64_t room = config_.batch;
     for (Rollout& r : rollouts) {
       if (r.exhausted || r.allowed <= 0 || room == 0) continue;
-      releases.push_back({r.w->job, std::min(r.allowed, room)});
+      releases.push_back({r.w->id, std::min(r.allowed, room)});
       of.push_back(&r);
       room -= releases.back().max;
     }
     if (releases.empty()) break;
-    auto created = store_->MaterializeReleases(releases, now);
+    auto created = applier_->ReleaseRollouts(releases, now);
     if (!created.ok()) {
       // Whether the batches were recorded is the store's to say: read them again next time.
-      for (const Rollout* r : of) recent_.erase(r->w->job);
+      for (const Rollout* r : of) recent_.erase(r->w->id);
       return created.status();
     }
     for (size_t i = 0; i < of.size(); ++i) {
       Rollout& r = *of[i];
       const int64_t n = (*created)[i];
       // The store recorded the same batch in the same transaction.
-      if (n > 0) recent_[r.w->job].push_back(jobs::RolloutBatch{now, n});
+      if (n > 0) recent_[r.w->id].push_back(jobs::RolloutBatch{now, n});
+      written += n;
       r.created += n;
       r.allowed -= releases[i].max;
       r.exhausted = n < releases[i].max;
     }
-    more = std::chrono::steady_clock::now() <= deadline;
+    more = !spent();
   }
   for (const Rollout& r : rollouts) {
     if (r.exhausted) continue;  // nothing to wake for; idle_wait bounds any wait anyway
@@ -161,10 +172,11 @@ Result<std::optional<Instant>> Scheduler::Tick(Instant now) {
     // up to τ late loses no credit (jobs/rollout.h), so fast rates wake every τ / 10 rather than
     // once per execution; never after the execution is due, though (RolloutDueAt: while the
     // rolling-minute cap holds the job, the instant the cap frees a slot).
-    auto p = Pace(r.w->job,
-                  jobs::RolloutRatePerMinute(r.w->rollout_config, r.w->notified + r.created,
-                                             r.w->succeeded, cap),
-                  now);
+    auto p = Pace(
+        r.w->id,
+        jobs::RolloutRatePerMinute(r.w->job.configs.rollout_config, r.w->job.notified + r.created,
+                                   r.w->job.counters.succeeded, cap),
+        now);
     if (!p.ok()) return p.status();
     due(p->allowance > 0
             ? now
@@ -174,7 +186,7 @@ Result<std::optional<Instant>> Scheduler::Tick(Instant now) {
   // resumes within the minute, say as a maintenance window reopens, is paced on from it).
   for (auto it = recent_.begin(); it != recent_.end();) {
     bool active = std::any_of(work->begin(), work->end(),
-                              [&](const auto& w) { return w.job == it->first && w.rollout; });
+                              [&](const auto& w) { return w.id == it->first && w.work.rollout; });
     it = active ? std::next(it) : recent_.erase(it);
   }
   return next;

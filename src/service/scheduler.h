@@ -5,7 +5,7 @@
 //
 // Tick is idempotent and re-derives everything from the store. That includes each job's rollout
 // pacing: the store records every batch of executions a rollout creates, in the transaction that
-// creates them (Store::MaterializeExecutions), and a job's last minute of batches is read back
+// creates them (Applier::ReleaseRollouts), and a job's last minute of batches is read back
 // once when this Scheduler first meets the job, then kept in memory beside the store's copy. So a
 // new Scheduler over the same store (a restarted iotjobsd) paces each job on exactly where the
 // old one left it. The server-wide cap (max_rollout_per_minute) is a ceiling on each job's rate,
@@ -31,9 +31,14 @@ namespace iotjobs::service {
 struct SchedulerConfig {
   int64_t max_rollout_per_minute = 1000;  // server-wide cap on any job's rollout rate
   int64_t batch = 20000;                  // executions created / cancelled / purged per transaction
-  Millis tick_budget{200};                // work per Tick before yielding to the next job round
-  Millis idle_wait{1000};                 // wall-clock wait between ticks when nothing is due
-  double time_scale = 1.0;                // service time runs this many times faster (--time-scale)
+  // Rows (executions created, timed out, cancelled or purged) a Tick writes before it yields: once
+  // that many are written it starts no further batch and asks to run again at once. A row budget,
+  // not a wall-clock one, so a simulated run decides the same on any machine (issue 10). 200,000
+  // is what the former 200 ms budget allowed on the reference machine (BENCHMARKS.md, fleet
+  // scale: 20,000 executions in 16 ms); a tick may exceed it by the batch under way.
+  int64_t tick_rows = 200'000;
+  Millis idle_wait{1000};   // wall-clock wait between ticks when nothing is due
+  double time_scale = 1.0;  // service time runs this many times faster (--time-scale)
 };
 
 class Scheduler {

@@ -106,6 +106,45 @@ class SchedulerTest : public ::testing::Test {
     auto r = applier_->UpdateExecution(kRegion, thing, job, u, clock_.Now());
     ASSERT_TRUE(r.status.ok()) << r.status.ToString();
   }
+  // A device takes on the thing's latest execution of the job: IN_PROGRESS, with the job's
+  // in-progress timer (written through the Txn, as jobs/execution_rules would decide it).
+  void StartAsDevice(const std::string& job, const std::string& thing) {
+    Status st = store_->Transact([&](store::Txn& txn) -> Status {
+      auto j = txn.FindJob(kRegion, job);
+      if (!j.ok()) return j.status();
+      auto t = txn.ThingId(kRegion, thing);
+      if (!t.ok()) return t.status();
+      auto r = txn.Execution((*j)->id, **t, std::nullopt);
+      if (!r.ok()) return r.status();
+      return Started(txn, **j, **r);
+    });
+    ASSERT_TRUE(st.ok()) << st.ToString();
+  }
+  // The first `n` QUEUED executions of the job, by thing, taken on as above.
+  void StartQueued(const std::string& job, int64_t n) {
+    Status st = store_->Transact([&](store::Txn& txn) -> Status {
+      auto j = txn.FindJob(kRegion, job);
+      if (!j.ok()) return j.status();
+      auto rows = txn.LatestOfJob((*j)->id, 0, {jobs::ExecutionStatus::kQueued}, n);
+      if (!rows.ok()) return rows.status();
+      for (const auto& r : *rows) IOTJOBS_RETURN_IF_ERROR(Started(txn, **j, r));
+      return Status::Ok();
+    });
+    ASSERT_TRUE(st.ok()) << st.ToString();
+  }
+  Status Started(store::Txn& txn, const jobs::JobRecord& job, jobs::ExecutionRecord r) {
+    if (r.e.status != jobs::ExecutionStatus::kQueued) return Status::Ok();
+    r.e.status = jobs::ExecutionStatus::kInProgress;
+    r.e.version_number += 1;
+    r.e.started_at = r.e.last_updated_at = clock_.Now();
+    if (job.job.configs.timeout_config &&
+        job.job.configs.timeout_config->in_progress_timeout_in_minutes) {
+      r.e.in_progress_deadline = r.e.timeout_at =
+          clock_.Now() + minutes(*job.job.configs.timeout_config->in_progress_timeout_in_minutes);
+    }
+    IOTJOBS_RETURN_IF_ERROR(txn.UpdateExecution(r));
+    return txn.AddCounters(job.id, jobs::JobCounters{.queued = -1, .in_progress = 1}, 0);
+  }
   std::optional<Instant> Tick() {
     auto next = scheduler_->Tick(clock_.Now());
     EXPECT_TRUE(next.ok()) << next.status().ToString();
@@ -512,6 +551,113 @@ TEST_F(SchedulerTest, SmallBatchesStillFinishTheTick) {
   jobs::Job after = GetJob("batched");
   EXPECT_EQ(after.counters.timed_out, 10);
   EXPECT_EQ(after.status, jobs::kJobCompleted);
+}
+
+// A tick's work is bounded by rows, not time (issue 10, item 5): with tick_rows 5 and batches of
+// 2, a tick stops starting batches once 5 rows are written (so 6), and asks to run again at once.
+// Under the former 200 ms wall-clock budget the whole burst of 17 went in one tick.
+TEST_F(SchedulerTest, TickRowsBoundATicksWork) {
+  SchedulerConfig config;
+  config.batch = 2;
+  config.tick_rows = 5;
+  scheduler_ = std::make_unique<Scheduler>(config, store_.get(), applier_.get(), &clock_);
+  Things("t", 17, "fleet");
+  jobs::Job j = MakeJob("bounded", {jobs::ThingGroupArn(kRegion, kAccount, "fleet")});
+  j.configs.timeout_config = jobs::TimeoutConfig{int64_t{1}};
+  CreateJob(j);
+  auto next = Tick();
+  EXPECT_EQ(GetJob("bounded").notified, 6);
+  EXPECT_EQ(next, clock_.Now()) << "more is allowed now: the next tick at once";
+  for (int i = 0; i < 3; ++i) Tick();
+  ASSERT_EQ(GetJob("bounded").notified, 17) << "the burst of 17 at 1000/min, over four ticks";
+
+  // Timeouts too: 17 due, a tick times out 6 of them.
+  for (int i = 0; i < 17; ++i) StartAsDevice("bounded", "t" + std::to_string(i));
+  clock_.Advance(minutes(1));
+  next = Tick();
+  EXPECT_EQ(GetJob("bounded").counters.timed_out, 6);
+  EXPECT_EQ(next, clock_.Now());
+  for (int i = 0; i < 3; ++i) Tick();
+  EXPECT_EQ(GetJob("bounded").counters.timed_out, 17);
+}
+
+// The same seed and inputs give the same timeline (issue 10, item 5): two fresh stores, the same
+// jobs (maximumPerMinute with timeouts; exponentialRate with a schedule whose endTime cancels it)
+// and the same simulated devices, each tick run at the instant the previous one asked for. Every
+// tick must create, cancel and time out the same executions and ask to wake at the same instant.
+// The row budget is small so that it binds (ticks at the same instant, batches split across them).
+TEST_F(SchedulerTest, SameInputsGiveTheSameTimeline) {
+  struct TickRecord {
+    int64_t at_ms = 0;
+    std::optional<int64_t> next_ms;
+    int64_t created = 0, canceled = 0, timed_out = 0;
+    bool operator==(const TickRecord&) const = default;
+  };
+  auto run = [&](const std::string& file) {
+    Open(dir_.File(file));
+    SchedulerConfig config;
+    config.batch = 50;
+    config.tick_rows = 120;
+    scheduler_ = std::make_unique<Scheduler>(config, store_.get(), applier_.get(), &clock_);
+    clock_.Set(t0_);
+    Things("t", 2000, "fleet");
+    jobs::Job a = MakeJob("paced", {jobs::ThingGroupArn(kRegion, kAccount, "fleet")});
+    a.configs.rollout_config = jobs::RolloutConfig{};
+    a.configs.rollout_config->maximum_per_minute = 1000;
+    a.configs.timeout_config = jobs::TimeoutConfig{int64_t{1}};
+    CreateJob(a);
+    jobs::Job b = MakeJob("exponential", {jobs::ThingGroupArn(kRegion, kAccount, "fleet")});
+    b.status = jobs::kJobScheduled;
+    b.configs.rollout_config = jobs::RolloutConfig{};
+    b.configs.rollout_config->maximum_per_minute = 1000;
+    b.configs.rollout_config->exponential_rate = jobs::ExponentialRolloutRate{
+        50, 2.0, jobs::RateIncreaseCriteria{int32_t{100}, std::nullopt}};
+    b.scheduling_config = jobs::SchedulingConfig{};
+    b.scheduling_config->start_time = jobs::FormatIsoUtc(t0_ + seconds(30));
+    b.scheduling_config->end_time = jobs::FormatIsoUtc(t0_ + minutes(3));
+    b.scheduling_config->end_behavior = "CANCEL";
+    CreateJob(b);
+
+    std::vector<TickRecord> timeline;
+    int64_t device_second = -1;
+    while (clock_.Now() < t0_ + minutes(5) && timeline.size() < 20000) {
+      auto next = Tick();
+      TickRecord r;
+      r.at_ms = ToEpochMillis(clock_.Now()) - ToEpochMillis(t0_);
+      if (next) r.next_ms = ToEpochMillis(*next) - ToEpochMillis(t0_);
+      for (const char* id : {"paced", "exponential"}) {
+        jobs::Job j = GetJob(id);
+        r.created += j.notified;
+        r.canceled += j.counters.canceled;
+        r.timed_out += j.counters.timed_out;
+      }
+      timeline.push_back(r);
+      // Devices: once a simulated second, take on the next 7 QUEUED executions of "paced" (and
+      // never answer: they time out a minute later).
+      const int64_t second = r.at_ms / 1000;
+      if (second != device_second) {
+        device_second = second;
+        StartQueued("paced", 7);
+      }
+      clock_.Set(next ? std::max(*next, clock_.Now()) : clock_.Now() + seconds(1));
+    }
+    return timeline;
+  };
+  const std::vector<TickRecord> first = run("first.db");
+  const std::vector<TickRecord> second = run("second.db");
+  ASSERT_EQ(first.size(), second.size());
+  for (size_t i = 0; i < first.size(); ++i) {
+    ASSERT_EQ(first[i], second[i]) << "tick " << i << " at +" << first[i].at_ms << " ms";
+  }
+  // The run did what it says: paced creations, a canceled schedule, timeouts, and ticks that
+  // the row budget cut short (the next at the same instant).
+  const TickRecord& last = first.back();
+  // (On 2026-12-03: 1,432 ticks; 2,155 created, 155 canceled, 1,680 timed out.)
+  EXPECT_GT(last.created, 2100) << "paced: all 2000; exponential: some";
+  EXPECT_GT(last.canceled, 100) << "exponential's QUEUED executions at its endTime";
+  EXPECT_GT(last.timed_out, 500);
+  EXPECT_TRUE(std::any_of(first.begin(), first.end(),
+                          [](const TickRecord& r) { return r.next_ms == r.at_ms; }));
 }
 
 }  // namespace
