@@ -11,6 +11,7 @@
 #include "api/control_plane.h"
 #include "api/jobs_data_plane.h"
 #include "common/clock.h"
+#include "service/applier.h"
 #include "service/device_service.h"
 #include "store/testing/fault_store.h"
 #include "store/tests/scratch_store.h"
@@ -31,14 +32,15 @@ class StoreFaultApiTest : public ::testing::Test {
     inner_ = std::move(s).value();
     faulty_ = std::make_unique<FaultStore>(inner_.get());
     service::ServiceConfig sc;
+    applier_ = std::make_unique<service::Applier>(faulty_.get());
     templates_ = std::make_unique<service::TemplateService>(sc, faulty_.get(), nullptr, &clock_);
     registry_ = std::make_unique<service::RegistryService>(sc, faulty_.get(), &clock_);
-    jobs_ = std::make_unique<service::JobService>(sc, service::JobLimits{}, faulty_.get(), nullptr,
-                                                  &clock_);
+    jobs_ = std::make_unique<service::JobService>(sc, service::JobLimits{}, faulty_.get(),
+                                                  applier_.get(), nullptr, &clock_);
     registration_ = std::make_unique<service::RegistrationService>(
         sc, service::RegistrationConfig{}, faulty_.get(), nullptr, &clock_);
-    devices_ =
-        std::make_unique<service::DeviceService>(sc, faulty_.get(), nullptr, &clock_, &clock_);
+    devices_ = std::make_unique<service::DeviceService>(sc, faulty_.get(), applier_.get(), nullptr,
+                                                        &clock_, &clock_);
     ApiConfig c;
     control_ = std::make_unique<ControlPlane>(
         c,
@@ -88,6 +90,7 @@ class StoreFaultApiTest : public ::testing::Test {
   std::unique_ptr<FaultStore> faulty_;
   std::unique_ptr<service::TemplateService> templates_;
   std::unique_ptr<service::RegistryService> registry_;
+  std::unique_ptr<service::Applier> applier_;
   std::unique_ptr<service::JobService> jobs_;
   std::unique_ptr<service::RegistrationService> registration_;
   std::unique_ptr<service::DeviceService> devices_;

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "common/clock.h"
+#include "service/applier.h"
 #include "service/device_service.h"
 #include "service/job_service.h"
 #include "service/registration_service.h"
@@ -57,13 +58,15 @@ class StoreFaultTest : public ::testing::Test {
     faulty_ = std::make_unique<FaultStore>(inner_.get(), dir_.File("iotjobs.db"));
     ServiceConfig sc;
     sc.account_id = kAccount;
+    applier_ = std::make_unique<Applier>(faulty_.get());
     templates_ = std::make_unique<TemplateService>(sc, faulty_.get(), nullptr, &clock_);
     registry_ = std::make_unique<RegistryService>(sc, faulty_.get(), &clock_);
-    jobs_ = std::make_unique<JobService>(sc, JobLimits{}, faulty_.get(), nullptr, &clock_,
-                                         [this] { ++pokes_; });
+    jobs_ = std::make_unique<JobService>(sc, JobLimits{}, faulty_.get(), applier_.get(), nullptr,
+                                         &clock_, [this] { ++pokes_; });
     registration_ = std::make_unique<RegistrationService>(sc, RegistrationConfig{}, faulty_.get(),
                                                           nullptr, &clock_);
-    devices_ = std::make_unique<DeviceService>(sc, faulty_.get(), nullptr, &clock_, &clock_);
+    devices_ = std::make_unique<DeviceService>(sc, faulty_.get(), applier_.get(), nullptr, &clock_,
+                                               &clock_);
   }
 
   // Expects `st` to be the injected fault's Unavailable.
@@ -127,6 +130,7 @@ class StoreFaultTest : public ::testing::Test {
   std::unique_ptr<FaultStore> faulty_;
   std::unique_ptr<TemplateService> templates_;
   std::unique_ptr<RegistryService> registry_;
+  std::unique_ptr<Applier> applier_;
   std::unique_ptr<JobService> jobs_;
   std::unique_ptr<RegistrationService> registration_;
   std::unique_ptr<DeviceService> devices_;
@@ -471,7 +475,8 @@ TEST_F(StoreFaultTest, DeviceDescribeReportsAFailedReadNotAMissingExecution) {
   MustCreateThing("t");
   ASSERT_TRUE(jobs_->CreateJob(JobInput("j", {ThingArn("t")})).ok());
   // The execution comes from the scheduler, over the inner store.
-  Scheduler scheduler(SchedulerConfig{}, inner_.get(), &clock_);
+  Applier inner_applier(inner_.get());
+  Scheduler scheduler(SchedulerConfig{}, inner_.get(), &inner_applier, &clock_);
   ASSERT_TRUE(scheduler.Tick(clock_.Now()).ok());
   ASSERT_TRUE(inner_->GetExecution(kRegion, "j", "t", std::nullopt).ok());
 
