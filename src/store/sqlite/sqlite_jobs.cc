@@ -382,8 +382,8 @@ Status SqliteStore::CreateJob(const jobs::Job& j, const std::string& arn,
   return Write([&](SqliteDb& db) -> Status {
     IOTJOBS_PREPARE(s, db,
                     "INSERT INTO jobs(region, job_id, status, target_selection, spec, "
-                    "created_at_ms, updated_at_ms, work) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, ?7) "
-                    "ON CONFLICT DO NOTHING");
+                    "created_at_ms, updated_at_ms, work, namespace_id, has_schedule) "
+                    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, ?7, ?8, ?9) ON CONFLICT DO NOTHING");
     IOTJOBS_RETURN_IF_ERROR(s.Bind(1, j.region)
                                 .Bind(2, j.id)
                                 .Bind(3, j.status)
@@ -391,6 +391,8 @@ Status SqliteStore::CreateJob(const jobs::Job& j, const std::string& arn,
                                 .Bind(5, spec)
                                 .Bind(6, ToEpochMillis(j.created_at))
                                 .Bind(7, kWorkRollout)
+                                .Bind(8, j.namespace_id)
+                                .Bind(9, int64_t{j.scheduling_config ? 1 : 0})
                                 .Run());
     if (db.Changes() == 0) return Status(Code::kAlreadyExists, "job " + j.id + " already exists");
     const int64_t id = sqlite3_last_insert_rowid(db.raw());
@@ -434,7 +436,7 @@ Result<Page<jobs::Job>> SqliteStore::ListJobs(const std::string& region, const J
                     "AND (?4 IS NULL OR status = ?4) AND (?5 IS NULL OR target_selection = ?5) "
                     "AND (?6 IS NULL OR EXISTS (SELECT 1 FROM job_targets t WHERE t.job = j.id "
                     "     AND t.grp = ?6)) "
-                    "AND (?7 IS NULL OR json_extract(spec, '$.namespaceId') = ?7) "
+                    "AND (?7 IS NULL OR namespace_id = ?7) "
                     "AND (?8 IS NULL OR EXISTS (SELECT 1 FROM job_targets t JOIN thing_groups g "
                     "     ON g.id = t.grp WHERE t.job = j.id AND g.group_id = ?8)) "
                     "ORDER BY id DESC LIMIT ?3");
@@ -465,12 +467,15 @@ Result<Page<jobs::Job>> SqliteStore::ListJobs(const std::string& region, const J
 Status SqliteStore::UpdateJob(const jobs::Job& j) {
   const std::string spec = codec::JobSpecToJson(j);
   return Write([&](SqliteDb& db) -> Status {
-    IOTJOBS_PREPARE(
-        s, db, "UPDATE jobs SET spec = ?3, updated_at_ms = ?4 WHERE region = ?1 AND job_id = ?2");
+    IOTJOBS_PREPARE(s, db,
+                    "UPDATE jobs SET spec = ?3, updated_at_ms = ?4, namespace_id = ?5, "
+                    "has_schedule = ?6 WHERE region = ?1 AND job_id = ?2");
     IOTJOBS_RETURN_IF_ERROR(s.Bind(1, j.region)
                                 .Bind(2, j.id)
                                 .Bind(3, spec)
                                 .Bind(4, ToEpochMillis(j.last_updated_at))
+                                .Bind(5, j.namespace_id)
+                                .Bind(6, int64_t{j.scheduling_config ? 1 : 0})
                                 .Run());
     if (db.Changes() == 0) return Status::NotFound("job " + j.id + " does not exist");
     return Status::Ok();
@@ -1051,14 +1056,18 @@ Status WriteDeviceTransition(SqliteDb& db, int64_t job, int64_t thing, jobs::Job
                              const std::optional<std::map<std::string, std::string>>& details,
                              std::optional<int64_t> step_minutes, bool latest, Instant now,
                              bool* aborted = nullptr) {
-  IOTJOBS_PREPARE(
-      t, db,
-      "SELECT json_extract(spec, '$.timeoutConfig.inProgressTimeoutInMinutes') FROM jobs "
-      "WHERE id = ?1");
+  // The job's timeoutConfig, decoded from its spec (SQL reads no rule input out of JSON).
+  IOTJOBS_PREPARE(t, db, "SELECT spec FROM jobs WHERE id = ?1");
   t.Bind(1, job);
   Status st;
   std::optional<int64_t> in_progress_minutes;
-  if (t.Step(&st) && t.OptText(0)) in_progress_minutes = t.Int(0);
+  if (t.Step(&st)) {
+    jobs::Job spec;
+    IOTJOBS_RETURN_IF_ERROR(codec::JobSpecFromJson(t.Text(0), &spec));
+    if (spec.configs.timeout_config) {
+      in_progress_minutes = spec.configs.timeout_config->in_progress_timeout_in_minutes;
+    }
+  }
   IOTJOBS_RETURN_IF_ERROR(st);
   const ExecutionStatus from = e->status;
   jobs::ExecutionTimers timers{e->in_progress_deadline, e->step_deadline};
@@ -1098,8 +1107,7 @@ Result<std::vector<Store::ScheduledJob>> SqliteStore::ScheduledJobs() {
   return Read<V>([&](SqliteDb& db) -> Result<V> {
     IOTJOBS_PREPARE(s, db,
                     "SELECT id, region, job_id, status, spec, work, rollout_done FROM jobs "
-                    "WHERE status IN ('SCHEDULED', 'IN_PROGRESS') "
-                    "AND json_extract(spec, '$.schedulingConfig') IS NOT NULL");
+                    "WHERE status IN ('SCHEDULED', 'IN_PROGRESS') AND has_schedule = 1");
     V out;
     Status st;
     while (s.Step(&st)) {

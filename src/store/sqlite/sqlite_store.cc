@@ -292,6 +292,18 @@ CREATE TABLE IF NOT EXISTS rollout_batches (
   PRIMARY KEY (job, at_ms)
 ) WITHOUT ROWID;
 )sql",
+    // 13: rule inputs SQL filters on are typed columns, not read out of the stored AWS JSON
+    // (issue 10): ListJobs' namespaceId filter and the scheduler's jobs with a schedulingConfig.
+    // Filled from the spec of every existing job here, written by CreateJob, UpdateJob and
+    // Txn::PutJobState from then on. The partial index lists the scheduled jobs in id order
+    // without a scan of every job.
+    R"sql(
+ALTER TABLE jobs ADD COLUMN namespace_id TEXT;
+ALTER TABLE jobs ADD COLUMN has_schedule INTEGER NOT NULL DEFAULT 0;
+UPDATE jobs SET namespace_id = json_extract(spec, '$.namespaceId'),
+                has_schedule = json_extract(spec, '$.schedulingConfig') IS NOT NULL;
+CREATE INDEX IF NOT EXISTS jobs_with_schedule ON jobs (id) WHERE has_schedule = 1;
+)sql",
 };
 
 // Triggers that feed thing_changes, installed only while notifications are on so a server

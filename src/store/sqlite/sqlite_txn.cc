@@ -297,11 +297,13 @@ Status SqliteTxn::PutJobState(const jobs::JobRecord& r) {
   IOTJOBS_PREPARE(u, db_,
                   "UPDATE jobs SET status = ?2, target_selection = ?3, spec = ?4, "
                   "created_at_ms = ?5, updated_at_ms = ?6, completed_at_ms = ?7, "
-                  "rollout_done = ?8, work = ?9, work_cursor = ?10 WHERE id = ?1");
+                  "rollout_done = ?8, work = ?9, work_cursor = ?10, namespace_id = ?11, "
+                  "has_schedule = ?12 WHERE id = ?1");
   u.Bind(1, r.id).Bind(2, j.status).Bind(3, j.target_selection).Bind(4, codec::JobSpecToJson(j));
   u.Bind(5, ToEpochMillis(j.created_at)).Bind(6, ToEpochMillis(j.last_updated_at));
   if (j.completed_at) u.Bind(7, ToEpochMillis(*j.completed_at));
   u.Bind(8, int64_t{j.rollout_done ? 1 : 0}).Bind(9, WorkBits(r.work)).Bind(10, r.work.cursor);
+  u.Bind(11, j.namespace_id).Bind(12, int64_t{j.scheduling_config ? 1 : 0});
   IOTJOBS_RETURN_IF_ERROR(u.Run());
   if (db_.Changes() == 0) return Status::NotFound("job " + j.id + " does not exist");
   return Status::Ok();
@@ -333,9 +335,14 @@ Result<int64_t> SqliteTxn::CountJobsWithStatus(const std::string& status) {
 }
 
 Result<std::vector<jobs::JobRecord>> SqliteTxn::JobsWithWork() {
-  IOTJOBS_PREPARE(s, db_,
-                  "SELECT " IOTJOBS_RECORD_COLUMNS " FROM jobs WHERE work <> 0 ORDER BY id");
-  return ReadJobs(s);
+  // Through the partial index jobs_with_work, sorted here: with ORDER BY id SQLite would rather
+  // scan every job in id order than sort the few with work.
+  IOTJOBS_PREPARE(s, db_, "SELECT " IOTJOBS_RECORD_COLUMNS " FROM jobs WHERE work <> 0");
+  auto out = ReadJobs(s);
+  if (!out.ok()) return out.status();
+  std::sort(out->begin(), out->end(),
+            [](const jobs::JobRecord& a, const jobs::JobRecord& b) { return a.id < b.id; });
+  return out;
 }
 
 Result<std::vector<jobs::JobRecord>> SqliteTxn::ScheduledJobsIn(
@@ -343,7 +350,7 @@ Result<std::vector<jobs::JobRecord>> SqliteTxn::ScheduledJobsIn(
   IOTJOBS_PREPARE(s, db_,
                   "SELECT " IOTJOBS_RECORD_COLUMNS
                   " FROM jobs WHERE status IN " IOTJOBS_LIST_SLOTS(1) " AND "
-                  "json_extract(spec, '$.schedulingConfig') IS NOT NULL ORDER BY id");
+                  "has_schedule = 1 ORDER BY id");
   IOTJOBS_RETURN_IF_ERROR(BindList(s, 10, statuses, "ScheduledJobsIn"));
   return ReadJobs(s);
 }

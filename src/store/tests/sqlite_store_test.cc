@@ -161,7 +161,8 @@ TEST_F(SqliteStoreTest, DatabaseFromANewerVersionIsRefused) {
 
 // Migration 9 (ids never reused) on a database whose deleted maximum ids would otherwise be
 // handed out again: the data survives and the sequences start above every id still referred to.
-// The pre-9 behaviour is recreated by forgetting the sequences and the schema version.
+// The pre-9 behaviour is recreated by forgetting the sequences, migration 13's columns and the
+// schema version.
 TEST_F(SqliteStoreTest, MigrationKeepsDeletedThingAndGroupIdsFromBeingReused) {
   const Instant now = FromEpochMillis(1'800'000'000'000);
   auto thing = [](const std::string& name) {
@@ -205,6 +206,10 @@ TEST_F(SqliteStoreTest, MigrationKeepsDeletedThingAndGroupIdsFromBeingReused) {
     ASSERT_TRUE(s->DeleteThingGroup("us-east-1", "gone-group", gone_arn, -1).ok());
   }
   RawQuery("DELETE FROM sqlite_sequence WHERE name IN ('things', 'thing_groups')");
+  // Migration 13's columns go too (ALTER TABLE ADD COLUMN cannot be repeated).
+  RawQuery("DROP INDEX jobs_with_schedule");
+  RawQuery("ALTER TABLE jobs DROP COLUMN namespace_id");
+  RawQuery("ALTER TABLE jobs DROP COLUMN has_schedule");
   RawQuery("PRAGMA user_version = 8");
   auto s = Open();
   ASSERT_NE(s, nullptr);
@@ -229,6 +234,92 @@ TEST_F(SqliteStoreTest, MigrationKeepsDeletedThingAndGroupIdsFromBeingReused) {
   EXPECT_EQ(s->GetExecution("us-east-1", "j", "new", std::nullopt).status().code(),
             Code::kNotFound);
   EXPECT_TRUE(s->DeleteThing("us-east-1", "new", -1, now).ok());
+}
+
+// A data directory written by the previous release (schema 12; tests/fixtures/v12.db, made by
+// tests/fixtures/make_v12_fixture.py) opens, migrates to 13 with the typed columns filled from
+// the stored specs, and serves through the Store's reads and store::Txn alike.
+TEST_F(SqliteStoreTest, ADataDirectoryOfSchema12MigratesAndServes) {
+  std::filesystem::copy_file(IOTJOBS_FIXTURES_DIR "/v12.db", path_);
+  EXPECT_EQ(RawQuery("PRAGMA user_version"), 12);
+  auto s = Open();
+  ASSERT_NE(s, nullptr);
+  EXPECT_EQ(SqliteStore::SchemaVersion(), 13);
+  EXPECT_EQ(RawQuery("PRAGMA user_version"), 13);
+  EXPECT_EQ(RawQuery("SELECT count(*) FROM jobs WHERE namespace_id = 'ns-a'"), 3);
+  EXPECT_EQ(RawQuery("SELECT count(*) FROM jobs WHERE namespace_id = 'ns-b'"), 1);
+  EXPECT_EQ(RawQuery("SELECT count(*) FROM jobs WHERE namespace_id IS NULL"), 5);
+  EXPECT_EQ(RawQuery("SELECT count(*) FROM jobs WHERE has_schedule = 1"), 2);
+  EXPECT_EQ(RawQuery("SELECT has_schedule FROM jobs WHERE job_id = 'windows-canceled'"), 1);
+
+  // The Store's reads.
+  auto job = s->GetJob("us-east-1", "snap-mixed");
+  ASSERT_TRUE(job.ok()) << job.status().ToString();
+  EXPECT_EQ(job->namespace_id, "ns-a");
+  EXPECT_EQ(job->counters, (jobs::JobCounters{.queued = 2, .in_progress = 1, .rejected = 1}));
+  Store::JobFilter filter;
+  filter.namespace_id = "ns-a";
+  auto ns = s->ListJobs("us-east-1", filter, "", 10);
+  ASSERT_TRUE(ns.ok()) << ns.status().ToString();
+  std::vector<std::string> ids;
+  for (const auto& j : ns->items) ids.push_back(j.id);
+  EXPECT_EQ(ids, (std::vector<std::string>{"scheduled", "timeouts", "snap-mixed"}));
+  auto scheduled = s->ScheduledJobs();
+  ASSERT_TRUE(scheduled.ok());
+  ASSERT_EQ(scheduled->size(), 1u);
+  EXPECT_EQ(scheduled->front().id, "scheduled");
+  auto pending = s->PendingExecutions("us-east-1", "dev-4", 10);
+  ASSERT_TRUE(pending.ok());
+  ASSERT_EQ(pending->size(), 1u);
+  EXPECT_EQ(pending->front().job_id, "snap-mixed");
+
+  // The rules' view through store::Txn.
+  using ES = jobs::ExecutionStatus;
+  Status st = s->View([&](Txn& t) -> Status {
+    auto r = t.FindJob("us-east-1", "snap-mixed");
+    if (!r.ok()) return r.status();
+    EXPECT_TRUE(r->has_value() && (*r)->job == *job);
+    auto sj = t.ScheduledJobsIn({jobs::kJobScheduled, jobs::kJobInProgress});
+    if (!sj.ok()) return sj.status();
+    EXPECT_EQ(sj->size(), 1u);
+    EXPECT_TRUE(!sj->empty() && sj->front().job.id == "scheduled");
+    auto dev2 = t.ThingId("us-east-1", "dev-2");
+    if (!dev2.ok()) return dev2.status();
+    auto retried = t.ExecutionsOf((*r)->id, dev2->value_or(0));
+    if (!retried.ok()) return retried.status();
+    EXPECT_EQ(retried->size(), 2u);
+    if (retried->size() == 2) {
+      EXPECT_EQ((*retried)[0].e.status, ES::kFailed);
+      EXPECT_FALSE((*retried)[0].latest);
+      EXPECT_EQ((*retried)[1].e.status, ES::kQueued);
+      EXPECT_EQ((*retried)[1].retry_cause, ES::kFailed);
+      EXPECT_EQ((*retried)[1].e.thing_name, "dev-2");
+    }
+    auto c = t.FindJob("us-east-1", "continuous");
+    if (!c.ok()) return c.status();
+    auto latest = t.LatestOfJob((*c)->id, 0, {}, 10);
+    if (!latest.ok()) return latest.status();
+    std::map<std::string, ES> by_thing;
+    for (const auto& e : *latest) by_thing[e.e.thing_name] = e.e.status;
+    EXPECT_EQ(by_thing, (std::map<std::string, ES>{{"dev-5", ES::kSucceeded},
+                                                   {"dev-6", ES::kRemoved},
+                                                   {"dev-7", ES::kQueued},
+                                                   {"dev-8", ES::kRemoved}}));
+    auto timers = t.NextTimer();
+    if (!timers.ok()) return timers.status();
+    EXPECT_FALSE(timers->has_value());
+    return Status::Ok();
+  });
+  ASSERT_TRUE(st.ok()) << st.ToString();
+  // And writes through a Transact.
+  ASSERT_TRUE(s->Transact([&](Txn& t) -> Status {
+                 auto r = t.FindJob("us-east-1", "snap-mixed");
+                 if (!r.ok()) return r.status();
+                 return t.AddCounters((*r)->id, jobs::JobCounters{.succeeded = 1}, 0);
+               }).ok());
+  job = s->GetJob("us-east-1", "snap-mixed");
+  ASSERT_TRUE(job.ok());
+  EXPECT_EQ(job->counters.succeeded, 1);
 }
 
 TEST_F(SqliteStoreTest, OpenInAMissingDirectoryFails) {
