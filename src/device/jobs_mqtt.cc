@@ -481,15 +481,9 @@ std::optional<std::pair<std::string, std::string>> JobsMqtt::Handle(const std::s
                  {{"inProgressJobs", std::move(in_progress)}, {"queuedJobs", std::move(queued)}});
   }
   if (rest == "start-next") {
-    std::optional<std::map<std::string, std::string>> details;
-    std::map<std::string, std::string> m;
-    bool found = false;
-    Status st = codec::DecodeStringMap(req, "statusDetails", &m, &found);
-    if (found) details = std::move(m);
-    std::optional<int64_t> step;
-    if (st.ok()) st = codec::GetLenientInt64(req, "stepTimeoutInMinutes", &step);
-    if (!st.ok()) return reject(st);
-    auto next = devices_->StartNext(region, thing, details, step);
+    codec::StartNextRequest r;
+    if (Status st = codec::DecodeStartNext(req, &r); !st.ok()) return reject(st);
+    auto next = devices_->StartNext(region, thing, r.status_details, r.step_timeout_minutes);
     if (!next.ok()) return reject(next.status());
     json::object body;
     if (*next) body["execution"] = ExecutionData(**next, now);
@@ -499,12 +493,9 @@ std::optional<std::pair<std::string, std::string>> JobsMqtt::Handle(const std::s
   const std::string job = op == std::string::npos ? "" : rest.substr(0, op);
   const std::string verb = op == std::string::npos ? rest : rest.substr(op + 1);
   if (!job.empty() && job.find('/') == std::string::npos && verb == "get") {
-    std::optional<int64_t> number;
-    bool include = true;
-    Status st = codec::GetLenientInt64(req, "executionNumber", &number);
-    if (st.ok()) st = codec::OptBool(req, "includeJobDocument", &include);
-    if (!st.ok()) return reject(st);
-    auto d = devices_->Describe(region, thing, job, number, include);
+    codec::DescribeExecutionRequest r;
+    if (Status st = codec::DecodeDescribeExecution(req, &r); !st.ok()) return reject(st);
+    auto d = devices_->Describe(region, thing, job, r.execution_number, r.include_job_document);
     if (!d.ok()) return reject(d.status());
     json::object body;
     if (*d) body["execution"] = ExecutionData(**d, now);
@@ -512,25 +503,18 @@ std::optional<std::pair<std::string, std::string>> JobsMqtt::Handle(const std::s
   }
   if (!job.empty() && job.find('/') == std::string::npos && verb == "update" &&
       job != service::kNextJob) {
-    service::UpdateRequest u;
-    Status st;
-    if (auto s = req.find("status"); s != req.end() && s->value().is_string()) {
-      u.status = std::string(s->value().get_string());
-    } else if (s != req.end()) {
-      st = Status::InvalidRequest("status must be a string");
+    codec::UpdateExecutionRequest in;
+    if (Status st = codec::DecodeUpdateExecution(req, codec::DevicePlane::kMqtt, &in); !st.ok()) {
+      return reject(st);
     }
-    std::map<std::string, std::string> m;
-    bool found = false;
-    if (st.ok()) st = codec::DecodeStringMap(req, "statusDetails", &m, &found);
-    if (found) u.status_details = std::move(m);
-    if (st.ok()) st = codec::GetLenientInt64(req, "stepTimeoutInMinutes", &u.step_timeout_minutes);
-    if (st.ok()) st = codec::GetLenientInt64(req, "expectedVersion", &u.expected_version);
-    if (st.ok()) st = codec::GetLenientInt64(req, "executionNumber", &u.execution_number);
-    if (st.ok())
-      st = codec::OptBool(req, "includeJobExecutionState", &u.include_job_execution_state);
-    if (st.ok()) st = codec::OptBool(req, "includeJobDocument", &u.include_job_document);
-    if (!st.ok()) return reject(st);
-    auto r = devices_->Update(region, thing, job, u);
+    auto r = devices_->Update(region, thing, job,
+                              {.status = in.status,
+                               .status_details = in.status_details,
+                               .step_timeout_minutes = in.step_timeout_minutes,
+                               .expected_version = in.expected_version,
+                               .execution_number = in.execution_number,
+                               .include_job_execution_state = in.include_job_execution_state,
+                               .include_job_document = in.include_job_document});
     if (!r.status.ok()) return reject(r.status, r.execution);
     json::object body;
     if (r.execution) body["executionState"] = codec::ExecutionStateJson(*r.execution);
