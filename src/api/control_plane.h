@@ -7,7 +7,6 @@
 // Thread-safe; Handle() blocks (it calls the service) and runs on http worker threads.
 #pragma once
 
-#include <boost/json/fwd.hpp>
 #include <memory>
 #include <optional>
 #include <string>
@@ -55,25 +54,12 @@ class ControlPlane {
   std::optional<http::Response> CheckHeaders(const http::Request& head) const;
 
  private:
-  struct Ctx;
   Result<std::string> Authenticate(const http::Request& req);
+  // Finds the request's operation in the route table (router.h) and runs its handler.
   http::Response Route(http::Request& req, const std::string& region);
-  // /jobs..., /things/{thing}/jobs... (job_routes.cc)
-  http::Response RouteJobs(http::Request& req, const std::vector<std::string>& segments,
-                           const std::string& region);
-  boost::json::object JobJson(const jobs::Job& j) const;
-  // /thing-registration-tasks... (registry_routes.cc)
-  http::Response RouteRegistration(http::Request& req, const std::vector<std::string>& segments,
-                                   const std::string& region);
-  // /things..., /thing-groups... (registry_routes.cc)
-  http::Response RouteRegistry(http::Request& req, const std::vector<std::string>& segments,
-                               const std::string& region);
 
   ApiConfig config_;
-  service::TemplateService* templates_;
-  service::RegistryService* registry_;
-  service::JobService* jobs_;
-  service::RegistrationService* registration_;
+  Services services_;
   const s3::SigV4Verifier* verifier_;
   const Clock* clock_;
   const Clock* wall_clock_;

@@ -21,15 +21,6 @@ json::object Execution(const service::DeviceExecution& d, Instant now) {
   return o;
 }
 
-Status OptDetails(const json::object& body,
-                  std::optional<std::map<std::string, std::string>>* out) {
-  std::map<std::string, std::string> m;
-  bool found;
-  IOTJOBS_RETURN_IF_ERROR(codec::DecodeStringMap(body, "statusDetails", &m, &found));
-  if (found) *out = std::move(m);
-  return Status::Ok();
-}
-
 }  // namespace
 
 std::optional<http::Response> JobsDataPlane::CheckHeaders(const http::Request& head) const {
@@ -119,26 +110,25 @@ http::Response JobsDataPlane::Handle(http::Request& req) {
   if (m == "PUT" && job == service::kNextJob) {
     auto body = ParseBody(req);
     if (!body.ok()) return DataError(body.status());
-    std::optional<std::map<std::string, std::string>> details;
-    std::optional<int64_t> step;
-    Status st = OptDetails(*body, &details);
-    if (st.ok()) st = codec::GetLenientInt64(*body, "stepTimeoutInMinutes", &step);
-    if (!st.ok()) return DataError(st);
-    auto next = dev.StartNext(region, thing, details, step);
+    codec::StartNextRequest r;
+    if (Status st = codec::DecodeStartNext(*body, &r); !st.ok()) return DataError(st);
+    auto next = dev.StartNext(region, thing, r.status_details, r.step_timeout_minutes);
     if (!next.ok()) return DataError(next.status());
     if (!*next) return OkEmpty();
     return Ok({{"execution", Execution(**next, now)}});
   }
   if (m == "GET") {
+    // DescribeJobExecution's members are query parameters here (MQTT: payload members).
+    codec::DescribeExecutionRequest r;
     auto include = BoolParam(req.query, "includeJobDocument");
     if (!include.ok()) return DataError(include.status());
-    std::optional<int64_t> number;
+    r.include_job_document = include->value_or(true);
     if (QueryParam(req.query, "executionNumber")) {
       auto n = IntParam(req.query, "executionNumber");
       if (!n.ok()) return DataError(n.status());
-      number = *n;
+      r.execution_number = *n;
     }
-    auto d = dev.Describe(region, thing, job, number, include->value_or(true));
+    auto d = dev.Describe(region, thing, job, r.execution_number, r.include_job_document);
     if (!d.ok()) return DataError(d.status());
     if (!*d) return OkEmpty();
     return Ok({{"execution", Execution(**d, now)}});
@@ -146,20 +136,19 @@ http::Response JobsDataPlane::Handle(http::Request& req) {
   if (m == "POST") {
     auto body = ParseBody(req);
     if (!body.ok()) return DataError(body.status());
-    service::UpdateRequest u;
-    std::optional<std::string> status;
-    Status st = OptString(*body, "status", &status);
-    if (st.ok()) st = OptDetails(*body, &u.status_details);
-    if (st.ok())
-      st = codec::GetLenientInt64(*body, "stepTimeoutInMinutes", &u.step_timeout_minutes);
-    if (st.ok()) st = codec::GetLenientInt64(*body, "expectedVersion", &u.expected_version);
-    if (st.ok()) st = codec::GetLenientInt64(*body, "executionNumber", &u.execution_number);
-    if (st.ok())
-      st = codec::OptBool(*body, "includeJobExecutionState", &u.include_job_execution_state);
-    if (st.ok()) st = codec::OptBool(*body, "includeJobDocument", &u.include_job_document);
-    if (!st.ok()) return DataError(st);
-    u.status = status.value_or("");
-    auto r = dev.Update(region, thing, job, u);
+    codec::UpdateExecutionRequest in;
+    if (Status st = codec::DecodeUpdateExecution(*body, codec::DevicePlane::kHttps, &in);
+        !st.ok()) {
+      return DataError(st);
+    }
+    auto r = dev.Update(region, thing, job,
+                        {.status = in.status,
+                         .status_details = in.status_details,
+                         .step_timeout_minutes = in.step_timeout_minutes,
+                         .expected_version = in.expected_version,
+                         .execution_number = in.execution_number,
+                         .include_job_execution_state = in.include_job_execution_state,
+                         .include_job_document = in.include_job_document});
     if (!r.status.ok()) {
       // A stale expectedVersion has no modeled HTTPS error; AWS's SDKs see a 409 conflict.
       Status wire = r.status.code() == Code::kVersionConflict
@@ -168,12 +157,7 @@ http::Response JobsDataPlane::Handle(http::Request& req) {
       return DataError(wire);
     }
     json::object out;
-    if (r.execution) {
-      out["executionState"] =
-          json::object{{"status", jobs::ToString(r.execution->status)},
-                       {"statusDetails", codec::EncodeStringMap(r.execution->status_details)},
-                       {"versionNumber", r.execution->version_number}};
-    }
+    if (r.execution) out["executionState"] = codec::ExecutionStateJson(*r.execution);
     if (r.document) out["jobDocument"] = *r.document;
     return Ok(out);
   }

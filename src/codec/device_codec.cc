@@ -4,6 +4,7 @@
 #include <charconv>
 
 #include "codec/job_codec.h"
+#include "codec/json_codec.h"
 #include "jobs/timeouts.h"
 
 namespace iotjobs::codec {
@@ -63,6 +64,46 @@ Status GetLenientInt64(const json::object& o, const char* field, std::optional<i
     return Status::InvalidRequest(std::string(field) + " must be an integer");
   }
   return Status::Ok();
+}
+
+namespace {
+
+Status OptDetails(const json::object& body,
+                  std::optional<std::map<std::string, std::string>>* out) {
+  std::map<std::string, std::string> m;
+  bool found = false;
+  IOTJOBS_RETURN_IF_ERROR(DecodeStringMap(body, "statusDetails", &m, &found));
+  if (found) *out = std::move(m);
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status DecodeStartNext(const json::object& body, StartNextRequest* out) {
+  IOTJOBS_RETURN_IF_ERROR(OptDetails(body, &out->status_details));
+  return GetLenientInt64(body, "stepTimeoutInMinutes", &out->step_timeout_minutes);
+}
+
+Status DecodeDescribeExecution(const json::object& body, DescribeExecutionRequest* out) {
+  IOTJOBS_RETURN_IF_ERROR(GetLenientInt64(body, "executionNumber", &out->execution_number));
+  return OptBool(body, "includeJobDocument", &out->include_job_document);
+}
+
+Status DecodeUpdateExecution(const json::object& body, DevicePlane plane,
+                             UpdateExecutionRequest* out) {
+  if (auto s = body.find("status"); s != body.end() && s->value().is_string()) {
+    out->status = std::string(s->value().get_string());
+  } else if (s != body.end() && !(s->value().is_null() && plane == DevicePlane::kHttps)) {
+    return Status::InvalidRequest("status must be a string");
+  }
+  IOTJOBS_RETURN_IF_ERROR(OptDetails(body, &out->status_details));
+  IOTJOBS_RETURN_IF_ERROR(
+      GetLenientInt64(body, "stepTimeoutInMinutes", &out->step_timeout_minutes));
+  IOTJOBS_RETURN_IF_ERROR(GetLenientInt64(body, "expectedVersion", &out->expected_version));
+  IOTJOBS_RETURN_IF_ERROR(GetLenientInt64(body, "executionNumber", &out->execution_number));
+  IOTJOBS_RETURN_IF_ERROR(
+      OptBool(body, "includeJobExecutionState", &out->include_job_execution_state));
+  return OptBool(body, "includeJobDocument", &out->include_job_document);
 }
 
 }  // namespace iotjobs::codec

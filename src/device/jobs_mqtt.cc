@@ -4,12 +4,11 @@
 #include <boost/json.hpp>
 
 #include "codec/device_codec.h"
-#include "codec/job_codec.h"
-#include "codec/json_codec.h"
 #include "codec/parse_json.h"
 #include "common/ids.h"
 #include "common/logging.h"
 #include "common/text.h"
+#include "device/payloads.h"
 
 namespace iotjobs::device {
 namespace json = boost::json;
@@ -22,39 +21,7 @@ std::shared_ptr<spdlog::logger> Log() {
 
 constexpr std::string_view kPrefix = "$aws/things/";
 
-int64_t Seconds(Instant t) { return ToEpochMillis(t) / 1000; }
-
-// The document as a JSON object (MQTT embeds it; HTTPS sends a string).
-json::value DocumentObject(const std::string& text) {
-  boost::system::error_code ec;
-  json::value v = codec::ParseJson(text, ec);
-  return ec ? json::value(json::object()) : v;
-}
-
-json::object ExecutionData(const service::DeviceExecution& d, Instant now) {
-  json::object o = codec::ExecutionDataJson(d.execution, now);
-  if (d.document) o["jobDocument"] = DocumentObject(*d.document);  // an object over MQTT
-  return o;
-}
-
 }  // namespace
-
-const char* RejectionCode(Code code) {
-  switch (code) {
-    case Code::kInvalidRequest:
-      return "InvalidRequest";
-    case Code::kNotFound:
-      return "ResourceNotFound";
-    case Code::kInvalidStateTransition:
-      return "InvalidStateTransition";
-    case Code::kVersionConflict:
-      return "VersionMismatch";
-    case Code::kThrottled:
-      return "RequestThrottled";
-    default:
-      return "InternalError";
-  }
-}
 
 namespace {
 // The request topics only (spec §2.2): with `$aws/things/+/jobs/#` the broker sent every reply and
@@ -228,30 +195,20 @@ std::optional<store::Store::NotifiedState> JobsMqtt::Notify(const std::string& r
   if (now_state.members == before_members && now_state.head == before_head) return std::nullopt;
 
   const std::string base = "$aws/things/" + thing + "/jobs/";
-  const int64_t ts = Seconds(devices_->clock()->Now());
+  const Instant now = devices_->clock()->Now();
   if (now_state.members != before_members) {
-    json::object jobs;
-    json::array in_progress, queued;
-    for (const auto& e : pending->in_progress)
-      in_progress.push_back(codec::ExecutionSummaryJson(e));
-    for (const auto& e : pending->queued) queued.push_back(codec::ExecutionSummaryJson(e));
-    if (!in_progress.empty()) jobs["IN_PROGRESS"] = std::move(in_progress);
-    if (!queued.empty()) jobs["QUEUED"] = std::move(queued);
-    if (!client_
-             ->Publish(base + "notify",
-                       json::serialize(json::object{{"timestamp", ts}, {"jobs", std::move(jobs)}}))
-             .ok()) {
-      *failed = true;
-    }
+    if (!client_->Publish(base + "notify", NotifyPayload(*pending, now)).ok()) *failed = true;
   }
   if (now_state.head != before_head) {
-    json::object body{{"timestamp", ts}};
+    std::optional<service::DeviceExecution> next;
     if (!now_state.head.empty()) {
-      auto next = devices_->Describe(region, thing, std::string(service::kNextJob), std::nullopt,
-                                     /*include_document=*/true);
-      if (next.ok() && *next) body["execution"] = ExecutionData(**next, devices_->clock()->Now());
+      auto d = devices_->Describe(region, thing, std::string(service::kNextJob), std::nullopt,
+                                  /*include_document=*/true);
+      if (d.ok() && *d) next = std::move(**d);
     }
-    if (!client_->Publish(base + "notify-next", json::serialize(body)).ok()) *failed = true;
+    if (!client_->Publish(base + "notify-next", NotifyNextPayload(next, now)).ok()) {
+      *failed = true;
+    }
   }
   return now_state;
 }
@@ -263,53 +220,12 @@ bool JobsMqtt::PublishEvents() {
     return false;
   }
   if (events->empty()) return false;
-  const int64_t ts = Seconds(devices_->clock()->Now());
+  const Instant now = devices_->clock()->Now();
   for (const auto& e : *events) {
-    json::object body{{"eventType", e.type},
-                      {"eventId", NewUuid()},
-                      {"timestamp", ts},
-                      {"operation", ""},
-                      {"jobId", e.job_id}};
-    std::string topic;
-    if (e.type == "JOB_EXECUTION") {
-      std::string status = e.status ? jobs::ToString(*e.status) : "";
-      std::string op = e.operation.empty() ? status : e.operation;
-      std::transform(op.begin(), op.end(), op.begin(),
-                     [](unsigned char c) { return std::tolower(c); });
-      body["operation"] = op;
-      body["thingArn"] = devices_->ThingArn(e.region, e.thing);
-      body["status"] = e.operation == "deleted" ? "DELETED" : status;
-      body["statusDetails"] = codec::EncodeStringMap(e.status_details);
-      topic = "$aws/events/jobExecution/" + e.job_id + "/" + op;
-    } else {
-      std::string status = e.operation;
-      std::transform(status.begin(), status.end(), status.begin(),
-                     [](unsigned char c) { return std::toupper(c); });
-      body["operation"] = e.operation;
-      body["status"] = status;
-      if (e.job) {
-        const jobs::Job& j = *e.job;
-        body["targetSelection"] = j.target_selection;
-        json::array targets;
-        for (const auto& t : j.targets) targets.push_back(json::string(t));
-        body["targets"] = std::move(targets);
-        if (j.description) body["description"] = *j.description;
-        // The developer guide's samples give these three in milliseconds.
-        body["createdAt"] = ToEpochMillis(j.created_at);
-        body["lastUpdatedAt"] = ToEpochMillis(j.last_updated_at);
-        if (e.operation == "completed" && j.completed_at) {
-          body["completedAt"] = ToEpochMillis(*j.completed_at);
-        }
-        if (e.operation != "completed" && j.comment) body["comment"] = *j.comment;
-      }
-      if (e.operation == "completed") {
-        json::object details;
-        for (const auto& [k, v] : e.counters) details[k] = v;
-        body["jobProcessDetails"] = std::move(details);
-      }
-      topic = "$aws/events/job/" + e.job_id + "/" + e.operation;
-    }
-    if (Status st = client_->Publish(topic, json::serialize(body)); !st.ok()) {
+    const EventMessage m = JobEventMessage(
+        e, e.type == "JOB_EXECUTION" ? devices_->ThingArn(e.region, e.thing) : std::string(),
+        NewUuid(), now);
+    if (Status st = client_->Publish(m.topic, m.payload); !st.ok()) {
       // Kept in the outbox (events already published may be published again: at least once).
       Log()->warn("events: {}", st.message());
       return false;
@@ -401,22 +317,21 @@ void JobsMqtt::Throttle(const std::string& topic, const std::string& thing,
   }
   // The answers are paced too: a flood gets at most the allowed rate of them; the rest is dropped.
   if (reject_limiter_ && !reject_limiter_->Allow(thing)) return;
-  json::object body{{"code", RejectionCode(Code::kThrottled)},
-                    {"message", "Rate exceeded for thing " + thing},
-                    {"timestamp", Seconds(devices_->clock()->Now())}};
   // The clientToken, so the device can match the answer. Only small payloads are read here, on
   // the network thread (AWS's clientToken is at most 64 characters).
+  std::optional<std::string> client_token;
   if (payload.size() <= 4096) {
     boost::system::error_code ec;
     json::value v = codec::ParseJson(payload, ec);
     if (!ec && v.is_object()) {
       if (auto t = v.get_object().find("clientToken");
           t != v.get_object().end() && t->value().is_string()) {
-        body["clientToken"] = t->value().get_string();
+        client_token = std::string(t->value().get_string());
       }
     }
   }
-  (void)client_->Publish(topic + "/rejected", json::serialize(body));
+  (void)client_->Publish(topic + "/rejected", ReplyPayload(ThrottledRejection(thing),
+                                                           devices_->clock()->Now(), client_token));
 }
 
 std::optional<std::pair<std::string, std::string>> JobsMqtt::Handle(const std::string& topic,
@@ -437,20 +352,13 @@ std::optional<std::pair<std::string, std::string>> JobsMqtt::Handle(const std::s
   }
 
   const Instant now = devices_->clock()->Now();
-  std::string client_token;
-  bool has_token = false;
+  std::optional<std::string> client_token;
   auto reply = [&](const std::string& suffix, json::object body) {
-    body["timestamp"] = Seconds(devices_->clock()->Now());
-    if (has_token) body["clientToken"] = client_token;
-    return std::make_pair(topic + suffix, json::serialize(body));
+    return std::make_pair(topic + suffix,
+                          ReplyPayload(std::move(body), devices_->clock()->Now(), client_token));
   };
   auto reject = [&](const Status& st, const std::optional<jobs::JobExecution>& state = {}) {
-    json::object b{{"code", RejectionCode(st.code())}, {"message", ToValidUtf8(st.message())}};
-    if (state &&
-        (st.code() == Code::kVersionConflict || st.code() == Code::kInvalidStateTransition)) {
-      b["executionState"] = codec::ExecutionStateJson(*state);
-    }
-    return reply("/rejected", std::move(b));
+    return reply("/rejected", Rejection(st, state));
   };
 
   json::object req;
@@ -458,87 +366,55 @@ std::optional<std::pair<std::string, std::string>> JobsMqtt::Handle(const std::s
     boost::system::error_code ec;
     json::value v = codec::ParseJson(payload, ec);
     if (ec || !v.is_object()) {
-      json::object b{{"code", "InvalidJson"},
-                     {"message", "the payload must be a JSON object" +
-                                     (ec ? ": " + ec.message() : std::string())}};
-      return reply("/rejected", std::move(b));
+      return reply("/rejected", InvalidJsonRejection(ec ? ec.message() : std::string()));
     }
     req = std::move(v.get_object());
   }
   if (auto t = req.find("clientToken"); t != req.end() && t->value().is_string()) {
     client_token = std::string(t->value().get_string());
-    has_token = true;
   }
   const std::string& region = config_.region;
 
   if (rest == "get") {
     auto p = devices_->GetPending(region, thing);
     if (!p.ok()) return reject(p.status());
-    json::array in_progress, queued;
-    for (const auto& e : p->in_progress) in_progress.push_back(codec::ExecutionSummaryJson(e));
-    for (const auto& e : p->queued) queued.push_back(codec::ExecutionSummaryJson(e));
-    return reply("/accepted",
-                 {{"inProgressJobs", std::move(in_progress)}, {"queuedJobs", std::move(queued)}});
+    return reply("/accepted", PendingAccepted(*p));
   }
   if (rest == "start-next") {
-    std::optional<std::map<std::string, std::string>> details;
-    std::map<std::string, std::string> m;
-    bool found = false;
-    Status st = codec::DecodeStringMap(req, "statusDetails", &m, &found);
-    if (found) details = std::move(m);
-    std::optional<int64_t> step;
-    if (st.ok()) st = codec::GetLenientInt64(req, "stepTimeoutInMinutes", &step);
-    if (!st.ok()) return reject(st);
-    auto next = devices_->StartNext(region, thing, details, step);
+    codec::StartNextRequest r;
+    if (Status st = codec::DecodeStartNext(req, &r); !st.ok()) return reject(st);
+    auto next = devices_->StartNext(region, thing, r.status_details, r.step_timeout_minutes);
     if (!next.ok()) return reject(next.status());
-    json::object body;
-    if (*next) body["execution"] = ExecutionData(**next, now);
-    return reply("/accepted", std::move(body));
+    return reply("/accepted", ExecutionAccepted(*next, now));
   }
   const size_t op = rest.rfind('/');
   const std::string job = op == std::string::npos ? "" : rest.substr(0, op);
   const std::string verb = op == std::string::npos ? rest : rest.substr(op + 1);
   if (!job.empty() && job.find('/') == std::string::npos && verb == "get") {
-    std::optional<int64_t> number;
-    bool include = true;
-    Status st = codec::GetLenientInt64(req, "executionNumber", &number);
-    if (st.ok()) st = codec::OptBool(req, "includeJobDocument", &include);
-    if (!st.ok()) return reject(st);
-    auto d = devices_->Describe(region, thing, job, number, include);
+    codec::DescribeExecutionRequest r;
+    if (Status st = codec::DecodeDescribeExecution(req, &r); !st.ok()) return reject(st);
+    auto d = devices_->Describe(region, thing, job, r.execution_number, r.include_job_document);
     if (!d.ok()) return reject(d.status());
-    json::object body;
-    if (*d) body["execution"] = ExecutionData(**d, now);
-    return reply("/accepted", std::move(body));
+    return reply("/accepted", ExecutionAccepted(*d, now));
   }
   if (!job.empty() && job.find('/') == std::string::npos && verb == "update" &&
       job != service::kNextJob) {
-    service::UpdateRequest u;
-    Status st;
-    if (auto s = req.find("status"); s != req.end() && s->value().is_string()) {
-      u.status = std::string(s->value().get_string());
-    } else if (s != req.end()) {
-      st = Status::InvalidRequest("status must be a string");
+    codec::UpdateExecutionRequest in;
+    if (Status st = codec::DecodeUpdateExecution(req, codec::DevicePlane::kMqtt, &in); !st.ok()) {
+      return reject(st);
     }
-    std::map<std::string, std::string> m;
-    bool found = false;
-    if (st.ok()) st = codec::DecodeStringMap(req, "statusDetails", &m, &found);
-    if (found) u.status_details = std::move(m);
-    if (st.ok()) st = codec::GetLenientInt64(req, "stepTimeoutInMinutes", &u.step_timeout_minutes);
-    if (st.ok()) st = codec::GetLenientInt64(req, "expectedVersion", &u.expected_version);
-    if (st.ok()) st = codec::GetLenientInt64(req, "executionNumber", &u.execution_number);
-    if (st.ok())
-      st = codec::OptBool(req, "includeJobExecutionState", &u.include_job_execution_state);
-    if (st.ok()) st = codec::OptBool(req, "includeJobDocument", &u.include_job_document);
-    if (!st.ok()) return reject(st);
-    auto r = devices_->Update(region, thing, job, u);
+    auto r = devices_->Update(region, thing, job,
+                              {.status = in.status,
+                               .status_details = in.status_details,
+                               .step_timeout_minutes = in.step_timeout_minutes,
+                               .expected_version = in.expected_version,
+                               .execution_number = in.execution_number,
+                               .include_job_execution_state = in.include_job_execution_state,
+                               .include_job_document = in.include_job_document});
     if (!r.status.ok()) return reject(r.status, r.execution);
-    json::object body;
-    if (r.execution) body["executionState"] = codec::ExecutionStateJson(*r.execution);
-    if (r.document) body["jobDocument"] = DocumentObject(*r.document);
-    return reply("/accepted", std::move(body));
+    return reply("/accepted", UpdateAccepted(r));
   }
-  json::object b{{"code", "InvalidTopic"}, {"message", "no jobs API serves topic " + topic}};
-  return reply("/rejected", std::move(b));
+  return reply("/rejected", InvalidTopicRejection(topic));
 }
 
 }  // namespace iotjobs::device

@@ -2,8 +2,8 @@
 // topics $aws/things/{thing}/jobs/get, /start-next, /{jobId}/get and /{jobId}/update, answering on
 // .../accepted or .../rejected with the SDKs' payloads (integer-second timestamps, clientToken
 // echoed, jobDocument as a JSON object, executionState on VersionMismatch and
-// InvalidStateTransition rejections). This is the one place where a Status becomes an MQTT
-// rejection code.
+// InvalidStateTransition rejections; every payload is built in payloads.h, where a Status becomes
+// an MQTT rejection code).
 //
 // Messages arrive on the MQTT network thread and are queued per thing; `worker_threads` threads
 // serve the things round-robin, one request of a thing at a time (DeviceService may block on the
@@ -40,6 +40,7 @@
 
 #include "common/rate_limiter.h"
 #include "device/mqtt_client.h"
+#include "device/payloads.h"  // RejectionCode
 #include "service/device_service.h"
 
 namespace iotjobs::device {
@@ -53,9 +54,6 @@ struct JobsMqttConfig {
   size_t max_queued_per_thing = 64;            // a thing's requests waiting for a worker
   size_t max_queued_bytes = size_t{64} << 20;  // all things' requests waiting (topic + payload)
 };
-
-// The MQTT rejection code of a Status (InvalidRequest, ResourceNotFound, VersionMismatch, ...).
-const char* RejectionCode(Code code);
 
 class JobsMqtt {
  public:

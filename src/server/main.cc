@@ -1,40 +1,17 @@
-// iotjobsd: one process serving the AWS IoT Jobs control plane over SQLite.
+// iotjobsd: one process serving AWS IoT Jobs (control plane, jobs data plane, MQTT). main() is
+// flags, signals and logging around server::App, which wires and runs everything else.
 #include <sys/resource.h>
 
 #include <CLI/CLI.hpp>
-#include <algorithm>
-#include <cctype>
 #include <csignal>
-#include <filesystem>
 #include <iostream>
 
-#include "api/control_plane.h"
-#include "api/jobs_data_plane.h"
-#include "common/credentials.h"
 #include "common/logging.h"
-#include "common/rate_limiter.h"
-#include "device/jobs_mqtt.h"
-#include "device/mqtt_client.h"
-#include "http/server.h"
-#include "s3/s3_client.h"
+#include "server/app.h"
 #include "server/config.h"
-#include "service/device_service.h"
-#include "service/job_service.h"
-#include "service/registration_service.h"
-#include "service/registry_service.h"
-#include "service/scheduler.h"
-#include "service/template_service.h"
-#include "store/sqlite/sqlite_store.h"
 
 namespace iotjobs::server {
 namespace {
-
-// Request body limits, from the botocore models. Control plane: the largest input is CreateJob
-// (document <= 32 KB, i.e. <= 192 KB even with every character \u-escaped; 100 targets of
-// ~200-byte ARNs; 50 tags; configs), under 256 KB. Jobs data plane: ids, a status and
-// statusDetails (keys <= 128 characters); 64 KB holds hundreds of details.
-constexpr size_t kControlBodyLimit = 256 * 1024;
-constexpr size_t kJobsBodyLimit = 64 * 1024;
 
 int Fail(const std::string& message) {
   std::cerr << "iotjobsd: " << message << "\n";
@@ -54,7 +31,7 @@ rlim_t RaiseDescriptorLimit() {
   return rl.rlim_cur;
 }
 
-int Run(ServerConfig cfg) {
+int Run(const ServerConfig& cfg) {
   if (!SetLogLevel(cfg.log_level))
     return Fail("--log-level: unknown level '" + cfg.log_level + "'");
   auto log = Logger("server");
@@ -64,7 +41,8 @@ int Run(ServerConfig cfg) {
   // Logged once started: a start-up failure stays one line on stderr.
   const rlim_t descriptor_limit = RaiseDescriptorLimit();
 
-  // Block the stop signals in every thread; the main thread waits for them below.
+  // Block the stop signals in every thread (App's threads inherit the mask); the main thread
+  // waits for them below.
   sigset_t stop_signals;
   sigemptyset(&stop_signals);
   sigaddset(&stop_signals, SIGTERM);
@@ -72,172 +50,16 @@ int Run(ServerConfig cfg) {
   sigaddset(&stop_signals, SIGHUP);  // reloads the TLS certificate
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
 
-  std::error_code ec;
-  std::filesystem::create_directories(cfg.data_dir, ec);
-  if (ec) return Fail("--data-dir: cannot create " + cfg.data_dir + ": " + ec.message());
-  if (auto parent = std::filesystem::path(cfg.sqlite_path).parent_path(); !parent.empty()) {
-    std::filesystem::create_directories(parent, ec);
-  }
-
-  std::optional<CredentialSet> keys;
-  if (!cfg.no_auth || std::filesystem::exists(cfg.credentials)) {
-    auto loaded = LoadCredentialsFile(cfg.credentials);
-    if (!loaded.ok()) {
-      return Fail(
-          loaded.status().message() +
-          (cfg.no_auth ? "" : "; pass --credentials FILE, or --no-auth for local experiments"));
-    }
-    keys = std::move(loaded).value();
-  }
-  if (cfg.no_auth) {
-    log->warn(
-        "--no-auth: requests are NOT authenticated; anyone who reaches the listeners can "
-        "change every job template. Use it for local experiments only.");
-  }
-
-  if (!cfg.tls_cert.empty()) {
-    http::ServerOptions tls;
-    tls.tls_cert_file = cfg.tls_cert;
-    tls.tls_key_file = cfg.tls_key;
-    tls.client_ca_file = cfg.device_ca;
-    if (Status st = http::CheckTlsFiles(tls); !st.ok()) return Fail(st.message());
-  }
-
-  // With MQTT the store also keeps an outbox of changed things for notify / notify-next.
-  auto store = store::SqliteStore::Open(
-      {.path = cfg.sqlite_path, .track_thing_changes = cfg.mqtt_url.has_value()});
-  if (!store.ok()) return Fail("--store: " + store.status().message());
-
-  SystemClock clock(cfg.time_scale);
-  SystemClock wall_clock(1.0);  // SigV4 dates are wall-clock time whatever the time scale
-  s3::S3Client s3({.endpoint = cfg.s3_endpoint,
-                   .region = cfg.s3_region,
-                   .credentials = keys ? keys->primary : Credentials{},
-                   .total_timeout_ms = cfg.s3_timeout_ms});
-  const service::ServiceConfig service_config{.account_id = cfg.account_id,
-                                              .s3_endpoint = cfg.s3_endpoint,
-                                              .max_tags = 50,
-                                              .max_rollout_per_minute = cfg.max_rollout_per_minute};
-  service::TemplateService templates(service_config, store->get(), &s3, &clock);
-  service::RegistryService registry(service_config, store->get(), &clock);
-  service::SchedulerConfig scheduler_config;
-  scheduler_config.max_rollout_per_minute = cfg.max_rollout_per_minute;
-  scheduler_config.time_scale = cfg.time_scale;
-  service::Applier applier(store->get());  // the rules, over the store
-  service::Scheduler scheduler(scheduler_config, store->get(), &applier, &clock);
-  service::JobLimits job_limits;
-  job_limits.max_rollout_per_minute = cfg.max_rollout_per_minute;
-  service::JobService jobs(service_config, job_limits, store->get(), &applier, &s3, &clock,
-                           [&scheduler] { scheduler.Poke(); });
-  std::optional<s3::SigV4Verifier> verifier;
-  std::optional<s3::SigV4Verifier> data_verifier;
-  if (!cfg.no_auth) {
-    verifier.emplace(*keys);
-    data_verifier.emplace(*keys);
-  }
-  service::RegistrationService registration(service_config, {}, store->get(), &s3, &clock);
-  if (Status st = registration.Start(); !st.ok()) return Fail("--store: " + st.message());
-  service::DeviceService devices(service_config, store->get(), &applier, &s3, &clock, &wall_clock,
-                                 [&scheduler] { scheduler.Poke(); });
-  // One budget per thing across the MQTT and HTTPS data planes (issue 16, finding 5).
-  KeyedRateLimiter device_limiter(
-      {.rate_per_second = cfg.device_requests_per_second,
-       .burst = cfg.device_burst > 0 ? cfg.device_burst : cfg.device_requests_per_second,
-       .max_keys = 100'000},
-      &wall_clock);
-  api::JobsDataPlane data_plane({.default_region = cfg.region, .account_id = cfg.account_id},
-                                &devices, data_verifier ? &*data_verifier : nullptr, &wall_clock);
-  if (device_limiter.enabled()) data_plane.SetThingLimiter(&device_limiter);
-  api::ControlPlane control({.default_region = cfg.region, .account_id = cfg.account_id},
-                            {&templates, &registry, &jobs, &registration},
-                            verifier ? &*verifier : nullptr, &clock, &wall_clock);
-  control.ServeJobsDataPlane(&data_plane);  // one endpoint for every SDK (AWS_ENDPOINT_URL)
-
-  // Both listeners share the descriptors left after the store, broker and S3 reserve.
-  http::ServerOptions control_options;
-  control_options.host = cfg.control.host;
-  control_options.port = cfg.control.port;
-  control_options.io_threads = cfg.io_threads;
-  control_options.worker_threads = cfg.worker_threads;
-  control_options.name = "control";
-  control_options.tls_cert_file = cfg.tls_cert;
-  control_options.tls_key_file = cfg.tls_key;
-  // Both listeners ask for a device certificate: on the control listener a certificate-only
-  // caller is refused with AccessDeniedException (a device has no control-plane rights).
-  control_options.client_ca_file = cfg.device_ca;
-  control_options.max_connections =
-      cfg.max_connections > 0 ? cfg.max_connections : http::DefaultMaxConnections(2);
-  http::ServerOptions jobs_options = control_options;
-  jobs_options.host = cfg.jobs.host;
-  jobs_options.port = cfg.jobs.port;
-  jobs_options.name = "jobs-data";
-  // Every valid body is small (the models cap documents at 32 KB): see kControlBodyLimit.
-  control_options.max_body_bytes = kControlBodyLimit;
-  jobs_options.max_body_bytes = kJobsBodyLimit;
-  // Credentials are checked before a body is read; under --no-auth there is nothing to check.
-  if (verifier) {
-    control_options.header_check = [&](const http::Request& h) { return control.CheckHeaders(h); };
-    jobs_options.header_check = [&](const http::Request& h) { return data_plane.CheckHeaders(h); };
-  }
-  http::Server control_server(control_options, [&](http::Request& r) { return control.Handle(r); });
-  if (Status st = control_server.Start(); !st.ok())
-    return Fail("--control-listen: " + st.message());
-  http::Server jobs_server(jobs_options, [&](http::Request& r) { return data_plane.Handle(r); });
-  if (Status st = jobs_server.Start(); !st.ok()) return Fail("--jobs-listen: " + st.message());
-  scheduler.Start();
-
-  // The MQTT jobs API through the broker.
-  std::optional<device::JobsMqtt> jobs_mqtt;
-  std::optional<device::MosquittoClient> mqtt;
-  if (cfg.mqtt_url) {
-    device::JobsMqttConfig mqtt_config;
-    mqtt_config.region = cfg.region;
-    mqtt_config.worker_threads = cfg.mqtt_workers;
-    mqtt_config.shared_group = cfg.mqtt_shared_group;
-    mqtt_config.limiter = &device_limiter;
-    jobs_mqtt.emplace(mqtt_config, &devices);
-    // A device listener that takes the client id from the certificate (use_username_as_clientid)
-    // keeps devices out of iotjobsd's session unless a certificate names that id: a thing name.
-    if (std::all_of(cfg.mqtt_client_id.begin(), cfg.mqtt_client_id.end(), [](unsigned char c) {
-          return std::isalnum(c) || c == ':' || c == '_' || c == '-';
-        })) {
-      log->warn(
-          "--mqtt-client-id {} could be a thing name: a device certificate for a thing of that "
-          "name could take over iotjobsd's session; use an id with a '.' (default "
-          "iotjobsd.service)",
-          cfg.mqtt_client_id);
-    }
-    mqtt.emplace(
-        device::MosquittoOptions{.host = cfg.mqtt_url->host,
-                                 .port = cfg.mqtt_url->port,
-                                 .username = cfg.mqtt_url->user,
-                                 .password = cfg.mqtt_url->password,
-                                 .client_id = cfg.mqtt_client_id,
-                                 .keepalive_seconds = 30,
-                                 .subscriptions = jobs_mqtt->Subscriptions(),
-                                 .unsubscriptions = jobs_mqtt->StaleSubscriptions()},
-        [&](const std::string& topic, const std::string& payload) {
-          jobs_mqtt->OnMessage(topic, payload);
-        },
-        [&] { jobs_mqtt->OnConnected(); });
-    // The broker is optional at start: the client connects (and reconnects) in the background,
-    // and nothing is published before it is connected.
-    jobs_mqtt->Start(&*mqtt, &wall_clock);
-    if (Status st = mqtt->Start(); !st.ok()) return Fail(st.message());
-  }
-  if (cfg.time_scale != 1.0)
-    log->info("service clock runs {}x faster than wall time", cfg.time_scale);
-  log->info("store sqlite:{} (schema v{})", cfg.sqlite_path, store::SqliteStore::SchemaVersion());
+  auto app = App::Start(cfg);
+  if (!app.ok()) return Fail(app.status().message());
   if (descriptor_limit == RLIM_INFINITY) {
     log->info("descriptor limit: unlimited");
   } else if (descriptor_limit > 0) {
     log->info("descriptor limit: {} (soft limit raised to the hard limit)", descriptor_limit);
   }
-  const std::string scheme = cfg.tls_cert.empty() ? "http://" : "https://";
-  std::cout << "iotjobsd ready control=" << scheme << cfg.control.host << ":"
-            << control_server.port() << " jobs=" << scheme << cfg.jobs.host << ":"
-            << jobs_server.port() << " region=" << cfg.region << " account=" << cfg.account_id
-            << std::endl;
+  std::cout << "iotjobsd ready control=" << (*app)->control_endpoint()
+            << " jobs=" << (*app)->jobs_endpoint() << " region=" << cfg.region
+            << " account=" << cfg.account_id << std::endl;
 
   int sig = 0;
   for (;;) {
@@ -246,17 +68,10 @@ int Run(ServerConfig cfg) {
     // New connections get the new certificate; a file that cannot be used keeps the old one
     // (each listener logs why).
     log->info("SIGHUP: reloading the TLS certificate");
-    (void)control_server.ReloadTls();
-    (void)jobs_server.ReloadTls();
+    (*app)->ReloadTls();
   }
   log->info("signal {} received: finishing requests in flight, then stopping", sig);
-  control_server.Stop();
-  if (mqtt) mqtt->Stop();
-  if (jobs_mqtt) jobs_mqtt->Stop();
-  jobs_server.Stop();
-  scheduler.Stop();
-  registration.Stop();
-  store->reset();  // drains queued writes and closes the database
+  (*app)->Stop();
   log->info("stopped");
   return 0;
 }
@@ -325,5 +140,5 @@ int main(int argc, char** argv) {
     std::cerr << "iotjobsd: " << st.message() << "\n";
     return 2;
   }
-  return iotjobs::server::Run(std::move(cfg));
+  return iotjobs::server::Run(cfg);
 }
