@@ -35,12 +35,6 @@ class Store {
  public:
   virtual ~Store() = default;
 
-  // Rule operations below marked "legacy" are moving to service::Applier (issue 10); a backend
-  // that does not implement them (the in-memory store) refuses them with Internal.
-  static Status Legacy(const char* op) {
-    return Status::Internal(std::string(op) + ": a rule operation; use service::Applier");
-  }
-
   // --- Transactions (store/txn.h): the rules' typed operations ---
   // Runs `fn` in one write transaction and commits it when `fn` returns OK; returns `fn`'s error
   // (nothing written) or the commit's. Durable on return, like every write. `fn` may run more than
@@ -93,7 +87,7 @@ class Store {
   virtual Status UpdateThing(const jobs::Thing& t, int64_t expected_version) = 0;
   // Deletes the thing and its group memberships. NotFound when absent; VersionConflict when
   // expected_version >= 0 and differs.
-  // Latest executions of the thing that are not terminal become REMOVED (at `now`).
+  // The RegistryObserver is told first (OnThingDeleting, in the same transaction, at `now`).
   virtual Status DeleteThing(const std::string& region, const std::string& name,
                              int64_t expected_version, Instant now) = 0;
 
@@ -122,13 +116,11 @@ class Store {
   // NotFound for a missing thing or group; InvalidRequest past jobs::kMaxGroupsPerThing,
   // or when the thing is already in another group of the same hierarchy. Adding an
   // existing membership succeeds.
-  // A thing that joins a group targeted (directly or through an ancestor) by an IN_PROGRESS
-  // CONTINUOUS job gets a new QUEUED execution at once, unless another target already covered it.
+  // A new membership is told to the RegistryObserver (OnMembershipAdded, same transaction).
   virtual Status AddThingToGroup(const std::string& region, const std::string& thing,
                                  const std::string& group, Instant now) = 0;
   // NotFound for a missing thing or group; removing a non-member succeeds.
-  // A thing no longer covered by an IN_PROGRESS CONTINUOUS job has its non-terminal latest
-  // execution REMOVED.
+  // A removed membership is told to the RegistryObserver (OnMembershipRemoved, same transaction).
   virtual Status RemoveThingFromGroup(const std::string& region, const std::string& thing,
                                       const std::string& group, Instant now) = 0;
   // Thing names in `group` (and its descendants when recursive, each thing once), in the order
@@ -164,7 +156,8 @@ class Store {
   // --- Jobs ---
   // Stores the job, its targets (thing / thing-group ARNs of `j.region`) and tags. AlreadyExists
   // when the id exists in any state (JobService maps it to ResourceAlreadyExists); NotFound when a
-  // target does not exist. Executions are created later, by MaterializeExecutions.
+  // target does not exist. The job starts with rollout work (jobs::JobWork::rollout) and an empty
+  // rollout cursor; its executions are created later by the rules (service::Applier).
   virtual Status CreateJob(const jobs::Job& j, const std::string& arn,
                            const std::vector<jobs::Tag>& tags) = 0;
   virtual Result<jobs::Job> GetJob(const std::string& region, const std::string& id) = 0;
@@ -180,133 +173,6 @@ class Store {
                                            const std::string& after, int limit) = 0;
   // Replaces the mutable parts of a job (description and configs). NotFound.
   virtual Status UpdateJob(const jobs::Job& j) = 0;
-  // Marks the job CANCELED (reason/comment/force as given); its executions are cancelled in the
-  // background by ProcessJobWork. InvalidRequest when it is being deleted; NotFound.
-  // Cancelling a CANCELED job again only upgrades it to forced when `force`.
-  virtual Status CancelJob(const std::string& /*region*/, const std::string& /*id*/, bool /*force*/,
-                           const std::optional<std::string>& /*reason_code*/,
-                           const std::optional<std::string>& /*comment*/, Instant /*now*/) {
-    return Legacy("CancelJob");
-  }
-  // Moves the job to DELETION_IN_PROGRESS; ProcessJobWork purges it. InvalidStateTransition
-  // when not terminal and !force; InvalidRequest when already being deleted; NotFound.
-  // LimitExceeded when `max_deleting` jobs are already being deleted.
-  virtual Status DeleteJob(const std::string& /*region*/, const std::string& /*id*/,
-                           const std::string& /*arn*/, bool /*force*/, int /*max_deleting*/,
-                           Instant /*now*/) {
-    return Legacy("DeleteJob");
-  }
-  // Appends targets to a continuous IN_PROGRESS job. InvalidRequest otherwise; LimitExceeded
-  // past `max_targets`; NotFound for a missing job or target.
-  virtual Status AssociateTargets(const std::string& /*region*/, const std::string& /*id*/,
-                                  const std::vector<std::string>& /*targets*/, int /*max_targets*/,
-                                  Instant /*now*/) {
-    return Legacy("AssociateTargets");
-  }
-
-  // --- Background work (the scheduler) ---
-  struct JobWork {
-    int64_t job = 0;  // internal id
-    std::string region, id;
-    bool rollout = false, cancel = false, force_cancel = false, deletion = false;
-    std::optional<jobs::RolloutConfig> rollout_config;
-    int64_t notified = 0, succeeded = 0;
-  };
-  // Jobs with pending rollout, cancellation or deletion.
-  virtual Result<std::vector<JobWork>> PendingJobWork() { return Legacy("PendingJobWork"); }
-  // Creates up to `max` new QUEUED executions for the job's targets, in target order, one per
-  // thing; returns how many it created. Clears the rollout work when every target is done.
-  // The creations are the job's rollout, paced by jobs/rollout.h: when any were created, the batch
-  // (now, count) is recorded in the same transaction, and the job's batches at or before
-  // now - jobs::kRolloutWindow are forgotten. So the pacing history survives a restart exactly,
-  // and costs one batch row per call, at most a minute's worth per job.
-  virtual Result<int64_t> MaterializeExecutions(int64_t /*job*/, int64_t /*max*/, Instant /*now*/) {
-    return Legacy("MaterializeExecutions");
-  }
-  // MaterializeExecutions for several jobs in one transaction (what a scheduler tick releases, so
-  // a tick costs one commit however many jobs roll out): entry i of the result is how many
-  // releases[i] created. An error undoes all of them.
-  struct Release {
-    int64_t job = 0;  // internal id
-    int64_t max = 0;  // executions to create at most
-  };
-  virtual Result<std::vector<int64_t>> MaterializeReleases(const std::vector<Release>& /*releases*/,
-                                                           Instant /*now*/) {
-    return Legacy("MaterializeReleases");
-  }
-  // The job's recorded rollout batches (above) created after `since`, oldest first; batches
-  // recorded at the same instant come back as one. Empty for a job without any (or unknown).
-  virtual Result<std::vector<jobs::RolloutBatch>> RolloutBatches(int64_t /*job*/,
-                                                                 Instant /*since*/) {
-    return Legacy("RolloutBatches");
-  }
-  // Cancels / purges up to `max` executions of a cancelled or deleting job; returns how many it
-  // touched (0 once the work is finished, after which the work flag is cleared and a deleted
-  // job is gone).
-  virtual Result<int64_t> ProcessJobWork(int64_t /*job*/, int64_t /*max*/, Instant /*now*/) {
-    return Legacy("ProcessJobWork");
-  }
-
-  // --- The device's view (jobs data plane) ---
-  // The thing's pending executions (latest, QUEUED or IN_PROGRESS, of jobs not SCHEDULED):
-  // IN_PROGRESS first, then QUEUED, each oldest first; at most `limit`. NotFound for a missing
-  // thing.
-  virtual Result<std::vector<jobs::JobExecution>> PendingExecutions(const std::string& /*region*/,
-                                                                    const std::string& /*thing*/,
-                                                                    int /*limit*/) {
-    return Legacy("PendingExecutions");
-  }
-  struct DeviceUpdate {
-    jobs::ExecutionStatus status = jobs::ExecutionStatus::kInProgress;
-    std::optional<std::map<std::string, std::string>> status_details;  // replaces when given
-    std::optional<int64_t> step_timeout_minutes;                       // -1 clears the step timer
-    std::optional<int64_t> expected_version;
-    std::optional<int64_t> execution_number;  // nullopt: the latest
-  };
-  struct DeviceResult {
-    Status status;  // OK, or why the request was refused
-    // After the change when OK; the current state on InvalidStateTransition / VersionConflict.
-    std::optional<jobs::JobExecution> execution;
-    bool changed = false;  // whether anything was written
-    // The update was the one that met the job's abort criteria: the job is now being canceled
-    // and the scheduler has QUEUED executions to cancel.
-    bool job_aborted = false;
-  };
-  // A device reports progress (UpdateJobExecution). Errors in DeviceResult::status: NotFound,
-  // InvalidRequest (a status only the service sets), InvalidStateTransition, VersionConflict.
-  virtual DeviceResult UpdateExecution(const std::string& /*region*/, const std::string& /*thing*/,
-                                       const std::string& /*job_id*/,
-                                       const DeviceUpdate& /*update*/, Instant /*now*/) {
-    DeviceResult r;
-    r.status = Legacy("UpdateExecution");
-    return r;
-  }
-  // StartNextPendingJobExecution: the head of the pending list; a QUEUED head moves to
-  // IN_PROGRESS with the details and step timer given, an IN_PROGRESS head is returned unchanged.
-  // OK with no execution when nothing is pending.
-  virtual DeviceResult StartNextExecution(
-      const std::string& /*region*/, const std::string& /*thing*/,
-      const std::optional<std::map<std::string, std::string>>& /*status_details*/,
-      std::optional<int64_t> /*step_timeout_minutes*/, Instant /*now*/) {
-    DeviceResult r;
-    r.status = Legacy("StartNextExecution");
-    return r;
-  }
-
-  // Jobs with a schedulingConfig that are SCHEDULED or IN_PROGRESS (the scheduler moves them).
-  struct ScheduledJob {
-    int64_t job = 0;
-    std::string region, id, status;
-    jobs::SchedulingConfig scheduling;
-    bool rollout_stopped = false;  // no more rollout will happen (finished or stopped)
-  };
-  virtual Result<std::vector<ScheduledJob>> ScheduledJobs() { return Legacy("ScheduledJobs"); }
-  // Moves a SCHEDULED / IN_PROGRESS job to `status` (one of those two); with stop_rollout its
-  // rollout ends for good (endBehavior STOP_ROLLOUT). No-op for a job in any other status.
-  virtual Status SetScheduledState(int64_t /*job*/, const std::string& /*status*/,
-                                   bool /*stop_rollout*/, Instant /*now*/) {
-    return Legacy("SetScheduledState");
-  }
 
   // The outbox of things whose pending list may have changed (oldest first), for the MQTT
   // notifier; empty unless the backend was opened to track changes. A deleted thing is never
@@ -339,14 +205,6 @@ class Store {
   virtual Result<std::vector<Event>> EventOutbox(int limit) = 0;
   virtual Status AckEvents(int64_t up_to) = 0;
 
-  // Times out IN_PROGRESS executions whose effective deadline is at or before `now` (at most
-  // `max`), each followed by its retry and abort evaluation; returns how many timed out.
-  virtual Result<int64_t> TimeOutExecutions(Instant /*now*/, int64_t /*max*/) {
-    return Legacy("TimeOutExecutions");
-  }
-  // The earliest deadline of an IN_PROGRESS execution, if any.
-  virtual Result<std::optional<Instant>> NextTimeout() { return Legacy("NextTimeout"); }
-
   // --- Executions ---
   // `number` nullopt: the latest execution. NotFound.
   virtual Result<jobs::JobExecution> GetExecution(const std::string& region,
@@ -362,22 +220,6 @@ class Store {
       const std::string& region, const std::string& thing,
       std::optional<jobs::ExecutionStatus> status, const std::string& job_id,
       const std::string& after, int limit) = 0;
-  // Cancels the latest execution: QUEUED always, IN_PROGRESS only with force
-  // (InvalidStateTransition otherwise, and for terminal ones); VersionConflict when
-  // expected_version is set and differs; status_details are merged in.
-  virtual Status CancelExecution(const std::string& /*region*/, const std::string& /*job_id*/,
-                                 const std::string& /*thing*/, bool /*force*/,
-                                 std::optional<int64_t> /*expected_version*/,
-                                 const std::map<std::string, std::string>& /*status_details*/,
-                                 Instant /*now*/) {
-    return Legacy("CancelExecution");
-  }
-  // Deletes one execution. InvalidStateTransition when it is not terminal and !force; NotFound.
-  virtual Status DeleteExecution(const std::string& /*region*/, const std::string& /*job_id*/,
-                                 const std::string& /*thing*/, int64_t /*number*/, bool /*force*/,
-                                 Instant /*now*/) {
-    return Legacy("DeleteExecution");
-  }
 };
 
 }  // namespace iotjobs::store

@@ -442,7 +442,7 @@ TEST_F(SchedulerTest, EndBehaviorCancelCancelsAtEndTime) {
   EXPECT_EQ(after.counters.queued, 0);
   EXPECT_EQ(after.counters.canceled, 1);
   EXPECT_EQ(after.counters.in_progress, 1) << "CANCEL, not FORCE_CANCEL";
-  auto work = store_->PendingJobWork();
+  auto work = applier_->PendingJobWork();
   ASSERT_TRUE(work.ok());
   EXPECT_TRUE(work->empty());
 }
@@ -498,7 +498,7 @@ TEST_F(SchedulerTest, CancelJobStopsTheRolloutAndCancelsInLaterTicks) {
   EXPECT_EQ(after.notified, created);
   EXPECT_EQ(after.counters.canceled, created);
   EXPECT_EQ(after.counters.queued, 0);
-  auto work = store_->PendingJobWork();
+  auto work = applier_->PendingJobWork();
   ASSERT_TRUE(work.ok());
   EXPECT_TRUE(work->empty());
 }

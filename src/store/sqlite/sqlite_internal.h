@@ -42,11 +42,4 @@ Result<jobs::JobExecution> ExecutionFromRow(const Stmt& s, int c);
 Status InsertTargets(SqliteDb& db, int64_t job, const std::string& region,
                      const std::vector<std::string>& targets, int64_t first);
 
-// Continuous jobs follow group membership (spec §3.5). Call after the membership row changed.
-// Legacy: used while no RegistryObserver is set (store/txn.h).
-Status OnMembershipAdded(SqliteDb& db, int64_t thing, int64_t grp, Instant now);
-Status OnMembershipRemoved(SqliteDb& db, int64_t thing, int64_t grp, Instant now);
-// Before the thing's row is deleted: its non-terminal latest executions become REMOVED.
-Status OnThingDeleted(SqliteDb& db, int64_t thing, Instant now);
-
 }  // namespace iotjobs::store::internal

@@ -128,24 +128,24 @@ std::string NameAt(const std::vector<T>& items, int i) {
 }  // namespace
 
 // The rules' hooks: the observer with a Txn over the writer's connection, in the registry write's
-// transaction; the legacy rules while none is set.
+// transaction; without one, registry writes change nothing else.
 Status SqliteStore::MembershipAdded(SqliteDb& db, int64_t thing, int64_t grp, Instant now) {
   RegistryObserver* o = observer_.load();
-  if (!o) return internal::OnMembershipAdded(db, thing, grp, now);
+  if (!o) return Status::Ok();
   SqliteTxn txn(db, /*writable=*/true, options_.track_thing_changes);
   return o->OnMembershipAdded(txn, thing, grp, now);
 }
 
 Status SqliteStore::MembershipRemoved(SqliteDb& db, int64_t thing, int64_t grp, Instant now) {
   RegistryObserver* o = observer_.load();
-  if (!o) return internal::OnMembershipRemoved(db, thing, grp, now);
+  if (!o) return Status::Ok();
   SqliteTxn txn(db, /*writable=*/true, options_.track_thing_changes);
   return o->OnMembershipRemoved(txn, thing, grp, now);
 }
 
 Status SqliteStore::ThingDeleting(SqliteDb& db, int64_t thing, Instant now) {
   RegistryObserver* o = observer_.load();
-  if (!o) return internal::OnThingDeleted(db, thing, now);
+  if (!o) return Status::Ok();
   SqliteTxn txn(db, /*writable=*/true, options_.track_thing_changes);
   return o->OnThingDeleting(txn, thing, now);
 }

@@ -306,66 +306,11 @@ CREATE INDEX IF NOT EXISTS jobs_with_schedule ON jobs (id) WHERE has_schedule = 
 )sql",
 };
 
-// Triggers that feed thing_changes, installed only while notifications are on so a server
-// without MQTT pays nothing for them.
-const char* const kTrackChanges = R"sql(
-CREATE TRIGGER IF NOT EXISTS thing_changes_ins AFTER INSERT ON job_executions
-BEGIN INSERT INTO thing_changes(thing) VALUES (NEW.thing); END;
-CREATE TRIGGER IF NOT EXISTS thing_changes_upd AFTER UPDATE OF status, latest ON job_executions
-WHEN OLD.status <> NEW.status OR OLD.latest <> NEW.latest
-BEGIN INSERT INTO thing_changes(thing) VALUES (NEW.thing); END;
-CREATE TRIGGER IF NOT EXISTS thing_changes_del AFTER DELETE ON job_executions
-BEGIN INSERT INTO thing_changes(thing) VALUES (OLD.thing); END;
-CREATE TRIGGER IF NOT EXISTS job_events_status AFTER UPDATE OF status, work ON jobs
-WHEN (OLD.status <> NEW.status AND NEW.status IN ('COMPLETED', 'CANCELED', 'DELETION_IN_PROGRESS')
-      OR (NEW.status = 'CANCELED' AND (OLD.work & 6) <> 0 AND (NEW.work & 6) = 0))
-  AND EXISTS (SELECT 1 FROM event_configurations c WHERE c.region = NEW.region AND c.job = 1)
-BEGIN
-  INSERT INTO event_outbox(region, type, job_id, operation, spec, target_selection, created_at_ms,
-                           updated_at_ms, completed_at_ms, counters)
-  VALUES (NEW.region, 'JOB', NEW.job_id,
-          CASE WHEN OLD.status <> NEW.status THEN
-            CASE NEW.status WHEN 'COMPLETED' THEN 'completed'
-                            WHEN 'CANCELED' THEN 'cancellation_in_progress'
-                            ELSE 'deletion_in_progress' END
-          ELSE 'canceled' END,
-          NEW.spec, NEW.target_selection, NEW.created_at_ms, NEW.updated_at_ms, NEW.completed_at_ms,
-          json_object('numberOfCanceledThings', CAST(NEW.n_canceled AS TEXT),
-                      'numberOfRejectedThings', CAST(NEW.n_rejected AS TEXT),
-                      'numberOfFailedThings', CAST(NEW.n_failed AS TEXT),
-                      'numberOfRemovedThings', CAST(NEW.n_removed AS TEXT),
-                      'numberOfSucceededThings', CAST(NEW.n_succeeded AS TEXT)));
-END;
-CREATE TRIGGER IF NOT EXISTS job_events_deleted AFTER DELETE ON jobs
-WHEN EXISTS (SELECT 1 FROM event_configurations c WHERE c.region = OLD.region AND c.job = 1)
-BEGIN
-  INSERT INTO event_outbox(region, type, job_id, operation, spec, target_selection, created_at_ms,
-                           updated_at_ms)
-  VALUES (OLD.region, 'JOB', OLD.job_id, 'deleted', OLD.spec, OLD.target_selection,
-          OLD.created_at_ms, OLD.updated_at_ms);
-END;
-CREATE TRIGGER IF NOT EXISTS execution_events_status AFTER UPDATE OF status ON job_executions
-WHEN OLD.status <> NEW.status AND NEW.status >= 2
-  AND EXISTS (SELECT 1 FROM jobs j JOIN event_configurations c ON c.region = j.region
-              WHERE j.id = NEW.job AND c.job_execution = 1)
-BEGIN
-  INSERT INTO event_outbox(region, type, job_id, operation, thing, status, details)
-  SELECT j.region, 'JOB_EXECUTION', j.job_id, '', coalesce(t.name, dt.name), NEW.status, NEW.details
-  FROM jobs j LEFT JOIN things t ON t.id = NEW.thing LEFT JOIN deleted_things dt ON dt.id = NEW.thing
-  WHERE j.id = NEW.job;
-END;
-CREATE TRIGGER IF NOT EXISTS execution_events_deleted AFTER DELETE ON job_executions
-WHEN EXISTS (SELECT 1 FROM jobs j JOIN event_configurations c ON c.region = j.region
-             WHERE j.id = OLD.job AND c.job_execution = 1)
-BEGIN
-  INSERT INTO event_outbox(region, type, job_id, operation, thing, status, details)
-  SELECT j.region, 'JOB_EXECUTION', j.job_id, 'deleted', coalesce(t.name, dt.name), OLD.status,
-         OLD.details
-  FROM jobs j LEFT JOIN things t ON t.id = OLD.thing LEFT JOIN deleted_things dt ON dt.id = OLD.thing
-  WHERE j.id = OLD.job;
-END;
-)sql";
-const char* const kUntrackChanges = R"sql(
+// Before issue 10 ("One home for the rules"), SQLite triggers wrote the thing-change and event
+// outboxes. The rules write them now, explicitly, through store::Txn (AppendThingChange /
+// AppendEvent), so every backend emits the same; the triggers of an earlier release's data
+// directory are dropped whenever it is opened.
+const char* const kDropLegacyTriggers = R"sql(
 DROP TRIGGER IF EXISTS thing_changes_ins;
 DROP TRIGGER IF EXISTS thing_changes_upd;
 DROP TRIGGER IF EXISTS thing_changes_del;
@@ -373,6 +318,10 @@ DROP TRIGGER IF EXISTS job_events_status;
 DROP TRIGGER IF EXISTS job_events_deleted;
 DROP TRIGGER IF EXISTS execution_events_status;
 DROP TRIGGER IF EXISTS execution_events_deleted;
+)sql";
+// With notifications off nothing drains the outboxes (and nothing fills them): start them empty,
+// so turning MQTT on later does not replay stale changes.
+const char* const kClearOutboxes = R"sql(
 DELETE FROM event_outbox;
 DELETE FROM thing_changes;
 )sql";
@@ -434,8 +383,10 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(const Options& options) {
                                          store->writer_db_->OsReason());
   };
   IOTJOBS_RETURN_IF_ERROR(initialise(store->Migrate()));
-  IOTJOBS_RETURN_IF_ERROR(initialise(
-      store->writer_db_->Exec(options.track_thing_changes ? kTrackChanges : kUntrackChanges)));
+  IOTJOBS_RETURN_IF_ERROR(initialise(store->writer_db_->Exec(kDropLegacyTriggers)));
+  if (!options.track_thing_changes) {
+    IOTJOBS_RETURN_IF_ERROR(initialise(store->writer_db_->Exec(kClearOutboxes)));
+  }
   // Checkpoints move off the writer: SQLite's automatic checkpoint runs inside the commit that
   // crosses its threshold, copying pages into the database file and fsyncing it while every
   // queued write (a device's update, the scheduler's tick) waits. The hook replaces it.

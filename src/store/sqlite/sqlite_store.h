@@ -89,20 +89,6 @@ class SqliteStore final : public Store {
   Result<Page<jobs::Job>> ListJobs(const std::string& region, const JobFilter& filter,
                                    const std::string& after, int limit) override;
   Status UpdateJob(const jobs::Job& j) override;
-  Status CancelJob(const std::string& region, const std::string& id, bool force,
-                   const std::optional<std::string>& reason_code,
-                   const std::optional<std::string>& comment, Instant now) override;
-  Status DeleteJob(const std::string& region, const std::string& id, const std::string& arn,
-                   bool force, int max_deleting, Instant now) override;
-  Status AssociateTargets(const std::string& region, const std::string& id,
-                          const std::vector<std::string>& targets, int max_targets,
-                          Instant now) override;
-  Result<std::vector<JobWork>> PendingJobWork() override;
-  Result<int64_t> MaterializeExecutions(int64_t job, int64_t max, Instant now) override;
-  Result<std::vector<jobs::RolloutBatch>> RolloutBatches(int64_t job, Instant since) override;
-  Result<std::vector<int64_t>> MaterializeReleases(const std::vector<Release>& releases,
-                                                   Instant now) override;
-  Result<int64_t> ProcessJobWork(int64_t job, int64_t max, Instant now) override;
   Result<jobs::JobExecution> GetExecution(const std::string& region, const std::string& job_id,
                                           const std::string& thing,
                                           std::optional<int64_t> number) override;
@@ -115,40 +101,17 @@ class SqliteStore final : public Store {
       const std::string& region, const std::string& thing,
       std::optional<jobs::ExecutionStatus> status, const std::string& job_id,
       const std::string& after, int limit) override;
-  Status CancelExecution(const std::string& region, const std::string& job_id,
-                         const std::string& thing, bool force,
-                         std::optional<int64_t> expected_version,
-                         const std::map<std::string, std::string>& status_details,
-                         Instant now) override;
-  Status DeleteExecution(const std::string& region, const std::string& job_id,
-                         const std::string& thing, int64_t number, bool force,
-                         Instant now) override;
 
-  Result<std::vector<ScheduledJob>> ScheduledJobs() override;
-  Status SetScheduledState(int64_t job, const std::string& status, bool stop_rollout,
-                           Instant now) override;
   Result<EventConfigurations> GetEventConfigurations(const std::string& region) override;
   Status UpdateEventConfigurations(const std::string& region,
                                    const std::map<std::string, bool>& changes,
                                    Instant now) override;
   Result<std::vector<Event>> EventOutbox(int limit) override;
   Status AckEvents(int64_t up_to) override;
-  Result<int64_t> TimeOutExecutions(Instant now, int64_t max) override;
   Result<std::vector<ThingChange>> ThingChanges(int limit) override;
   Result<std::optional<NotifiedState>> GetNotified(const std::string& region,
                                                    const std::string& thing) override;
   Status AckThingChanges(int64_t up_to, const std::vector<NotifiedState>& states) override;
-  Result<std::optional<Instant>> NextTimeout() override;
-  Result<std::vector<jobs::JobExecution>> PendingExecutions(const std::string& region,
-                                                            const std::string& thing,
-                                                            int limit) override;
-  DeviceResult UpdateExecution(const std::string& region, const std::string& thing,
-                               const std::string& job_id, const DeviceUpdate& update,
-                               Instant now) override;
-  DeviceResult StartNextExecution(const std::string& region, const std::string& thing,
-                                  const std::optional<std::map<std::string, std::string>>& details,
-                                  std::optional<int64_t> step_timeout_minutes,
-                                  Instant now) override;
 
   // Registry (sqlite_registry.cc).
   Status CreateThing(const jobs::Thing& t) override;

@@ -235,73 +235,6 @@ class FaultStore final : public Store {
   Status UpdateJob(const jobs::Job& j) override {
     return Write("UpdateJob", [&] { return inner_->UpdateJob(j); });
   }
-  Status CancelJob(const std::string& region, const std::string& id, bool force,
-                   const std::optional<std::string>& reason_code,
-                   const std::optional<std::string>& comment, Instant now) override {
-    return Write("CancelJob",
-                 [&] { return inner_->CancelJob(region, id, force, reason_code, comment, now); });
-  }
-  Status DeleteJob(const std::string& region, const std::string& id, const std::string& arn,
-                   bool force, int max_deleting, Instant now) override {
-    return Write("DeleteJob",
-                 [&] { return inner_->DeleteJob(region, id, arn, force, max_deleting, now); });
-  }
-  Status AssociateTargets(const std::string& region, const std::string& id,
-                          const std::vector<std::string>& targets, int max_targets,
-                          Instant now) override {
-    return Write("AssociateTargets",
-                 [&] { return inner_->AssociateTargets(region, id, targets, max_targets, now); });
-  }
-
-  // --- Background work ---
-  Result<std::vector<JobWork>> PendingJobWork() override {
-    return Read("PendingJobWork", [&] { return inner_->PendingJobWork(); });
-  }
-  Result<int64_t> MaterializeExecutions(int64_t job, int64_t max, Instant now) override {
-    return Write("MaterializeExecutions",
-                 [&] { return inner_->MaterializeExecutions(job, max, now); });
-  }
-  Result<std::vector<int64_t>> MaterializeReleases(const std::vector<Release>& releases,
-                                                   Instant now) override {
-    return Write("MaterializeReleases", [&] { return inner_->MaterializeReleases(releases, now); });
-  }
-  Result<std::vector<jobs::RolloutBatch>> RolloutBatches(int64_t job, Instant since) override {
-    return Read("RolloutBatches", [&] { return inner_->RolloutBatches(job, since); });
-  }
-  Result<int64_t> ProcessJobWork(int64_t job, int64_t max, Instant now) override {
-    return Write("ProcessJobWork", [&] { return inner_->ProcessJobWork(job, max, now); });
-  }
-
-  // --- The device's view ---
-  Result<std::vector<jobs::JobExecution>> PendingExecutions(const std::string& region,
-                                                            const std::string& thing,
-                                                            int limit) override {
-    return Read("PendingExecutions",
-                [&] { return inner_->PendingExecutions(region, thing, limit); });
-  }
-  DeviceResult UpdateExecution(const std::string& region, const std::string& thing,
-                               const std::string& job_id, const DeviceUpdate& update,
-                               Instant now) override {
-    if (auto f = Match("UpdateExecution", kWrite)) return DeviceResult{StatusOf(*f), {}, {}, {}};
-    return inner_->UpdateExecution(region, thing, job_id, update, now);
-  }
-  DeviceResult StartNextExecution(
-      const std::string& region, const std::string& thing,
-      const std::optional<std::map<std::string, std::string>>& status_details,
-      std::optional<int64_t> step_timeout_minutes, Instant now) override {
-    if (auto f = Match("StartNextExecution", kWrite)) {
-      return DeviceResult{StatusOf(*f), {}, {}, {}};
-    }
-    return inner_->StartNextExecution(region, thing, status_details, step_timeout_minutes, now);
-  }
-  Result<std::vector<ScheduledJob>> ScheduledJobs() override {
-    return Read("ScheduledJobs", [&] { return inner_->ScheduledJobs(); });
-  }
-  Status SetScheduledState(int64_t job, const std::string& status, bool stop_rollout,
-                           Instant now) override {
-    return Write("SetScheduledState",
-                 [&] { return inner_->SetScheduledState(job, status, stop_rollout, now); });
-  }
 
   // --- Outboxes ---
   Result<std::vector<ThingChange>> ThingChanges(int limit) override {
@@ -329,12 +262,6 @@ class FaultStore final : public Store {
   Status AckEvents(int64_t up_to) override {
     return Write("AckEvents", [&] { return inner_->AckEvents(up_to); });
   }
-  Result<int64_t> TimeOutExecutions(Instant now, int64_t max) override {
-    return Write("TimeOutExecutions", [&] { return inner_->TimeOutExecutions(now, max); });
-  }
-  Result<std::optional<Instant>> NextTimeout() override {
-    return Read("NextTimeout", [&] { return inner_->NextTimeout(); });
-  }
 
   // --- Executions ---
   Result<jobs::JobExecution> GetExecution(const std::string& region, const std::string& job_id,
@@ -357,23 +284,6 @@ class FaultStore final : public Store {
       const std::string& after, int limit) override {
     return Read("ListExecutionsForThing", [&] {
       return inner_->ListExecutionsForThing(region, thing, status, job_id, after, limit);
-    });
-  }
-  Status CancelExecution(const std::string& region, const std::string& job_id,
-                         const std::string& thing, bool force,
-                         std::optional<int64_t> expected_version,
-                         const std::map<std::string, std::string>& status_details,
-                         Instant now) override {
-    return Write("CancelExecution", [&] {
-      return inner_->CancelExecution(region, job_id, thing, force, expected_version, status_details,
-                                     now);
-    });
-  }
-  Status DeleteExecution(const std::string& region, const std::string& job_id,
-                         const std::string& thing, int64_t number, bool force,
-                         Instant now) override {
-    return Write("DeleteExecution", [&] {
-      return inner_->DeleteExecution(region, job_id, thing, number, force, now);
     });
   }
 

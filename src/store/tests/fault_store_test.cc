@@ -134,25 +134,9 @@ TEST_F(FaultStoreTest, InternalFaultsFailReadsAndWrites) {
   EXPECT_TRUE(Create(faulty_.get(), "t").ok());
 }
 
-TEST_F(FaultStoreTest, DeviceCallsReportTheFaultInTheirResult) {
-  faulty_->Inject(Fault::kBusy, "UpdateExecution");
-  Store::DeviceUpdate u;
-  auto r = faulty_->UpdateExecution("us-east-1", "t", "j", u, FromEpochMillis(0));
-  EXPECT_EQ(r.status.code(), Code::kUnavailable);
-  EXPECT_FALSE(r.changed);
-  EXPECT_FALSE(r.execution.has_value());
-  faulty_->Inject(Fault::kCommitFailure, "StartNextExecution");
-  auto s =
-      faulty_->StartNextExecution("us-east-1", "t", std::nullopt, std::nullopt, FromEpochMillis(0));
-  EXPECT_EQ(s.status.code(), Code::kUnavailable);
-}
-
 // A commit failure runs the caller's function inside the inner store's transaction and then fails
 // it: the function's writes are rolled back. Busy never runs it.
 TEST_F(FaultStoreTest, TransactFaultsRollTheCallersWritesBack) {
-  if (!inner_->Transact([](Txn&) { return Status::Ok(); }).ok()) {
-    GTEST_SKIP() << "SqliteStore does not implement Store::Transact yet";
-  }
   jobs::Job j;
   j.region = "us-east-1";
   j.id = "j";

@@ -10,7 +10,6 @@
 
 #include "store/tests/store_conformance.h"
 #include "store/tests/store_conformance_jobs.h"
-#include "store/tests/store_conformance_rules.h"
 #include "store/tests/store_conformance_txn.h"
 #include "store/tests/temp_dir.h"
 
@@ -23,7 +22,6 @@ using testing::StoreBackend;
 using testing::StoreConformanceTest;
 using testing::StoreJobsBackend;
 using testing::StoreJobsConformanceTest;
-using testing::StoreRulesConformanceTest;
 using testing::StoreTxnConformanceTest;
 
 // Every conformance test gets its own database file under one directory removed at exit.
@@ -51,11 +49,6 @@ INSTANTIATE_TEST_SUITE_P(Sqlite, StoreConformanceTest,
                          testing::StoreBackendName);
 
 INSTANTIATE_TEST_SUITE_P(Sqlite, StoreJobsConformanceTest,
-                         ::testing::Values(StoreJobsBackend{"Sqlite", FreshSqliteStore}),
-                         testing::StoreJobsBackendName);
-
-// The legacy rule operations (moving to service::Applier, issue 10): SQLite still has them.
-INSTANTIATE_TEST_SUITE_P(Sqlite, StoreRulesConformanceTest,
                          ::testing::Values(StoreJobsBackend{"Sqlite", FreshSqliteStore}),
                          testing::StoreJobsBackendName);
 
@@ -198,10 +191,18 @@ TEST_F(SqliteStoreTest, MigrationKeepsDeletedThingAndGroupIdsFromBeingReused) {
     j.document = "{}";
     j.created_at = now;
     ASSERT_TRUE(s->CreateJob(j, "arn:job", {}).ok());
-    auto work = s->PendingJobWork();
-    ASSERT_TRUE(work.ok());
-    ASSERT_EQ(work->size(), 1u);
-    ASSERT_TRUE(s->MaterializeExecutions(work->front().job, 10, now).ok());
+    // The rollout's execution for the thing target (the rows the rules would write).
+    ASSERT_TRUE(s->Transact([&](Txn& t) -> Status {
+                   auto job = t.FindJob("us-east-1", "j");
+                   if (!job.ok()) return job.status();
+                   auto thing = t.ThingId("us-east-1", "gone");
+                   if (!thing.ok()) return thing.status();
+                   jobs::ExecutionRecord r;
+                   r.job = (*job)->id;
+                   r.thing = thing->value_or(0);
+                   r.e.queued_at = r.e.last_updated_at = now;
+                   return t.InsertExecution(r);
+                 }).ok());
     ASSERT_TRUE(s->DeleteThing("us-east-1", "gone", -1, now).ok());
     ASSERT_TRUE(s->DeleteThingGroup("us-east-1", "gone-group", gone_arn, -1).ok());
   }
@@ -264,14 +265,18 @@ TEST_F(SqliteStoreTest, ADataDirectoryOfSchema12MigratesAndServes) {
   std::vector<std::string> ids;
   for (const auto& j : ns->items) ids.push_back(j.id);
   EXPECT_EQ(ids, (std::vector<std::string>{"scheduled", "timeouts", "snap-mixed"}));
-  auto scheduled = s->ScheduledJobs();
-  ASSERT_TRUE(scheduled.ok());
-  ASSERT_EQ(scheduled->size(), 1u);
-  EXPECT_EQ(scheduled->front().id, "scheduled");
-  auto pending = s->PendingExecutions("us-east-1", "dev-4", 10);
-  ASSERT_TRUE(pending.ok());
-  ASSERT_EQ(pending->size(), 1u);
-  EXPECT_EQ(pending->front().job_id, "snap-mixed");
+  // The device's queue, as the rules read it.
+  Status queued = s->View([&](Txn& t) -> Status {
+    auto dev4 = t.ThingId("us-east-1", "dev-4");
+    if (!dev4.ok()) return dev4.status();
+    auto q =
+        t.ThingQueue(dev4->value_or(0), {jobs::kJobScheduled, jobs::kJobDeletionInProgress}, 10);
+    if (!q.ok()) return q.status();
+    EXPECT_EQ(q->size(), 1u);
+    EXPECT_TRUE(!q->empty() && q->front().e.job_id == "snap-mixed");
+    return Status::Ok();
+  });
+  ASSERT_TRUE(queued.ok()) << queued.ToString();
 
   // The rules' view through store::Txn.
   using ES = jobs::ExecutionStatus;

@@ -115,49 +115,18 @@ class StoreJobsConformanceTest : public ::testing::TestWithParam<StoreJobsBacken
     ASSERT_TRUE(st.ok()) << j.id << ": " << st.ToString();
   }
 
-  // The internal id of job `id`, read through PendingJobWork (0 when it has no work).
+  // The internal id of job `id` (0 when it does not exist).
   int64_t Internal(const std::string& id, Store* s = nullptr) {
-    auto w = (s ? s : store_.get())->PendingJobWork();
-    EXPECT_TRUE(w.ok()) << w.status().ToString();
-    if (!w.ok()) return 0;
-    for (const auto& x : *w) {
-      if (x.id == id) return x.job;
-    }
-    ADD_FAILURE() << "job " << id << " has no pending work";
-    return 0;
-  }
-
-  // The pending work by value (a range-for over *Result would outlive the temporary).
-  std::vector<Store::JobWork> Work() {
-    auto w = store_->PendingJobWork();
-    EXPECT_TRUE(w.ok()) << w.status().ToString();
-    return w.ok() ? *w : std::vector<Store::JobWork>{};
-  }
-
-  // Materializes in batches of `batch` until a short batch; returns the batch sizes.
-  std::vector<int64_t> MaterializeAll(int64_t job, int64_t batch, Instant now, Store* s = nullptr) {
-    std::vector<int64_t> sizes;
-    for (int i = 0; i < 100000; ++i) {
-      auto n = (s ? s : store_.get())->MaterializeExecutions(job, batch, now);
-      EXPECT_TRUE(n.ok()) << n.status().ToString();
-      if (!n.ok()) break;
-      EXPECT_LE(*n, batch);
-      sizes.push_back(*n);
-      if (*n < batch) break;
-    }
-    return sizes;
-  }
-
-  // Runs ProcessJobWork in batches until it reports 0; returns the calls made.
-  int ProcessAll(int64_t job, int64_t batch, Instant now) {
-    int calls = 0;
-    for (; calls < 100000; ++calls) {
-      auto n = store_->ProcessJobWork(job, batch, now);
-      EXPECT_TRUE(n.ok()) << n.status().ToString();
-      if (!n.ok() || *n == 0) break;
-      EXPECT_LE(*n, batch);
-    }
-    return calls;
+    int64_t out = 0;
+    Status st = (s ? s : store_.get())->View([&](Txn& t) -> Status {
+      auto r = t.FindJob(kRegion, id);
+      if (!r.ok()) return r.status();
+      if (*r) out = (*r)->id;
+      return Status::Ok();
+    });
+    EXPECT_TRUE(st.ok()) << st.ToString();
+    EXPECT_NE(out, 0) << "job " << id << " does not exist";
+    return out;
   }
 
   jobs::Job GetJob(const std::string& id) {
@@ -186,14 +155,6 @@ class StoreJobsConformanceTest : public ::testing::TestWithParam<StoreJobsBacken
     auto e = store_->GetExecution(kRegion, job_id, thing, number);
     EXPECT_TRUE(e.ok()) << job_id << "/" << thing << ": " << e.status().ToString();
     return e.ok() ? e->status : ES::kQueued;
-  }
-
-  Store::DeviceResult Update(const std::string& thing, const std::string& job_id, ES status,
-                             Instant now, std::optional<int64_t> expected_version = std::nullopt) {
-    Store::DeviceUpdate u;
-    u.status = status;
-    u.expected_version = expected_version;
-    return store_->UpdateExecution(kRegion, thing, job_id, u, now);
   }
 
   // The counters must always match the latest executions listed.

@@ -48,7 +48,6 @@ class StoreMoreConformanceTest : public ::testing::TestWithParam<StoreBackend> {
     ASSERT_NE(store_, nullptr);
     // Store::Transact's bootstrap default refuses with Internal; a backend that implements it
     // commits an empty transaction.
-    transact_ = store_->Transact([](Txn&) { return Status::Ok(); }).ok();
   }
   void TearDown() override { store_.reset(); }
 
@@ -152,13 +151,11 @@ class StoreMoreConformanceTest : public ::testing::TestWithParam<StoreBackend> {
         [](const jobs::Job& j) { return j.id; }, limit);
   }
 
-  // --- Executions, set up without the rule operations when the backend has transactions ---
+  // --- Executions, set up through Store::Transact (the rows the applier would write) ---
 
-  // Gives each thing of `things` execution 1 of job `job_id`, QUEUED at `now`. Through
-  // Store::Transact (the rows the applier would write); a backend without transactions yet uses
-  // the job's rollout (a legacy rule operation; this fallback goes with them).
+  // Gives each thing of `things` execution 1 of job `job_id`, QUEUED at `now`.
   void Seed(const std::string& job_id, const std::vector<std::string>& things, Instant now) {
-    if (transact_) {
+    {
       Status st = store_->Transact([&](Txn& txn) -> Status {
         auto job = txn.FindJob(kRegion, job_id);
         if (!job.ok()) return job.status();
@@ -184,20 +181,10 @@ class StoreMoreConformanceTest : public ::testing::TestWithParam<StoreBackend> {
       ASSERT_TRUE(st.ok()) << st.ToString();
       return;
     }
-    auto work = store_->PendingJobWork();
-    ASSERT_TRUE(work.ok()) << work.status().ToString();
-    for (const auto& w : *work) {
-      if (w.id != job_id) continue;
-      auto n = store_->MaterializeExecutions(w.job, 1000, now);
-      ASSERT_TRUE(n.ok()) << n.status().ToString();
-      ASSERT_EQ(*n, static_cast<int64_t>(things.size())) << "the job targets exactly `things`";
-      return;
-    }
-    FAIL() << "job " << job_id << " has no rollout";
   }
   // Moves the latest execution of (job, thing) from QUEUED or IN_PROGRESS to `status`.
   void SetStatus(const std::string& job_id, const std::string& thing, ES status, Instant now) {
-    if (transact_) {
+    {
       Status st = store_->Transact([&](Txn& txn) -> Status {
         auto job = txn.FindJob(kRegion, job_id);
         if (!job.ok()) return job.status();
@@ -221,15 +208,10 @@ class StoreMoreConformanceTest : public ::testing::TestWithParam<StoreBackend> {
       ASSERT_TRUE(st.ok()) << st.ToString();
       return;
     }
-    Store::DeviceUpdate u;
-    u.status = status;
-    auto r = store_->UpdateExecution(kRegion, thing, job_id, u, now);
-    ASSERT_TRUE(r.status.ok()) << r.status.ToString();
   }
 
   const Instant t0_ = FromEpochMillis(1'800'000'000'000);
   std::unique_ptr<Store> store_;
-  bool transact_ = false;
 };
 
 // --- Things ---
@@ -808,11 +790,8 @@ TEST_P(StoreMoreConformanceTest, EventConfigurationsMergePerRegion) {
   EXPECT_TRUE(eu->enabled.empty()) << "regions are separate";
 }
 
-// Disabled: SqliteStore::UpdateEventConfigurations (sqlite_jobs.cc) reads config["JOB"] and
-// config["JOB_EXECUTION"] with std::map::operator[] before serializing the map, so both types are
-// stored (as false) whenever any type is set, and DescribeEventConfigurations lists them. Enable
-// once fixed (store-faults report).
-TEST_P(StoreMoreConformanceTest, DISABLED_EventConfigurationsHoldOnlyTheTypesSet) {
+// Regression (store-faults finding 2): setting one type stored JOB and JOB_EXECUTION as false too.
+TEST_P(StoreMoreConformanceTest, EventConfigurationsHoldOnlyTheTypesSet) {
   ASSERT_TRUE(store_->UpdateEventConfigurations(kRegion, {{"THING", true}}, T(1)).ok());
   auto got = store_->GetEventConfigurations(kRegion);
   ASSERT_TRUE(got.ok()) << got.status().ToString();
@@ -856,7 +835,6 @@ TEST_P(StoreMoreConformanceTest, AnEmptyEventOutboxAcknowledges) {
 // are the Txn suite's. Skipped for a backend still on Store::Transact's bootstrap default. ---
 
 TEST_P(StoreMoreConformanceTest, TransactCommitsOnOkAndLeavesNothingOnError) {
-  if (!transact_) GTEST_SKIP() << "the backend does not implement Store::Transact yet";
   CreateJob(MakeJob("j", {}, T(1)));
   // Adds one QUEUED to job j's counters inside the transaction.
   auto add_one = [&](Txn& txn) -> Status {
@@ -900,7 +878,6 @@ TEST_P(StoreMoreConformanceTest, TransactCommitsOnOkAndLeavesNothingOnError) {
 
 // Registry writes tell the observer inside their own transaction: its error undoes the write.
 TEST_P(StoreMoreConformanceTest, TheRegistryObserverSeesMembershipChangesAtomically) {
-  if (!transact_) GTEST_SKIP() << "the backend does not implement Store::Transact yet";
   struct Recorder final : RegistryObserver {
     std::vector<std::string> calls;
     bool refuse = false;
