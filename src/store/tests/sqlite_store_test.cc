@@ -10,7 +10,6 @@
 
 #include "store/tests/store_conformance.h"
 #include "store/tests/store_conformance_jobs.h"
-#include "store/tests/store_conformance_rules.h"
 #include "store/tests/store_conformance_txn.h"
 #include "store/tests/temp_dir.h"
 
@@ -23,7 +22,6 @@ using testing::StoreBackend;
 using testing::StoreConformanceTest;
 using testing::StoreJobsBackend;
 using testing::StoreJobsConformanceTest;
-using testing::StoreRulesConformanceTest;
 using testing::StoreTxnConformanceTest;
 
 // Every conformance test gets its own database file under one directory removed at exit.
@@ -51,11 +49,6 @@ INSTANTIATE_TEST_SUITE_P(Sqlite, StoreConformanceTest,
                          testing::StoreBackendName);
 
 INSTANTIATE_TEST_SUITE_P(Sqlite, StoreJobsConformanceTest,
-                         ::testing::Values(StoreJobsBackend{"Sqlite", FreshSqliteStore}),
-                         testing::StoreJobsBackendName);
-
-// The legacy rule operations (moving to service::Applier, issue 10): SQLite still has them.
-INSTANTIATE_TEST_SUITE_P(Sqlite, StoreRulesConformanceTest,
                          ::testing::Values(StoreJobsBackend{"Sqlite", FreshSqliteStore}),
                          testing::StoreJobsBackendName);
 
