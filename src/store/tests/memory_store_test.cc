@@ -1,7 +1,6 @@
-// MemoryStore against the data and Txn conformance suites (the rules suite,
-// store_conformance_rules.h, exercises the legacy rule operations MemoryStore refuses), plus what
-// only an in-memory store can be asked: that a failed write leaves nothing behind, through its undo
-// log.
+// MemoryStore against the data, more and Txn conformance suites (the rules run on it through
+// service::Applier: service/tests/rules_conformance_test.cc), plus what only an in-memory store can
+// be asked: that a failed write leaves nothing behind, through its undo log.
 #include "store/memory/memory_store.h"
 
 #include <gtest/gtest.h>
@@ -12,6 +11,7 @@
 
 #include "store/tests/store_conformance.h"
 #include "store/tests/store_conformance_jobs.h"
+#include "store/tests/store_conformance_more.h"
 #include "store/tests/store_conformance_txn.h"
 
 namespace iotjobs::store {
@@ -21,6 +21,7 @@ using testing::StoreBackend;
 using testing::StoreConformanceTest;
 using testing::StoreJobsBackend;
 using testing::StoreJobsConformanceTest;
+using testing::StoreMoreConformanceTest;
 using testing::StoreTxnConformanceTest;
 
 std::unique_ptr<Store> FreshMemoryStore(bool track_thing_changes) {
@@ -37,6 +38,11 @@ INSTANTIATE_TEST_SUITE_P(Memory, StoreConformanceTest,
 INSTANTIATE_TEST_SUITE_P(Memory, StoreJobsConformanceTest,
                          ::testing::Values(StoreJobsBackend{"Memory", FreshMemoryStore}),
                          testing::StoreJobsBackendName);
+
+INSTANTIATE_TEST_SUITE_P(Memory, StoreMoreConformanceTest,
+                         ::testing::Values(StoreBackend{"Memory",
+                                                        [] { return FreshMemoryStore(false); }}),
+                         testing::StoreBackendName);
 
 INSTANTIATE_TEST_SUITE_P(Memory, StoreTxnConformanceTest,
                          ::testing::Values(StoreJobsBackend{"Memory", FreshMemoryStore}),

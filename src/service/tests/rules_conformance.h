@@ -1,26 +1,271 @@
-// The store conformance suite, rules half: what the legacy rule operations of store.h do (rollout
-// in batches, the device's updates, cancellation and deletion in batches, continuous jobs
-// following membership, timers, retries, abort, the change outbox). Split out of
-// store_conformance_jobs.h unchanged (same fixture, same assertions) because a backend without
-// rules (MemoryStore) refuses those operations; issue 10 moves them to service::Applier, and this
-// suite with them. A backend with the legacy operations instantiates it like the jobs suite:
+// The rules conformance suite: what service::Applier does over a Store (rollout in batches, the
+// device's updates, cancellation and deletion in batches, continuous jobs following membership,
+// timers, retries, abort, the change outbox), on every backend. It was the store's rules suite
+// (store/tests/store_conformance_rules.h, over the legacy rule operations of store.h); issue 10
+// moved the rules to jobs/ and the Applier, and this suite with them: same tests, same
+// assertions, only the calls go through the Applier now. A backend's test includes this header
+// in exactly one translation unit and instantiates it with a factory for fresh, empty stores:
 //
-//   INSTANTIATE_TEST_SUITE_P(Sqlite, StoreRulesConformanceTest,
-//                            ::testing::Values(StoreJobsBackend{"Sqlite", [](bool track) {...}}),
-//                            StoreJobsBackendName);
+//   INSTANTIATE_TEST_SUITE_P(Sqlite, RulesConformanceTest,
+//                            ::testing::Values(RulesBackend{"Sqlite", [](bool track) {...}}),
+//                            RulesBackendName);
+//
+// Time is passed in: every test drives `now` by hand, nothing sleeps.
 #pragma once
 
-#include "store/tests/store_conformance_jobs.h"
+#include <gtest/gtest.h>
 
-namespace iotjobs::store::testing {
+#include <chrono>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <ostream>
+#include <set>
+#include <string>
+#include <vector>
 
-class StoreRulesConformanceTest : public StoreJobsConformanceTest {};
+#include "jobs/abort_rules.h"
+#include "jobs/job.h"
+#include "jobs/registry.h"
+#include "service/applier.h"
+#include "store/store.h"
+#include "store/txn.h"
+
+namespace iotjobs::jobs {
+
+// Failure messages show counters by name (found by ADL).
+inline void PrintTo(const JobCounters& c, std::ostream* os) {
+  *os << "{queued=" << c.queued << " in_progress=" << c.in_progress << " succeeded=" << c.succeeded
+      << " failed=" << c.failed << " rejected=" << c.rejected << " canceled=" << c.canceled
+      << " removed=" << c.removed << " timed_out=" << c.timed_out << "}";
+}
+
+}  // namespace iotjobs::jobs
+
+namespace iotjobs::service::testing {
+
+using store::Store;
+
+struct RulesBackend {
+  std::string name;
+  // Returns a fresh, empty store; `track_thing_changes` turns the ThingChanges outbox on (what
+  // SqliteStore::Options::track_thing_changes does). Called at most twice per test.
+  std::function<std::unique_ptr<Store>(bool track_thing_changes)> make;
+};
+
+inline void PrintTo(const RulesBackend& b, std::ostream* os) { *os << b.name; }
+
+inline std::string RulesBackendName(const ::testing::TestParamInfo<RulesBackend>& info) {
+  return info.param.name;
+}
+
+// The fixture: a store and the Applier over it (registered as its registry observer, so
+// membership changes and deleted things cascade into continuous jobs' executions).
+class RulesConformanceTest : public ::testing::TestWithParam<RulesBackend> {
+ protected:
+  static constexpr const char* kRegion = "us-east-1";
+  static constexpr const char* kAccount = "123456789012";
+  using ES = jobs::ExecutionStatus;
+
+  // A store with its Applier; the store goes first (it points at the Applier, its observer).
+  struct Backend {
+    std::unique_ptr<Applier> applier;
+    std::unique_ptr<Store> store;
+    Backend() = default;
+    Backend(Backend&&) = default;
+    Backend& operator=(Backend&& o) {
+      store.reset();
+      applier = std::move(o.applier);
+      store = std::move(o.store);
+      return *this;
+    }
+    ~Backend() { store.reset(); }
+  };
+  Backend Open(bool track_thing_changes) {
+    Backend b;
+    b.store = GetParam().make(track_thing_changes);
+    if (b.store) b.applier = std::make_unique<Applier>(b.store.get());
+    return b;
+  }
+
+  void SetUp() override {
+    backend_ = Open(false);
+    ASSERT_NE(backend_.store, nullptr);
+    store_ = backend_.store.get();
+    applier_ = backend_.applier.get();
+  }
+  void TearDown() override {
+    store_ = nullptr;
+    applier_ = nullptr;
+    backend_ = Backend();
+  }
+
+  Instant T(int64_t seconds) const { return t0_ + std::chrono::seconds(seconds); }
+
+  static std::string ThingArn(const std::string& name) {
+    return jobs::ThingArn(kRegion, kAccount, name);
+  }
+  static std::string GroupArn(const std::string& name) {
+    return jobs::ThingGroupArn(kRegion, kAccount, name);
+  }
+
+  void Thing(const std::string& name, Store* s = nullptr) {
+    jobs::Thing t;
+    t.region = kRegion;
+    t.name = name;
+    t.id = "id-" + name;
+    Status st = (s ? s : store_)->CreateThing(t);
+    ASSERT_TRUE(st.ok()) << name << ": " << st.ToString();
+  }
+  Status Group(const std::string& name, const std::optional<std::string>& parent = std::nullopt) {
+    jobs::ThingGroup g;
+    g.region = kRegion;
+    g.name = name;
+    g.id = "gid-" + name;
+    g.parent_name = parent;
+    g.created_at = t0_;
+    return store_->CreateThingGroup(g, GroupArn(name), {});
+  }
+  void Member(const std::string& thing, const std::string& group, Instant now) {
+    Status st = store_->AddThingToGroup(kRegion, thing, group, now);
+    ASSERT_TRUE(st.ok()) << thing << " -> " << group << ": " << st.ToString();
+  }
+
+  static jobs::Job MakeJob(const std::string& id, std::vector<std::string> targets, Instant created,
+                           const std::string& selection = "SNAPSHOT") {
+    jobs::Job j;
+    j.region = kRegion;
+    j.id = id;
+    j.targets = std::move(targets);
+    j.target_selection = selection;
+    j.document = R"({"op":"noop"})";
+    j.created_at = created;
+    j.last_updated_at = created;
+    return j;
+  }
+  void CreateJob(const jobs::Job& j, Store* s = nullptr) {
+    Status st = (s ? s : store_)->CreateJob(j, jobs::JobArn(kRegion, kAccount, j.id), {});
+    ASSERT_TRUE(st.ok()) << j.id << ": " << st.ToString();
+  }
+
+  // The internal id of job `id` (0 when there is none).
+  int64_t Internal(const std::string& id, Store* s = nullptr) {
+    int64_t out = 0;
+    Status st = (s ? s : store_)->View([&](store::Txn& txn) -> Status {
+      auto r = txn.FindJob(kRegion, id);
+      if (!r.ok()) return r.status();
+      out = *r ? (*r)->id : 0;
+      return Status::Ok();
+    });
+    EXPECT_TRUE(st.ok()) << st.ToString();
+    EXPECT_NE(out, 0) << "no job " << id;
+    return out;
+  }
+
+  // The pending work by value (a range-for over *Result would outlive the temporary).
+  std::vector<jobs::JobRecord> Work() {
+    auto w = applier_->PendingJobWork();
+    EXPECT_TRUE(w.ok()) << w.status().ToString();
+    return w.ok() ? *w : std::vector<jobs::JobRecord>{};
+  }
+
+  // One job's rollout release: how many executions it created (at most `max`).
+  Result<int64_t> Materialize(int64_t job, int64_t max, Instant now, Applier* a = nullptr) {
+    auto created = (a ? a : applier_)->ReleaseRollouts({{job, max}}, now);
+    if (!created.ok()) return created.status();
+    if (created->size() != 1) return Status::Internal("ReleaseRollouts: one entry per release");
+    return created->front();
+  }
+
+  // Materializes in batches of `batch` until a short batch; returns the batch sizes.
+  std::vector<int64_t> MaterializeAll(int64_t job, int64_t batch, Instant now,
+                                      Applier* a = nullptr) {
+    std::vector<int64_t> sizes;
+    for (int i = 0; i < 100000; ++i) {
+      auto n = Materialize(job, batch, now, a);
+      EXPECT_TRUE(n.ok()) << n.status().ToString();
+      if (!n.ok()) break;
+      EXPECT_LE(*n, batch);
+      sizes.push_back(*n);
+      if (*n < batch) break;
+    }
+    return sizes;
+  }
+
+  // Runs ProcessJobWork in batches until it reports 0; returns the calls made.
+  int ProcessAll(int64_t job, int64_t batch, Instant now) {
+    int calls = 0;
+    for (; calls < 100000; ++calls) {
+      auto n = applier_->ProcessJobWork(job, batch, now);
+      EXPECT_TRUE(n.ok()) << n.status().ToString();
+      if (!n.ok() || *n == 0) break;
+      EXPECT_LE(*n, batch);
+    }
+    return calls;
+  }
+
+  jobs::Job GetJob(const std::string& id) {
+    auto j = store_->GetJob(kRegion, id);
+    EXPECT_TRUE(j.ok()) << id << ": " << j.status().ToString();
+    return j.ok() ? *j : jobs::Job{};
+  }
+
+  // Every execution of the job (all numbers), by thing then number.
+  std::vector<jobs::JobExecution> Executions(const std::string& job_id) {
+    std::vector<jobs::JobExecution> out;
+    std::string after;
+    for (int pages = 0; pages < 10000; ++pages) {
+      auto p = store_->ListExecutionsForJob(kRegion, job_id, std::nullopt, after, 7);
+      EXPECT_TRUE(p.ok()) << p.status().ToString();
+      if (!p.ok()) break;
+      out.insert(out.end(), p->items.begin(), p->items.end());
+      if (p->next_after.empty()) break;
+      after = p->next_after;
+    }
+    return out;
+  }
+
+  ES StatusOf(const std::string& job_id, const std::string& thing,
+              std::optional<int64_t> number = std::nullopt) {
+    auto e = store_->GetExecution(kRegion, job_id, thing, number);
+    EXPECT_TRUE(e.ok()) << job_id << "/" << thing << ": " << e.status().ToString();
+    return e.ok() ? e->status : ES::kQueued;
+  }
+
+  Applier::DeviceResult Update(const std::string& thing, const std::string& job_id, ES status,
+                               Instant now,
+                               std::optional<int64_t> expected_version = std::nullopt) {
+    Applier::DeviceUpdate u;
+    u.status = status;
+    u.expected_version = expected_version;
+    return applier_->UpdateExecution(kRegion, thing, job_id, u, now);
+  }
+
+  // The counters must always match the latest executions listed.
+  void ExpectCountersMatchExecutions(const std::string& job_id) {
+    std::map<std::string, const jobs::JobExecution*> latest;
+    auto all = Executions(job_id);
+    for (const auto& e : all) {
+      auto& slot = latest[e.thing_name];
+      if (!slot || slot->execution_number < e.execution_number) slot = &e;
+    }
+    jobs::JobCounters want;
+    for (const auto& [thing, e] : latest) want.For(e->status) += 1;
+    EXPECT_EQ(GetJob(job_id).counters, want) << "job " << job_id;
+  }
+
+  const Instant t0_ = FromEpochMillis(1'800'000'000'000);
+  Backend backend_;
+  Store* store_ = nullptr;
+  Applier* applier_ = nullptr;
+};
 
 // --- Rollout ---
 
 // Overlapping targets: a thing target also in a targeted group, a group and its child groups,
 // two hierarchies. Every thing gets exactly one execution, in batches that respect `max`.
-TEST_P(StoreRulesConformanceTest, MaterializeCreatesOneExecutionPerThingInBatches) {
+TEST_P(RulesConformanceTest, MaterializeCreatesOneExecutionPerThingInBatches) {
   std::vector<std::string> names;
   for (int i = 0; i < 25; ++i) {
     names.push_back("t" + std::string(i < 10 ? "0" : "") + std::to_string(i));
@@ -44,7 +289,7 @@ TEST_P(StoreRulesConformanceTest, MaterializeCreatesOneExecutionPerThingInBatche
   for (int call = 0; call < 100; ++call) {
     jobs::Job before = GetJob("j");
     EXPECT_FALSE(before.rollout_done) << "call " << call;
-    auto n = store_->MaterializeExecutions(job, 4, T(call));
+    auto n = Materialize(job, 4, T(call));
     ASSERT_TRUE(n.ok()) << n.status().ToString();
     ASSERT_LE(*n, 4);
     total += *n;
@@ -70,10 +315,10 @@ TEST_P(StoreRulesConformanceTest, MaterializeCreatesOneExecutionPerThingInBatche
   EXPECT_EQ(execs.size(), 25u);
   EXPECT_EQ(things, std::set<std::string>(names.begin(), names.end()));
   // Rollout work is cleared; more calls create nothing.
-  auto work = store_->PendingJobWork();
+  auto work = applier_->PendingJobWork();
   ASSERT_TRUE(work.ok());
-  for (const auto& w : *work) EXPECT_FALSE(w.id == "j" && w.rollout);
-  auto again = store_->MaterializeExecutions(job, 100, T(500));
+  for (const auto& w : *work) EXPECT_FALSE(w.job.id == "j" && w.work.rollout);
+  auto again = Materialize(job, 100, T(500));
   ASSERT_TRUE(again.ok());
   EXPECT_EQ(*again, 0);
   EXPECT_EQ(GetJob("j").notified, 25);
@@ -82,14 +327,14 @@ TEST_P(StoreRulesConformanceTest, MaterializeCreatesOneExecutionPerThingInBatche
 // The rollout's pacing history (what jobs/rollout.h paces by) is recorded with the executions:
 // one batch per call that created any, batches of one instant merged, a minute kept. (That it
 // survives a restart is SchedulerTest.RestartInTheMiddleOfAPacedRolloutKeepsThePace.)
-TEST_P(StoreRulesConformanceTest, MaterializeRecordsTheLastMinuteOfRolloutBatches) {
+TEST_P(RulesConformanceTest, MaterializeRecordsTheLastMinuteOfRolloutBatches) {
   for (int i = 0; i < 9; ++i) Thing("p" + std::to_string(i));
   ASSERT_TRUE(Group("paced").ok());
   for (int i = 0; i < 9; ++i) Member("p" + std::to_string(i), "paced", t0_);
   CreateJob(MakeJob("paced-job", {GroupArn("paced")}, t0_));
   const int64_t job = Internal("paced-job");
   auto batches = [&](Instant since) {
-    auto b = store_->RolloutBatches(job, since);
+    auto b = applier_->RolloutBatches(job, since);
     EXPECT_TRUE(b.ok()) << b.status().ToString();
     std::vector<std::pair<int64_t, int64_t>> out;  // (seconds after t0, count)
     if (b.ok()) {
@@ -100,28 +345,28 @@ TEST_P(StoreRulesConformanceTest, MaterializeRecordsTheLastMinuteOfRolloutBatche
   using V = std::vector<std::pair<int64_t, int64_t>>;
   EXPECT_EQ(batches(T(-3600)), V{}) << "nothing created yet";
 
-  ASSERT_EQ(*store_->MaterializeExecutions(job, 2, T(0)), 2);
-  ASSERT_EQ(*store_->MaterializeExecutions(job, 1, T(10)), 1);
-  ASSERT_EQ(*store_->MaterializeExecutions(job, 2, T(10)), 2);  // same instant: one batch of 3
+  ASSERT_EQ(*Materialize(job, 2, T(0)), 2);
+  ASSERT_EQ(*Materialize(job, 1, T(10)), 1);
+  ASSERT_EQ(*Materialize(job, 2, T(10)), 2);  // same instant: one batch of 3
   EXPECT_EQ(batches(T(-60)), (V{{0, 2}, {10, 3}}));
   EXPECT_EQ(batches(T(0)), (V{{10, 3}})) << "strictly after `since`";
   EXPECT_EQ(batches(T(10)), V{});
 
   // A minute after the first batch it is forgotten, by the call that records the next one.
-  ASSERT_EQ(*store_->MaterializeExecutions(job, 1, T(60)), 1);
+  ASSERT_EQ(*Materialize(job, 1, T(60)), 1);
   EXPECT_EQ(batches(T(-3600)), (V{{10, 3}, {60, 1}}));
   // A call that creates nothing records nothing (the rollout is not paced by it).
-  ASSERT_EQ(*store_->MaterializeExecutions(job, 10, T(65)), 3);
-  ASSERT_EQ(*store_->MaterializeExecutions(job, 10, T(66)), 0);
+  ASSERT_EQ(*Materialize(job, 10, T(65)), 3);
+  ASSERT_EQ(*Materialize(job, 10, T(66)), 0);
   EXPECT_EQ(batches(T(-3600)), (V{{10, 3}, {60, 1}, {65, 3}}));
   EXPECT_TRUE(GetJob("paced-job").rollout_done);
 
-  auto unknown = store_->RolloutBatches(job + 1000, T(-3600));
+  auto unknown = applier_->RolloutBatches(job + 1000, T(-3600));
   ASSERT_TRUE(unknown.ok());
   EXPECT_TRUE(unknown->empty());
 
   // A deleted job's history goes with it.
-  ASSERT_TRUE(store_
+  ASSERT_TRUE(applier_
                   ->DeleteJob(kRegion, "paced-job", jobs::JobArn(kRegion, kAccount, "paced-job"),
                               true, 10, T(70))
                   .ok());
@@ -131,14 +376,14 @@ TEST_P(StoreRulesConformanceTest, MaterializeRecordsTheLastMinuteOfRolloutBatche
 
 // One transaction for a tick's releases: each job gets its own count, its own batch record, and
 // a job that stopped rolling out (here canceled) creates nothing.
-TEST_P(StoreRulesConformanceTest, MaterializeReleasesCreatesForSeveralJobsAtOnce) {
+TEST_P(RulesConformanceTest, MaterializeReleasesCreatesForSeveralJobsAtOnce) {
   for (int i = 0; i < 6; ++i) Thing("r" + std::to_string(i));
   CreateJob(MakeJob("ra", {ThingArn("r0"), ThingArn("r1"), ThingArn("r2")}, t0_));
   CreateJob(MakeJob("rb", {ThingArn("r3"), ThingArn("r4")}, t0_));
   CreateJob(MakeJob("rc", {ThingArn("r5")}, t0_));
   const int64_t a = Internal("ra"), b = Internal("rb"), c = Internal("rc");
-  ASSERT_TRUE(store_->CancelJob(kRegion, "rc", false, std::nullopt, std::nullopt, T(0)).ok());
-  auto created = store_->MaterializeReleases({{a, 2}, {b, 5}, {c, 1}}, T(1));
+  ASSERT_TRUE(applier_->CancelJob(kRegion, "rc", false, std::nullopt, std::nullopt, T(0)).ok());
+  auto created = applier_->ReleaseRollouts({{a, 2}, {b, 5}, {c, 1}}, T(1));
   ASSERT_TRUE(created.ok()) << created.status().ToString();
   EXPECT_EQ(*created, (std::vector<int64_t>{2, 2, 0}));
   EXPECT_EQ(GetJob("ra").notified, 2);
@@ -146,19 +391,19 @@ TEST_P(StoreRulesConformanceTest, MaterializeReleasesCreatesForSeveralJobsAtOnce
   EXPECT_EQ(GetJob("rb").notified, 2);
   EXPECT_TRUE(GetJob("rb").rollout_done) << "fewer than asked: every target is done";
   EXPECT_EQ(GetJob("rc").notified, 0);
-  auto batches = store_->RolloutBatches(a, T(-60));
+  auto batches = applier_->RolloutBatches(a, T(-60));
   ASSERT_TRUE(batches.ok());
   ASSERT_EQ(batches->size(), 1u);
   EXPECT_EQ(ToEpochMillis(batches->front().at), ToEpochMillis(T(1)));
   EXPECT_EQ(batches->front().count, 2);
-  EXPECT_TRUE(store_->RolloutBatches(c, T(-60))->empty());
-  created = store_->MaterializeReleases({{a, 5}}, T(2));
+  EXPECT_TRUE(applier_->RolloutBatches(c, T(-60))->empty());
+  created = applier_->ReleaseRollouts({{a, 5}}, T(2));
   ASSERT_TRUE(created.ok());
   EXPECT_EQ(*created, (std::vector<int64_t>{1}));
   EXPECT_EQ(GetJob("ra").counters.queued, 3);
 }
 
-TEST_P(StoreRulesConformanceTest, SnapshotJobWithNothingToTargetCompletes) {
+TEST_P(RulesConformanceTest, SnapshotJobWithNothingToTargetCompletes) {
   ASSERT_TRUE(Group("empty").ok());
   ASSERT_TRUE(Group("empty-child", "empty").ok());
   CreateJob(MakeJob("j", {GroupArn("empty")}, t0_));
@@ -173,7 +418,7 @@ TEST_P(StoreRulesConformanceTest, SnapshotJobWithNothingToTargetCompletes) {
 
 // --- The device's view ---
 
-TEST_P(StoreRulesConformanceTest, UpdateExecutionWalksVersionsAndRefusesConflicts) {
+TEST_P(RulesConformanceTest, UpdateExecutionWalksVersionsAndRefusesConflicts) {
   Thing("t");
   Thing("u");
   CreateJob(MakeJob("j", {ThingArn("t"), ThingArn("u")}, t0_));
@@ -234,7 +479,7 @@ TEST_P(StoreRulesConformanceTest, UpdateExecutionWalksVersionsAndRefusesConflict
   ExpectCountersMatchExecutions("j");
 }
 
-TEST_P(StoreRulesConformanceTest, StartNextTakesInProgressFirstThenQueuedInQueueOrder) {
+TEST_P(RulesConformanceTest, StartNextTakesInProgressFirstThenQueuedInQueueOrder) {
   Thing("t");
   for (const char* id : {"a", "b", "c", "early"}) CreateJob(MakeJob(id, {ThingArn("t")}, t0_));
   const int64_t early = Internal("early");
@@ -244,10 +489,10 @@ TEST_P(StoreRulesConformanceTest, StartNextTakesInProgressFirstThenQueuedInQueue
   MaterializeAll(Internal("c"), 10, T(2));
   MaterializeAll(Internal("a"), 10, T(3));
   // A SCHEDULED job (between maintenance windows) holds nothing pending.
-  ASSERT_TRUE(store_->SetScheduledState(early, jobs::kJobScheduled, false, T(4)).ok());
+  ASSERT_TRUE(applier_->SetScheduledState(early, jobs::kJobScheduled, false, T(4)).ok());
   EXPECT_EQ(GetJob("early").status, jobs::kJobScheduled);
 
-  auto first = store_->StartNextExecution(
+  auto first = applier_->StartNextExecution(
       kRegion, "t", std::map<std::string, std::string>{{"k", "v"}}, std::nullopt, T(10));
   ASSERT_TRUE(first.status.ok()) << first.status.ToString();
   ASSERT_TRUE(first.execution.has_value());
@@ -258,7 +503,7 @@ TEST_P(StoreRulesConformanceTest, StartNextTakesInProgressFirstThenQueuedInQueue
   EXPECT_EQ(first.execution->status_details, (std::map<std::string, std::string>{{"k", "v"}}));
 
   // An IN_PROGRESS head is returned unchanged.
-  auto same = store_->StartNextExecution(kRegion, "t", std::nullopt, std::nullopt, T(11));
+  auto same = applier_->StartNextExecution(kRegion, "t", std::nullopt, std::nullopt, T(11));
   ASSERT_TRUE(same.status.ok());
   ASSERT_TRUE(same.execution.has_value());
   EXPECT_EQ(same.execution->job_id, "b");
@@ -266,13 +511,13 @@ TEST_P(StoreRulesConformanceTest, StartNextTakesInProgressFirstThenQueuedInQueue
   EXPECT_EQ(same.execution->version_number, 2);
 
   // The job back IN_PROGRESS: its older QUEUED execution still comes after the IN_PROGRESS one.
-  ASSERT_TRUE(store_->SetScheduledState(early, jobs::kJobInProgress, false, T(12)).ok());
-  auto pending = store_->PendingExecutions(kRegion, "t", 10);
+  ASSERT_TRUE(applier_->SetScheduledState(early, jobs::kJobInProgress, false, T(12)).ok());
+  auto pending = applier_->PendingExecutions(kRegion, "t", 10);
   ASSERT_TRUE(pending.ok());
   std::vector<std::string> order;
   for (const auto& e : *pending) order.push_back(e.job_id);
   EXPECT_EQ(order, (std::vector<std::string>{"b", "early", "c", "a"}));
-  auto two = store_->PendingExecutions(kRegion, "t", 2);
+  auto two = applier_->PendingExecutions(kRegion, "t", 2);
   ASSERT_TRUE(two.ok());
   EXPECT_EQ(two->size(), 2u);
 
@@ -280,25 +525,25 @@ TEST_P(StoreRulesConformanceTest, StartNextTakesInProgressFirstThenQueuedInQueue
   ASSERT_TRUE(Update("t", "b", ES::kSucceeded, T(13)).status.ok());
   std::vector<std::string> started;
   for (int i = 0; i < 3; ++i) {
-    auto r = store_->StartNextExecution(kRegion, "t", std::nullopt, std::nullopt, T(20 + i));
+    auto r = applier_->StartNextExecution(kRegion, "t", std::nullopt, std::nullopt, T(20 + i));
     ASSERT_TRUE(r.status.ok());
     ASSERT_TRUE(r.execution.has_value());
     started.push_back(r.execution->job_id);
     ASSERT_TRUE(Update("t", r.execution->job_id, ES::kFailed, T(20 + i)).status.ok());
   }
   EXPECT_EQ(started, (std::vector<std::string>{"early", "c", "a"}));
-  auto none = store_->StartNextExecution(kRegion, "t", std::nullopt, std::nullopt, T(30));
+  auto none = applier_->StartNextExecution(kRegion, "t", std::nullopt, std::nullopt, T(30));
   EXPECT_TRUE(none.status.ok()) << none.status.ToString();
   EXPECT_FALSE(none.execution.has_value());
   EXPECT_FALSE(none.changed);
-  EXPECT_EQ(store_->StartNextExecution(kRegion, "nobody", std::nullopt, std::nullopt, T(30))
+  EXPECT_EQ(applier_->StartNextExecution(kRegion, "nobody", std::nullopt, std::nullopt, T(30))
                 .status.code(),
             Code::kNotFound);
 }
 
 // --- Cancellation and deletion, in batches ---
 
-TEST_P(StoreRulesConformanceTest, CancelJobCancelsQueuedInBatchesAndKeepsInProgressUnlessForced) {
+TEST_P(RulesConformanceTest, CancelJobCancelsQueuedInBatchesAndKeepsInProgressUnlessForced) {
   std::vector<std::string> names;
   for (int i = 0; i < 12; ++i) {
     names.push_back("t" + std::string(i < 10 ? "0" : "") + std::to_string(i));
@@ -309,13 +554,13 @@ TEST_P(StoreRulesConformanceTest, CancelJobCancelsQueuedInBatchesAndKeepsInProgr
   CreateJob(MakeJob("j", {GroupArn("g")}, t0_));
   const int64_t job = Internal("j");
   // Part of the fleet only: cancelling must also stop the rollout.
-  auto n = store_->MaterializeExecutions(job, 10, T(1));
+  auto n = Materialize(job, 10, T(1));
   ASSERT_TRUE(n.ok());
   ASSERT_EQ(*n, 10);
   for (int i = 0; i < 3; ++i) ASSERT_TRUE(Update(names[i], "j", ES::kInProgress, T(2)).status.ok());
   ASSERT_TRUE(Update(names[3], "j", ES::kSucceeded, T(2)).status.ok());
 
-  Status st = store_->CancelJob(kRegion, "j", false, std::string("R1"), std::string("c1"), T(3));
+  Status st = applier_->CancelJob(kRegion, "j", false, std::string("R1"), std::string("c1"), T(3));
   ASSERT_TRUE(st.ok()) << st.ToString();
   jobs::Job j = GetJob("j");
   EXPECT_EQ(j.status, jobs::kJobCanceled);
@@ -326,14 +571,14 @@ TEST_P(StoreRulesConformanceTest, CancelJobCancelsQueuedInBatchesAndKeepsInProgr
   EXPECT_EQ(j.counters.queued, 6);
   bool found = false;
   for (const auto& w : Work()) {
-    if (w.id != "j") continue;
+    if (w.job.id != "j") continue;
     found = true;
-    EXPECT_TRUE(w.cancel);
-    EXPECT_FALSE(w.force_cancel);
-    EXPECT_FALSE(w.rollout);
+    EXPECT_TRUE(w.work.cancel);
+    EXPECT_FALSE(w.work.force_cancel);
+    EXPECT_FALSE(w.work.rollout);
   }
   EXPECT_TRUE(found);
-  auto more = store_->MaterializeExecutions(job, 10, T(4));
+  auto more = Materialize(job, 10, T(4));
   ASSERT_TRUE(more.ok());
   EXPECT_EQ(*more, 0) << "a cancelled job rolls out no more";
 
@@ -346,15 +591,15 @@ TEST_P(StoreRulesConformanceTest, CancelJobCancelsQueuedInBatchesAndKeepsInProgr
   EXPECT_EQ(j.counters.succeeded, 1);
   EXPECT_EQ(j.notified, 10);
   ExpectCountersMatchExecutions("j");
-  for (const auto& w : Work()) EXPECT_NE(w.id, "j") << "work cleared";
+  for (const auto& w : Work()) EXPECT_NE(w.job.id, "j") << "work cleared";
   // The IN_PROGRESS ones keep running and may still finish.
   ASSERT_TRUE(Update(names[0], "j", ES::kSucceeded, T(6)).status.ok());
   EXPECT_EQ(Update(names[4], "j", ES::kInProgress, T(6)).status.code(),
             Code::kInvalidStateTransition);
   // Cancelling again without force changes nothing; with force it upgrades.
-  ASSERT_TRUE(store_->CancelJob(kRegion, "j", false, std::string("R2"), std::nullopt, T(7)).ok());
+  ASSERT_TRUE(applier_->CancelJob(kRegion, "j", false, std::string("R2"), std::nullopt, T(7)).ok());
   EXPECT_EQ(GetJob("j").reason_code, "R1");
-  ASSERT_TRUE(store_->CancelJob(kRegion, "j", true, std::nullopt, std::nullopt, T(8)).ok());
+  ASSERT_TRUE(applier_->CancelJob(kRegion, "j", true, std::nullopt, std::nullopt, T(8)).ok());
   EXPECT_TRUE(GetJob("j").force_canceled);
   ProcessAll(job, 2, T(9));
   j = GetJob("j");
@@ -371,11 +616,11 @@ TEST_P(StoreRulesConformanceTest, CancelJobCancelsQueuedInBatchesAndKeepsInProgr
   ExpectCountersMatchExecutions("j");
   // Things the rollout never reached got nothing.
   EXPECT_EQ(Executions("j").size(), 10u);
-  EXPECT_EQ(store_->CancelJob(kRegion, "nope", false, std::nullopt, std::nullopt, T(9)).code(),
+  EXPECT_EQ(applier_->CancelJob(kRegion, "nope", false, std::nullopt, std::nullopt, T(9)).code(),
             Code::kNotFound);
 }
 
-TEST_P(StoreRulesConformanceTest, DeleteJobPurgesInBatches) {
+TEST_P(RulesConformanceTest, DeleteJobPurgesInBatches) {
   for (int i = 0; i < 9; ++i) Thing("t" + std::to_string(i));
   std::vector<std::string> targets;
   for (int i = 0; i < 9; ++i) targets.push_back(ThingArn("t" + std::to_string(i)));
@@ -387,19 +632,19 @@ TEST_P(StoreRulesConformanceTest, DeleteJobPurgesInBatches) {
   ASSERT_TRUE(Update("t0", "j", ES::kInProgress, T(2)).status.ok());
 
   const std::string arn = jobs::JobArn(kRegion, kAccount, "j");
-  Status st = store_->DeleteJob(kRegion, "j", arn, /*force=*/false, 10, T(3));
+  Status st = applier_->DeleteJob(kRegion, "j", arn, /*force=*/false, 10, T(3));
   EXPECT_EQ(st.code(), Code::kInvalidStateTransition) << st.ToString();
   EXPECT_EQ(GetJob("j").status, jobs::kJobInProgress);
-  st = store_->DeleteJob(kRegion, "j", arn, /*force=*/true, /*max_deleting=*/0, T(3));
+  st = applier_->DeleteJob(kRegion, "j", arn, /*force=*/true, /*max_deleting=*/0, T(3));
   EXPECT_EQ(st.code(), Code::kLimitExceeded) << st.ToString();
-  ASSERT_TRUE(store_->DeleteJob(kRegion, "j", arn, /*force=*/true, 10, T(3)).ok());
+  ASSERT_TRUE(applier_->DeleteJob(kRegion, "j", arn, /*force=*/true, 10, T(3)).ok());
   EXPECT_EQ(GetJob("j").status, jobs::kJobDeletionInProgress);
-  EXPECT_EQ(store_->DeleteJob(kRegion, "j", arn, true, 10, T(4)).code(), Code::kInvalidRequest);
-  EXPECT_EQ(store_->CancelJob(kRegion, "j", true, std::nullopt, std::nullopt, T(4)).code(),
+  EXPECT_EQ(applier_->DeleteJob(kRegion, "j", arn, true, 10, T(4)).code(), Code::kInvalidRequest);
+  EXPECT_EQ(applier_->CancelJob(kRegion, "j", true, std::nullopt, std::nullopt, T(4)).code(),
             Code::kInvalidRequest);
   // A job being deleted is gone for devices at once.
   EXPECT_EQ(Update("t1", "j", ES::kInProgress, T(4)).status.code(), Code::kNotFound);
-  auto pending = store_->PendingExecutions(kRegion, "t0", 10);
+  auto pending = applier_->PendingExecutions(kRegion, "t0", 10);
   ASSERT_TRUE(pending.ok());
   ASSERT_EQ(pending->size(), 1u);
   EXPECT_EQ(pending->front().job_id, "keep");
@@ -413,14 +658,14 @@ TEST_P(StoreRulesConformanceTest, DeleteJobPurgesInBatches) {
   ASSERT_TRUE(left.ok());
   ASSERT_EQ(left->items.size(), 1u);
   EXPECT_EQ(left->items[0].job_id, "keep");
-  for (const auto& w : Work()) EXPECT_NE(w.id, "j");
+  for (const auto& w : Work()) EXPECT_NE(w.job.id, "j");
   // The id is free again.
   CreateJob(MakeJob("j", {ThingArn("t1")}, T(6)));
   EXPECT_EQ(GetJob("j").counters, jobs::JobCounters{});
-  EXPECT_EQ(store_->DeleteJob(kRegion, "nope", arn, true, 10, T(7)).code(), Code::kNotFound);
+  EXPECT_EQ(applier_->DeleteJob(kRegion, "nope", arn, true, 10, T(7)).code(), Code::kNotFound);
 }
 
-TEST_P(StoreRulesConformanceTest, DeleteThingRemovesItsUnfinishedExecutions) {
+TEST_P(RulesConformanceTest, DeleteThingRemovesItsUnfinishedExecutions) {
   Thing("t");
   Thing("other");
   for (const char* id : {"queued", "running", "done"}) {
@@ -463,7 +708,7 @@ TEST_P(StoreRulesConformanceTest, DeleteThingRemovesItsUnfinishedExecutions) {
 
 // --- Continuous jobs follow membership ---
 
-TEST_P(StoreRulesConformanceTest, ContinuousJobFollowsGroupMembership) {
+TEST_P(RulesConformanceTest, ContinuousJobFollowsGroupMembership) {
   for (const char* t : {"a", "b", "c"}) Thing(t);
   ASSERT_TRUE(Group("g").ok());
   ASSERT_TRUE(Group("g-child", "g").ok());
@@ -520,7 +765,7 @@ TEST_P(StoreRulesConformanceTest, ContinuousJobFollowsGroupMembership) {
   EXPECT_EQ(GetJob("snap").counters.queued, 1);
 
   // Once cancelled, membership changes no longer touch it.
-  ASSERT_TRUE(store_->CancelJob(kRegion, "cont", false, std::nullopt, std::nullopt, T(10)).ok());
+  ASSERT_TRUE(applier_->CancelJob(kRegion, "cont", false, std::nullopt, std::nullopt, T(10)).ok());
   Member("c", "h", T(11));
   EXPECT_EQ(store_->GetExecution(kRegion, "cont", "c", std::nullopt).status().code(),
             Code::kNotFound);
@@ -528,7 +773,7 @@ TEST_P(StoreRulesConformanceTest, ContinuousJobFollowsGroupMembership) {
 
 // --- Timers, retries, abort ---
 
-TEST_P(StoreRulesConformanceTest, TimeOutFiresAtTheDeadlineAndRetriesWithinBudget) {
+TEST_P(RulesConformanceTest, TimeOutFiresAtTheDeadlineAndRetriesWithinBudget) {
   Thing("t");
   Thing("u");
   jobs::Job spec = MakeJob("j", {ThingArn("t"), ThingArn("u")}, t0_);
@@ -536,26 +781,26 @@ TEST_P(StoreRulesConformanceTest, TimeOutFiresAtTheDeadlineAndRetriesWithinBudge
   spec.configs.retry_config = jobs::RetryConfig{{{"TIMED_OUT", 1}, {"FAILED", 2}}};
   CreateJob(spec);
   MaterializeAll(Internal("j"), 10, T(0));
-  auto none = store_->NextTimeout();
+  auto none = applier_->NextTimeout();
   ASSERT_TRUE(none.ok());
   EXPECT_FALSE(none->has_value()) << "a QUEUED execution has no timer";
 
   ASSERT_TRUE(Update("t", "j", ES::kInProgress, T(60)).status.ok());
   const Instant deadline = T(60) + std::chrono::minutes(10);
-  auto next = store_->NextTimeout();
+  auto next = applier_->NextTimeout();
   ASSERT_TRUE(next.ok());
   ASSERT_TRUE(next->has_value());
   EXPECT_EQ(ToEpochMillis(**next), ToEpochMillis(deadline));
-  auto early = store_->TimeOutExecutions(deadline - Millis(1), 100);
+  auto early = applier_->TimeOutExecutions(deadline - Millis(1), 100);
   ASSERT_TRUE(early.ok());
   EXPECT_EQ(*early, 0);
   EXPECT_EQ(StatusOf("j", "t"), ES::kInProgress);
-  auto fired = store_->TimeOutExecutions(deadline, 100);
+  auto fired = applier_->TimeOutExecutions(deadline, 100);
   ASSERT_TRUE(fired.ok());
   EXPECT_EQ(*fired, 1);
   EXPECT_EQ(StatusOf("j", "t", 1), ES::kTimedOut);
   // Idempotent.
-  EXPECT_EQ(*store_->TimeOutExecutions(deadline, 100), 0);
+  EXPECT_EQ(*applier_->TimeOutExecutions(deadline, 100), 0);
   // The retry: execution 2, QUEUED, attempt 1; the timed-out one no longer counts.
   auto retry = store_->GetExecution(kRegion, "j", "t", std::nullopt);
   ASSERT_TRUE(retry.ok());
@@ -570,7 +815,7 @@ TEST_P(StoreRulesConformanceTest, TimeOutFiresAtTheDeadlineAndRetriesWithinBudge
   // The TIMED_OUT budget (1) is spent: the second time-out stays.
   ASSERT_TRUE(Update("t", "j", ES::kInProgress, T(1000)).status.ok());
   const Instant deadline2 = T(1000) + std::chrono::minutes(10);
-  EXPECT_EQ(*store_->TimeOutExecutions(deadline2 + Millis(5), 100), 1);
+  EXPECT_EQ(*applier_->TimeOutExecutions(deadline2 + Millis(5), 100), 1);
   auto last = store_->GetExecution(kRegion, "j", "t", std::nullopt);
   ASSERT_TRUE(last.ok());
   EXPECT_EQ(last->execution_number, 2);
@@ -596,26 +841,26 @@ TEST_P(StoreRulesConformanceTest, TimeOutFiresAtTheDeadlineAndRetriesWithinBudge
   EXPECT_EQ(Executions("j").size(), 5u);
 }
 
-TEST_P(StoreRulesConformanceTest, StepTimerCapsTheDeadline) {
+TEST_P(RulesConformanceTest, StepTimerCapsTheDeadline) {
   Thing("t");
   jobs::Job spec = MakeJob("j", {ThingArn("t")}, t0_);
   spec.configs.timeout_config = jobs::TimeoutConfig{int64_t{60}};
   CreateJob(spec);
   MaterializeAll(Internal("j"), 10, T(0));
-  auto r = store_->StartNextExecution(kRegion, "t", std::nullopt, int64_t{2}, T(0));
+  auto r = applier_->StartNextExecution(kRegion, "t", std::nullopt, int64_t{2}, T(0));
   ASSERT_TRUE(r.status.ok());
   ASSERT_TRUE(r.execution && r.execution->timeout_at);
   EXPECT_EQ(ToEpochMillis(*r.execution->timeout_at), ToEpochMillis(T(120)));
-  EXPECT_EQ(*store_->TimeOutExecutions(T(120) - Millis(1), 10), 0);
-  EXPECT_EQ(*store_->TimeOutExecutions(T(120), 10), 1);
+  EXPECT_EQ(*applier_->TimeOutExecutions(T(120) - Millis(1), 10), 0);
+  EXPECT_EQ(*applier_->TimeOutExecutions(T(120), 10), 1);
   EXPECT_EQ(StatusOf("j", "t"), ES::kTimedOut);
   EXPECT_EQ(GetJob("j").status, jobs::kJobCompleted);
-  auto next = store_->NextTimeout();
+  auto next = applier_->NextTimeout();
   ASSERT_TRUE(next.ok());
   EXPECT_FALSE(next->has_value());
 }
 
-TEST_P(StoreRulesConformanceTest, FailuresPastTheAbortThresholdCancelTheJob) {
+TEST_P(RulesConformanceTest, FailuresPastTheAbortThresholdCancelTheJob) {
   for (int i = 0; i < 6; ++i) Thing("t" + std::to_string(i));
   std::vector<std::string> targets;
   for (int i = 0; i < 6; ++i) targets.push_back(ThingArn("t" + std::to_string(i)));
@@ -648,7 +893,7 @@ TEST_P(StoreRulesConformanceTest, FailuresPastTheAbortThresholdCancelTheJob) {
   ExpectCountersMatchExecutions("j");
 }
 
-TEST_P(StoreRulesConformanceTest, ThingChangesOnlyWhenTracked) {
+TEST_P(RulesConformanceTest, ThingChangesOnlyWhenTracked) {
   // Untracked (the fixture's store): the outbox stays empty whatever happens.
   Thing("t");
   CreateJob(MakeJob("j", {ThingArn("t")}, t0_));
@@ -658,9 +903,10 @@ TEST_P(StoreRulesConformanceTest, ThingChangesOnlyWhenTracked) {
   ASSERT_TRUE(untracked.ok());
   EXPECT_TRUE(untracked->empty());
 
-  std::unique_ptr<Store> tracked = GetParam().make(true);
-  ASSERT_NE(tracked, nullptr);
-  Store* s = tracked.get();
+  Backend tracked = Open(true);
+  ASSERT_NE(tracked.store, nullptr);
+  Store* s = tracked.store.get();
+  Applier* a = tracked.applier.get();
   Thing("a", s);
   Thing("b", s);
   Thing("c", s);
@@ -668,7 +914,7 @@ TEST_P(StoreRulesConformanceTest, ThingChangesOnlyWhenTracked) {
   auto empty = s->ThingChanges(100);
   ASSERT_TRUE(empty.ok());
   EXPECT_TRUE(empty->empty()) << "creating a job changes no pending list yet";
-  MaterializeAll(Internal("j", s), 10, T(0), s);
+  MaterializeAll(Internal("j", s), 10, T(0), a);
   auto changes = s->ThingChanges(100);
   ASSERT_TRUE(changes.ok());
   std::set<std::string> things;
@@ -685,9 +931,9 @@ TEST_P(StoreRulesConformanceTest, ThingChangesOnlyWhenTracked) {
   EXPECT_EQ(one->size(), 1u);
   ASSERT_TRUE(s->AckThingChanges(last_seq, {}).ok());
   EXPECT_TRUE(s->ThingChanges(100)->empty());
-  Store::DeviceUpdate u;
+  Applier::DeviceUpdate u;
   u.status = ES::kInProgress;
-  ASSERT_TRUE(s->UpdateExecution(kRegion, "a", "j", u, T(1)).status.ok());
+  ASSERT_TRUE(a->UpdateExecution(kRegion, "a", "j", u, T(1)).status.ok());
   auto after = s->ThingChanges(100);
   ASSERT_TRUE(after.ok());
   ASSERT_FALSE(after->empty());
@@ -698,18 +944,19 @@ TEST_P(StoreRulesConformanceTest, ThingChangesOnlyWhenTracked) {
   // A details-only update leaves the pending list's membership alone.
   ASSERT_TRUE(s->AckThingChanges(after->back().seq, {}).ok());
   u.status_details = std::map<std::string, std::string>{{"step", "2"}};
-  ASSERT_TRUE(s->UpdateExecution(kRegion, "a", "j", u, T(2)).status.ok());
+  ASSERT_TRUE(a->UpdateExecution(kRegion, "a", "j", u, T(2)).status.ok());
   EXPECT_TRUE(s->ThingChanges(100)->empty());
 }
 
-TEST_P(StoreRulesConformanceTest, DeletedThingsAreNeverNamedInThingChanges) {
-  std::unique_ptr<Store> tracked = GetParam().make(true);
-  ASSERT_NE(tracked, nullptr);
-  Store* s = tracked.get();
+TEST_P(RulesConformanceTest, DeletedThingsAreNeverNamedInThingChanges) {
+  Backend tracked = Open(true);
+  ASSERT_NE(tracked.store, nullptr);
+  Store* s = tracked.store.get();
+  Applier* a = tracked.applier.get();
   Thing("gone", s);
   Thing("stays", s);
   CreateJob(MakeJob("j", {ThingArn("gone"), ThingArn("stays")}, t0_), s);
-  MaterializeAll(Internal("j", s), 10, T(0), s);
+  MaterializeAll(Internal("j", s), 10, T(0), a);
   ASSERT_TRUE(s->DeleteThing(kRegion, "gone", -1, T(1)).ok());
   auto changes = s->ThingChanges(100);
   ASSERT_TRUE(changes.ok());
@@ -726,7 +973,7 @@ TEST_P(StoreRulesConformanceTest, DeletedThingsAreNeverNamedInThingChanges) {
   EXPECT_TRUE(s->ThingChanges(100)->empty());
 }
 
-TEST_P(StoreRulesConformanceTest, ThingTargetDeletedBeforeRolloutGetsNoExecution) {
+TEST_P(RulesConformanceTest, ThingTargetDeletedBeforeRolloutGetsNoExecution) {
   Thing("gone");
   Thing("stays");
   CreateJob(MakeJob("j", {ThingArn("gone"), ThingArn("stays")}, t0_));
@@ -740,7 +987,7 @@ TEST_P(StoreRulesConformanceTest, ThingTargetDeletedBeforeRolloutGetsNoExecution
   EXPECT_EQ(GetJob("j").status, jobs::kJobCompleted);
 }
 
-TEST_P(StoreRulesConformanceTest, AssociateTargetsExtendsAContinuousRollout) {
+TEST_P(RulesConformanceTest, AssociateTargetsExtendsAContinuousRollout) {
   for (const char* t : {"a", "b", "c"}) Thing(t);
   ASSERT_TRUE(Group("g").ok());
   Member("a", "g", t0_);
@@ -749,16 +996,16 @@ TEST_P(StoreRulesConformanceTest, AssociateTargetsExtendsAContinuousRollout) {
   const int64_t job = Internal("cont");
   MaterializeAll(job, 10, T(1));
   ASSERT_TRUE(GetJob("cont").rollout_done);
-  EXPECT_EQ(store_->AssociateTargets(kRegion, "snap", {ThingArn("b")}, 100, T(2)).code(),
+  EXPECT_EQ(applier_->AssociateTargets(kRegion, "snap", {ThingArn("b")}, 100, T(2)).code(),
             Code::kInvalidRequest);
   EXPECT_EQ(
-      store_->AssociateTargets(kRegion, "cont", {ThingArn("b"), ThingArn("c")}, 2, T(2)).code(),
+      applier_->AssociateTargets(kRegion, "cont", {ThingArn("b"), ThingArn("c")}, 2, T(2)).code(),
       Code::kLimitExceeded);
-  EXPECT_EQ(store_->AssociateTargets(kRegion, "cont", {ThingArn("nope")}, 100, T(2)).code(),
+  EXPECT_EQ(applier_->AssociateTargets(kRegion, "cont", {ThingArn("nope")}, 100, T(2)).code(),
             Code::kNotFound);
   EXPECT_EQ(GetJob("cont").targets.size(), 1u) << "refused calls change nothing";
   // A target already there is not added twice; a thing already covered gets no second execution.
-  ASSERT_TRUE(store_
+  ASSERT_TRUE(applier_
                   ->AssociateTargets(kRegion, "cont", {GroupArn("g"), ThingArn("a"), ThingArn("b")},
                                      100, T(3))
                   .ok());
@@ -776,7 +1023,7 @@ TEST_P(StoreRulesConformanceTest, AssociateTargetsExtendsAContinuousRollout) {
 
 // A thing whose retry was deleted still has its first execution (no longer the latest): it can
 // leave and re-join a continuous job's group, and gets a new execution numbered after both.
-TEST_P(StoreRulesConformanceTest, RejoinAfterTheLatestExecutionWasDeleted) {
+TEST_P(RulesConformanceTest, RejoinAfterTheLatestExecutionWasDeleted) {
   Thing("t");
   ASSERT_TRUE(Group("g").ok());
   Member("t", "g", t0_);
@@ -786,7 +1033,7 @@ TEST_P(StoreRulesConformanceTest, RejoinAfterTheLatestExecutionWasDeleted) {
   MaterializeAll(Internal("cont"), 10, T(1));
   ASSERT_TRUE(Update("t", "cont", ES::kFailed, T(2)).status.ok());
   ASSERT_EQ(store_->GetExecution(kRegion, "cont", "t", std::nullopt)->execution_number, 2);
-  ASSERT_TRUE(store_->DeleteExecution(kRegion, "cont", "t", 2, /*force=*/true, T(3)).ok());
+  ASSERT_TRUE(applier_->DeleteExecution(kRegion, "cont", "t", 2, /*force=*/true, T(3)).ok());
   ASSERT_TRUE(store_->RemoveThingFromGroup(kRegion, "t", "g", T(4)).ok());
   Status st = store_->AddThingToGroup(kRegion, "t", "g", T(5));
   ASSERT_TRUE(st.ok()) << st.ToString();
@@ -801,7 +1048,7 @@ TEST_P(StoreRulesConformanceTest, RejoinAfterTheLatestExecutionWasDeleted) {
 
 // A thing created after another was deleted must not inherit its executions, whatever internal
 // ids the backend reuses.
-TEST_P(StoreRulesConformanceTest, ANewThingDoesNotInheritADeletedThingsExecutions) {
+TEST_P(RulesConformanceTest, ANewThingDoesNotInheritADeletedThingsExecutions) {
   Thing("old");
   CreateJob(MakeJob("j", {ThingArn("old")}, t0_));
   MaterializeAll(Internal("j"), 10, T(1));
@@ -824,7 +1071,7 @@ TEST_P(StoreRulesConformanceTest, ANewThingDoesNotInheritADeletedThingsExecution
 }
 
 // Likewise a group created after a targeted group was deleted is not a target of its jobs.
-TEST_P(StoreRulesConformanceTest, ANewGroupIsNotTargetedByADeletedGroupsJobs) {
+TEST_P(RulesConformanceTest, ANewGroupIsNotTargetedByADeletedGroupsJobs) {
   Thing("t");
   ASSERT_TRUE(Group("old").ok());
   CreateJob(MakeJob("cont", {GroupArn("old")}, t0_, "CONTINUOUS"));
@@ -841,4 +1088,4 @@ TEST_P(StoreRulesConformanceTest, ANewGroupIsNotTargetedByADeletedGroupsJobs) {
   EXPECT_TRUE(jobs->items.empty());
 }
 
-}  // namespace iotjobs::store::testing
+}  // namespace iotjobs::service::testing
