@@ -13,6 +13,10 @@
 #include "jobs/timeouts.h"
 #include "service/tests/commit_failing_store.h"
 #include "store/tests/scratch_store.h"
+#if __has_include("store/memory/memory_store.h")
+#include "store/memory/memory_store.h"
+#define IOTJOBS_HAVE_MEMORY_STORE 1
+#endif
 #include "store/tests/temp_dir.h"
 
 namespace iotjobs::service {
@@ -68,6 +72,14 @@ std::vector<Backend> Backends() {
                    return std::move(s).value();
                  },
                  true});
+#ifdef IOTJOBS_HAVE_MEMORY_STORE
+  out.push_back({"Memory",
+                 [](const iotjobs::testing::TempDir&) -> std::unique_ptr<store::Store> {
+                   return std::make_unique<store::MemoryStore>(
+                       store::MemoryStore::Options{.track_thing_changes = true});
+                 },
+                 true});
+#endif
   return out;
 }
 
