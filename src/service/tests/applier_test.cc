@@ -9,6 +9,7 @@
 #include <memory>
 
 #include "jobs/registry.h"
+#include "jobs/timeouts.h"
 #include "service/tests/commit_failing_store.h"
 #include "store/memory/memory_store.h"
 #include "store/tests/scratch_store.h"
@@ -564,6 +565,25 @@ TEST_P(ApplierTest, AssociateTargetsAddsTargetsAtomically) {
 }
 
 // --- CancelExecution / DeleteExecution ---
+
+// Finding: a force-canceled IN_PROGRESS execution kept its in-progress and step deadlines (the
+// legacy store cleared only timeout_at), so the data plane's DescribeJobExecution, which reports
+// approximateSecondsBeforeTimedOut from those timers, counted down on a CANCELED execution. Every
+// terminal status now stops all three timers (spec 4.1).
+TEST_P(ApplierTest, ForceCanceledExecutionReportsNoTimeLeft) {
+  Thing("t1");
+  Job("j", {"t1"}, [](jobs::Job& j) { j.configs.timeout_config = jobs::TimeoutConfig{10}; });
+  Exec("j", "t1", ES::kQueued);
+  ASSERT_TRUE(applier_->StartNextExecution(kRegion, "t1", std::nullopt, 5, clock_).status.ok());
+  ASSERT_TRUE(jobs::ApproximateSecondsBeforeTimedOut(
+      {Get("j", "t1").in_progress_deadline, Get("j", "t1").step_deadline}, clock_));
+  ASSERT_TRUE(applier_->CancelExecution(kRegion, "j", "t1", true, std::nullopt, {}, clock_).ok());
+  const jobs::JobExecution e = Get("j", "t1");
+  EXPECT_EQ(e.status, ES::kCanceled);
+  EXPECT_FALSE(e.timeout_at || e.in_progress_deadline || e.step_deadline);
+  EXPECT_FALSE(
+      jobs::ApproximateSecondsBeforeTimedOut({e.in_progress_deadline, e.step_deadline}, clock_));
+}
 
 TEST_P(ApplierTest, CancelExecutionAndItsRefusals) {
   Thing("t1");
