@@ -187,7 +187,7 @@ http::Response ListJobs(const Call& c) {
   if (!group.ok()) return Error(group.status());
   auto group_id_param = NameParam(query, "thingGroupId", 1, 128, "-");
   if (!group_id_param.ok()) return Error(group_id_param.status());
-  store::Store::JobFilter f;
+  jobs::JobFilter f;
   f.status = QueryParam(query, "status").value_or("");
   f.target_selection = QueryParam(query, "targetSelection").value_or("");
   f.thing_group = group->value_or("");

@@ -78,7 +78,7 @@ http::Response ListThings(const Call& c) {
   if (!value.ok()) return Error(value.status());
   auto type = NameParam(query, "thingTypeName", 1, 128, ":_-");
   if (!type.ok()) return Error(type.status());
-  store::Store::ThingFilter f;
+  jobs::ThingFilter f;
   f.attribute_name = name->value_or("");
   f.attribute_value = value->value_or("");
   f.thing_type_name = type->value_or("");
@@ -201,7 +201,7 @@ http::Response ListThingGroups(const Call& c) {
   if (!parent.ok()) return Error(parent.status());
   auto prefix = NameParam(query, "namePrefixFilter", 1, 128, ":_-");
   if (!prefix.ok()) return Error(prefix.status());
-  store::Store::GroupFilter f;
+  jobs::GroupFilter f;
   f.parent = parent->value_or("");
   f.name_prefix = prefix->value_or("");
   f.recursive = recursive->value_or(true);

@@ -136,7 +136,7 @@ bool JobsMqtt::DrainChanges() {
   things.erase(std::unique(things.begin(), things.end()), things.end());
   // Each thing's queue reads and publishes in its turn; the batch is acknowledged once all are
   // done.
-  std::vector<store::Store::NotifiedState> states;
+  std::vector<jobs::NotifiedState> states;
   std::mutex done_mu;
   std::condition_variable done_cv;
   size_t remaining = things.size();
@@ -173,9 +173,8 @@ bool JobsMqtt::DrainChanges() {
   return true;
 }
 
-std::optional<store::Store::NotifiedState> JobsMqtt::Notify(const std::string& region,
-                                                            const std::string& thing,
-                                                            bool* failed) {
+std::optional<jobs::NotifiedState> JobsMqtt::Notify(const std::string& region,
+                                                    const std::string& thing, bool* failed) {
   auto pending = devices_->GetPending(region, thing);
   if (!pending.ok()) return std::nullopt;  // the thing is gone
   // Members as sorted "jobId#executionNumber": notify is about membership, not order, so a member
@@ -184,7 +183,7 @@ std::optional<store::Store::NotifiedState> JobsMqtt::Notify(const std::string& r
   for (const auto* list : {&pending->in_progress, &pending->queued}) {
     for (const auto& e : *list) keys.push_back(e.job_id + "#" + std::to_string(e.execution_number));
   }
-  store::Store::NotifiedState now_state{region, thing, "", keys.empty() ? "" : keys.front()};
+  jobs::NotifiedState now_state{region, thing, "", keys.empty() ? "" : keys.front()};
   std::sort(keys.begin(), keys.end());
   for (const auto& k : keys) now_state.members += (now_state.members.empty() ? "" : ",") + k;
 

@@ -116,8 +116,8 @@ class JobsMqtt {
   // published (stored, so a restart compares with what devices were told). Returns the new
   // published state to store, or nothing when nothing changed; sets *failed when a publish
   // failed (the batch is then not acknowledged).
-  std::optional<store::Store::NotifiedState> Notify(const std::string& region,
-                                                    const std::string& thing, bool* failed);
+  std::optional<jobs::NotifiedState> Notify(const std::string& region, const std::string& thing,
+                                            bool* failed);
   // Publishes one batch of the thing-changes outbox and acknowledges it; false when there was
   // none or it could not all be published.
   bool DrainChanges();

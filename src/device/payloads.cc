@@ -126,7 +126,7 @@ std::string NotifyNextPayload(const std::optional<service::DeviceExecution>& nex
   return json::serialize(body);
 }
 
-EventMessage JobEventMessage(const store::Store::Event& e, const std::string& thing_arn,
+EventMessage JobEventMessage(const jobs::OutboxEvent& e, const std::string& thing_arn,
                              const std::string& event_id, Instant now) {
   json::object body{{"eventType", e.type},
                     {"eventId", event_id},

@@ -67,7 +67,7 @@ struct EventMessage {
 // JOB_EXECUTION on $aws/events/jobExecution/{jobId}/{operation}. `thing_arn` is the execution's
 // thing (JOB_EXECUTION), `event_id` a fresh id, `now` the publication time. (`event` is the
 // outbox row DeviceService::Events hands out.)
-EventMessage JobEventMessage(const store::Store::Event& event, const std::string& thing_arn,
+EventMessage JobEventMessage(const jobs::OutboxEvent& event, const std::string& thing_arn,
                              const std::string& event_id, Instant now);
 
 }  // namespace iotjobs::device

@@ -85,6 +85,15 @@ struct JobExecution {
   bool operator==(const JobExecution&) const = default;
 };
 
+// ListJobs' filters (every one optional).
+struct JobFilter {
+  std::string status;            // job status wire name, or empty
+  std::string target_selection;  // SNAPSHOT | CONTINUOUS, or empty
+  std::string thing_group;       // jobs targeting this group (name), or empty
+  std::string thing_group_id;    // jobs targeting the group with this thingGroupId, or empty
+  std::string namespace_id;      // or empty
+};
+
 std::string JobArn(const std::string& region, const std::string& account, const std::string& id);
 
 }  // namespace iotjobs::jobs

@@ -54,7 +54,9 @@ class RolloutSource {
                                                     int64_t limit) = 0;
   // Whether the thing exists (a target may name a thing deleted since).
   virtual Result<bool> ThingExists(int64_t thing) = 0;
-  // Whether (job, thing) has any execution.
+  // Whether (job, thing) has any execution. Asked only when the thing could have one: a job with
+  // several targets, or a CONTINUOUS one (its joiners get theirs outside the rollout). A job whose
+  // one target is a group meets each thing once (a thing is in one group per hierarchy).
   virtual Result<bool> HasExecution(int64_t job, int64_t thing) = 0;
 };
 

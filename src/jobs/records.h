@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -123,6 +124,34 @@ struct Decision {
            counter_deltas == JobCounters{} && notified_delta == 0 && !rollout_batch &&
            job_events.empty() && execution_events.empty() && !purge_job;
   }
+};
+
+// What the MQTT notifier last told a thing's devices: its pending members and head, encoded by
+// the notifier. Empty members means nothing pending. Kept by the store so a restarted notifier
+// compares a change with what devices were told.
+struct NotifiedState {
+  std::string region, thing, members, head;
+};
+
+// Per region, which event types ($aws/events/...) are enabled (UpdateEventConfigurations).
+struct EventConfigurations {
+  std::map<std::string, bool> enabled;  // event type (JOB, JOB_EXECUTION, THING, ...) -> Enabled
+  std::optional<Instant> created_at, updated_at;  // unset until first updated
+  bool Enabled(const std::string& type) const {
+    auto it = enabled.find(type);
+    return it != enabled.end() && it->second;
+  }
+};
+
+// One job or job-execution event, as recorded when it happened, for the events publisher.
+struct OutboxEvent {
+  int64_t seq = 0;
+  std::string region, type, job_id, operation;  // type JOB | JOB_EXECUTION
+  std::string thing;                            // JOB_EXECUTION
+  std::optional<jobs::ExecutionStatus> status;  // JOB_EXECUTION
+  std::map<std::string, std::string> status_details;
+  std::optional<jobs::Job> job;             // JOB: the job as it was (spec, times)
+  std::map<std::string, int64_t> counters;  // JOB completed: jobProcessDetails counts
 };
 
 }  // namespace iotjobs::jobs

@@ -77,4 +77,18 @@ Status ValidateAttributes(std::string_view field, const Attributes& attributes, 
 // thingGroupDescription: <= 2028 characters of [\p{Graph}\x20].
 Status ValidateGroupDescription(std::string_view description);
 
+// ListThings' filters.
+struct ThingFilter {
+  std::string attribute_name, attribute_value;  // both set to filter by attribute
+  bool prefix_value = false;                    // attribute_value is a prefix
+  std::string thing_type_name;                  // set to filter by type
+};
+
+// ListThingGroups' filters.
+struct GroupFilter {
+  std::string parent;       // empty: root groups
+  std::string name_prefix;  // empty: any
+  bool recursive = true;    // include every descendant, not only direct children
+};
+
 }  // namespace iotjobs::jobs

@@ -84,16 +84,16 @@ class DeviceService {
   Result<std::vector<store::Store::ThingChange>> Changes(int limit) {
     return store_->ThingChanges(limit);
   }
-  Result<std::optional<store::Store::NotifiedState>> Notified(const std::string& region,
-                                                              const std::string& thing) {
+  Result<std::optional<jobs::NotifiedState>> Notified(const std::string& region,
+                                                      const std::string& thing) {
     return store_->GetNotified(region, thing);
   }
-  Status AckChanges(int64_t up_to, const std::vector<store::Store::NotifiedState>& states) {
+  Status AckChanges(int64_t up_to, const std::vector<jobs::NotifiedState>& states) {
     return store_->AckThingChanges(up_to, states);
   }
 
   // The outbox of job / job-execution events (see Store::EventOutbox).
-  Result<std::vector<store::Store::Event>> Events(int limit) { return store_->EventOutbox(limit); }
+  Result<std::vector<jobs::OutboxEvent>> Events(int limit) { return store_->EventOutbox(limit); }
   Status AckEvents(int64_t up_to) { return store_->AckEvents(up_to); }
   std::string ThingArn(const std::string& region, const std::string& thing) const;
   std::string JobArnOf(const std::string& region, const std::string& job) const;

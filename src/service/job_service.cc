@@ -217,7 +217,7 @@ Result<jobs::Job> JobService::DescribeJob(const std::string& region, const std::
 }
 
 Result<ListPage<jobs::Job>> JobService::ListJobs(const std::string& region,
-                                                 const store::Store::JobFilter& filter,
+                                                 const jobs::JobFilter& filter,
                                                  const std::string& next_token, int max_results) {
   if (max_results == 0) max_results = 50;
   if (max_results < 1 || max_results > 250) {
@@ -413,7 +413,7 @@ Status JobService::UpdateEventConfigurations(const std::string& region,
   return store_->UpdateEventConfigurations(region, changes, clock_->Now());
 }
 
-Result<store::Store::EventConfigurations> JobService::DescribeEventConfigurations(
+Result<jobs::EventConfigurations> JobService::DescribeEventConfigurations(
     const std::string& region) {
   return store_->GetEventConfigurations(region);
 }

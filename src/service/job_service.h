@@ -59,8 +59,7 @@ class JobService {
   // Errors: InvalidRequest, NotFound (template, target), AlreadyExists (id).
   Result<jobs::Job> CreateJob(CreateJobInput in);
   Result<jobs::Job> DescribeJob(const std::string& region, const std::string& id);
-  Result<ListPage<jobs::Job>> ListJobs(const std::string& region,
-                                       const store::Store::JobFilter& filter,
+  Result<ListPage<jobs::Job>> ListJobs(const std::string& region, const jobs::JobFilter& filter,
                                        const std::string& next_token, int max_results);
   Status UpdateJob(const UpdateJobInput& in);
   Result<jobs::Job> CancelJob(const std::string& region, const std::string& id, bool force,
@@ -95,7 +94,7 @@ class JobService {
   // are published (over MQTT, with --mqtt); the other types are stored and returned.
   Status UpdateEventConfigurations(const std::string& region,
                                    const std::map<std::string, bool>& changes);
-  Result<store::Store::EventConfigurations> DescribeEventConfigurations(const std::string& region);
+  Result<jobs::EventConfigurations> DescribeEventConfigurations(const std::string& region);
 
   std::string JobArn(const std::string& region, const std::string& id) const {
     return jobs::JobArn(region, config_.account_id, id);

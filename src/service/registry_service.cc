@@ -82,7 +82,7 @@ Result<jobs::Thing> RegistryService::DescribeThing(const std::string& region,
 }
 
 Result<ListPage<jobs::Thing>> RegistryService::ListThings(const std::string& region,
-                                                          store::Store::ThingFilter filter,
+                                                          jobs::ThingFilter filter,
                                                           const std::string& next_token,
                                                           int max_results) {
   auto size = PageSize(max_results);
@@ -179,9 +179,10 @@ Result<jobs::ThingGroup> RegistryService::DescribeThingGroup(const std::string& 
   return store_->GetThingGroup(region, name);
 }
 
-Result<ListPage<jobs::ThingGroup>> RegistryService::ListThingGroups(
-    const std::string& region, const store::Store::GroupFilter& filter,
-    const std::string& next_token, int max_results) {
+Result<ListPage<jobs::ThingGroup>> RegistryService::ListThingGroups(const std::string& region,
+                                                                    const jobs::GroupFilter& filter,
+                                                                    const std::string& next_token,
+                                                                    int max_results) {
   auto size = PageSize(max_results);
   if (!size.ok()) return size.status();
   if (!filter.parent.empty()) {

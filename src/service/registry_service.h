@@ -60,8 +60,7 @@ class RegistryService {
   // Errors: InvalidRequest; AlreadyExists when the name is taken with another configuration.
   Result<jobs::Thing> CreateThing(const CreateThingInput& in);
   Result<jobs::Thing> DescribeThing(const std::string& region, const std::string& name);
-  Result<ListPage<jobs::Thing>> ListThings(const std::string& region,
-                                           store::Store::ThingFilter filter,
+  Result<ListPage<jobs::Thing>> ListThings(const std::string& region, jobs::ThingFilter filter,
                                            const std::string& next_token, int max_results);
   Status UpdateThing(const UpdateThingInput& in);
   Status DeleteThing(const std::string& region, const std::string& name,
@@ -70,7 +69,7 @@ class RegistryService {
   Result<jobs::ThingGroup> CreateThingGroup(const CreateThingGroupInput& in);
   Result<jobs::ThingGroup> DescribeThingGroup(const std::string& region, const std::string& name);
   Result<ListPage<jobs::ThingGroup>> ListThingGroups(const std::string& region,
-                                                     const store::Store::GroupFilter& filter,
+                                                     const jobs::GroupFilter& filter,
                                                      const std::string& next_token,
                                                      int max_results);
   // Returns the new version.

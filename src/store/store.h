@@ -73,11 +73,7 @@ class Store {
   // Conflict when the name is taken.
   virtual Status CreateThing(const jobs::Thing& t) = 0;
   virtual Result<jobs::Thing> GetThing(const std::string& region, const std::string& name) = 0;
-  struct ThingFilter {
-    std::string attribute_name, attribute_value;  // both set to filter by attribute
-    bool prefix_value = false;                    // attribute_value is a prefix
-    std::string thing_type_name;                  // set to filter by type
-  };
+  using ThingFilter = jobs::ThingFilter;  // jobs/registry.h
   // Things of `region` ordered by name, after name `after`.
   virtual Result<Page<jobs::Thing>> ListThings(const std::string& region, const ThingFilter& filter,
                                                const std::string& after, int limit) = 0;
@@ -98,11 +94,7 @@ class Store {
                                   const std::vector<jobs::Tag>& tags) = 0;
   virtual Result<jobs::ThingGroup> GetThingGroup(const std::string& region,
                                                  const std::string& name) = 0;
-  struct GroupFilter {
-    std::string parent;       // empty: root groups
-    std::string name_prefix;  // empty: any
-    bool recursive = true;    // include every descendant, not only direct children
-  };
+  using GroupFilter = jobs::GroupFilter;  // jobs/registry.h
   // Groups ordered by name. NotFound when filter.parent does not exist.
   virtual Result<Page<jobs::ThingGroup>> ListThingGroups(const std::string& region,
                                                          const GroupFilter& filter,
@@ -161,13 +153,7 @@ class Store {
   virtual Status CreateJob(const jobs::Job& j, const std::string& arn,
                            const std::vector<jobs::Tag>& tags) = 0;
   virtual Result<jobs::Job> GetJob(const std::string& region, const std::string& id) = 0;
-  struct JobFilter {
-    std::string status;            // job status wire name, or empty
-    std::string target_selection;  // SNAPSHOT | CONTINUOUS, or empty
-    std::string thing_group;       // jobs targeting this group (name), or empty
-    std::string thing_group_id;    // jobs targeting the group with this thingGroupId, or empty
-    std::string namespace_id;      // or empty
-  };
+  using JobFilter = jobs::JobFilter;  // jobs/job.h
   // Newest first. NotFound when filter.thing_group does not exist.
   virtual Result<Page<jobs::Job>> ListJobs(const std::string& region, const JobFilter& filter,
                                            const std::string& after, int limit) = 0;
@@ -182,11 +168,7 @@ class Store {
     std::string region, thing;
   };
   virtual Result<std::vector<ThingChange>> ThingChanges(int limit) = 0;
-  // What the notifier last told a thing's devices: its pending members and head, encoded by the
-  // notifier. Empty members means nothing pending (and nothing is stored).
-  struct NotifiedState {
-    std::string region, thing, members, head;
-  };
+  using NotifiedState = jobs::NotifiedState;  // jobs/records.h
   // The stored state of `thing`; nullopt when nothing is pending for it as far as devices know.
   virtual Result<std::optional<NotifiedState>> GetNotified(const std::string& region,
                                                            const std::string& thing) = 0;

@@ -31,26 +31,11 @@
 
 namespace iotjobs::store {
 
-// Per region, which event types ($aws/events/...) are enabled (UpdateEventConfigurations).
-struct EventConfigurations {
-  std::map<std::string, bool> enabled;  // event type (JOB, JOB_EXECUTION, THING, ...) -> Enabled
-  std::optional<Instant> created_at, updated_at;  // unset until first updated
-  bool Enabled(const std::string& type) const {
-    auto it = enabled.find(type);
-    return it != enabled.end() && it->second;
-  }
-};
+// Per region, which event types are enabled (jobs/records.h).
+using EventConfigurations = jobs::EventConfigurations;
 
-// One job or job-execution event, as recorded when it happened, for the events publisher.
-struct Event {
-  int64_t seq = 0;
-  std::string region, type, job_id, operation;  // type JOB | JOB_EXECUTION
-  std::string thing;                            // JOB_EXECUTION
-  std::optional<jobs::ExecutionStatus> status;  // JOB_EXECUTION
-  std::map<std::string, std::string> status_details;
-  std::optional<jobs::Job> job;             // JOB: the job as it was (spec, times)
-  std::map<std::string, int64_t> counters;  // JOB completed: jobProcessDetails counts
-};
+// One job or job-execution event of the outbox (jobs/records.h).
+using Event = jobs::OutboxEvent;
 
 class Txn {
  public:
@@ -158,7 +143,8 @@ class Txn {
 
   // --- Outboxes ---
   virtual Result<EventConfigurations> EventConfig(const std::string& region) = 0;
-  // Appends to the events outbox (seq is assigned).
+  // Appends to the events outbox (seq is assigned). A no-op unless the store was opened to track
+  // changes (MQTT on), like AppendThingChange: nothing else publishes or drains the outbox.
   virtual Status AppendEvent(const Event& e) = 0;
   // Appends `thing` to the outbox of things whose pending list changed. A no-op unless the store
   // was opened to track changes (MQTT notifications on).

@@ -22,6 +22,7 @@ class FakeSource : public RolloutSource {
   std::set<int64_t> deleted_groups;                  // listing them gives nothing
   std::optional<Status> fail;                        // every call fails with it when set
   int calls = 0;
+  int has_execution_calls = 0;
 
   Result<std::vector<int64_t>> GroupAndDescendants(int64_t group) override {
     ++calls;
@@ -54,6 +55,7 @@ class FakeSource : public RolloutSource {
   }
   Result<bool> HasExecution(int64_t job, int64_t thing) override {
     ++calls;
+    ++has_execution_calls;
     if (fail) return *fail;
     return executions.count({job, thing}) > 0;
   }
@@ -302,8 +304,8 @@ TEST(RolloutRelease, DuplicatesAcrossReleasesAndExistingExecutionsAreSkippedWith
   FakeSource src;
   src.Members(10, {1, 2, 3, 4, 5, 6});
   src.executions = {
-      {kJob, 2}, {kJob, 3}, {kJob + 1, 4}};  // 2 and 3 joined earlier; 4 of another job
-  JobRecord job = Job();
+      {kJob, 2}, {kJob, 3}, {kJob + 1, 4}};           // 2 and 3 joined earlier; 4 of another job
+  JobRecord job = Job(kJobInProgress, "CONTINUOUS");  // joiners exist only for continuous jobs
   RolloutCursor cursor;
   // Skipped members do not count against max: the release goes on to create max.
   RolloutRelease r = Release(&job, {GroupTarget(10)}, &cursor, 3, &src);
@@ -363,12 +365,40 @@ TEST(RolloutRelease, SnapshotJobWithNothingToCreateCompletes) {
 TEST(RolloutRelease, SnapshotJobWhoseExecutionsAreAllTerminalCompletesWhenTheRolloutEnds) {
   FakeSource src;
   src.Members(10, {1, 2});
-  src.executions = {{kJob, 1}, {kJob, 2}};  // both already finished (say, joined, then SUCCEEDED)
+  // Both already finished: 1 through the thing target before the group's turn came, 2 likewise
+  // through a second thing target.
+  src.executions = {{kJob, 1}, {kJob, 2}};
   JobRecord job = Job();
   job.job.counters.succeeded = 2;
-  RolloutCursor cursor;
-  Release(&job, {GroupTarget(10)}, &cursor, 5, &src);
+  RolloutCursor cursor{2, {}, 0, 0};
+  Release(&job, {ThingTarget(1), ThingTarget(2), GroupTarget(10)}, &cursor, 5, &src);
   EXPECT_EQ(job.job.status, kJobCompleted);
+}
+
+// A snapshot job whose one target is a group meets each thing once (a thing is in one group per
+// hierarchy) and nothing else gives its things executions: the store is not asked, per thing,
+// whether one exists (it doubled the cost of a release: BENCHMARKS.md, fleet scale).
+TEST(RolloutRelease, OneGroupTargetOfASnapshotJobAsksNothingPerThing) {
+  FakeSource src;
+  src.Members(10, {1, 2, 3});
+  src.Members(11, {4});
+  src.children[10] = {11};
+  JobRecord job = Job();
+  RolloutCursor cursor;
+  RolloutRelease r = Release(&job, {GroupTarget(10)}, &cursor, 10, &src);
+  EXPECT_EQ(Created(r.decision), (std::vector<int64_t>{1, 2, 3, 4}));
+  EXPECT_EQ(src.has_execution_calls, 0);
+  // Two targets, or a continuous job: each thing is checked.
+  JobRecord two = Job();
+  RolloutCursor c2;
+  src.has_execution_calls = 0;
+  Release(&two, {GroupTarget(10), ThingTarget(1)}, &c2, 10, &src);
+  EXPECT_GT(src.has_execution_calls, 0);
+  JobRecord continuous = Job(kJobInProgress, "CONTINUOUS");
+  RolloutCursor c3;
+  src.has_execution_calls = 0;
+  Release(&continuous, {GroupTarget(10)}, &c3, 10, &src);
+  EXPECT_GT(src.has_execution_calls, 0);
 }
 
 TEST(RolloutRelease, ContinuousJobNeverCompletes) {

@@ -12,6 +12,7 @@
 #include <unordered_map>
 
 #include "common/status.h"
+#include "jobs/job.h"
 
 namespace iotjobs::store {
 
@@ -40,6 +41,7 @@ class Stmt {
   std::string Text(int col) const;
   std::optional<std::string> OptText(int col) const;
   int64_t Int(int col) const;
+  SqliteDb* db() const { return db_; }
 
  private:
   SqliteDb* db_;
@@ -69,10 +71,33 @@ class SqliteDb {
   int Changes() const { return sqlite3_changes(db_); }
   sqlite3* raw() { return db_; }
 
+  // Decoded job specs by their stored text (jobs.spec), so the rules' read of a job, once per
+  // device request, does not parse the JSON again while the spec is unchanged (a change changes
+  // the text, hence the key). Per connection, so no lock: a connection serves one thread at a
+  // time. Holds at most kSpecCacheSize specs and kSpecCacheBytes of spec text (a spec holds its
+  // document, up to 32 KB), then starts afresh.
+  static constexpr size_t kSpecCacheSize = 256;
+  static constexpr size_t kSpecCacheBytes = 1 << 20;
+  const jobs::Job* CachedSpec(const std::string& text) const {
+    auto it = specs_.find(text);
+    return it == specs_.end() ? nullptr : &it->second;
+  }
+  void CacheSpec(std::string text, const jobs::Job& spec) {
+    if (specs_.size() >= kSpecCacheSize || spec_bytes_ + text.size() > kSpecCacheBytes) {
+      specs_.clear();
+      spec_bytes_ = 0;
+    }
+    if (text.size() > kSpecCacheBytes) return;
+    spec_bytes_ += text.size();
+    specs_.emplace(std::move(text), spec);
+  }
+
  private:
   explicit SqliteDb(sqlite3* db) : db_(db) {}
   sqlite3* db_;
   std::unordered_map<const char*, sqlite3_stmt*> cache_;
+  std::unordered_map<std::string, jobs::Job> specs_;
+  size_t spec_bytes_ = 0;
 };
 
 // Binds ?1 = region and ?2 = name and steps to the one row they name: OK on it, the step's error,

@@ -19,11 +19,18 @@ namespace internal {
 
 Result<jobs::Job> JobFromRow(const Stmt& s) {
   jobs::Job j;
+  std::string spec = s.Text(4);
+  if (const jobs::Job* hit = s.db()->CachedSpec(spec)) {
+    j = *hit;
+  } else {
+    IOTJOBS_RETURN_IF_ERROR(codec::JobSpecFromJson(spec, &j));
+    s.db()->CacheSpec(std::move(spec), j);
+  }
+  // The spec sets none of these; the row's columns are the truth for them.
   j.region = s.Text(0);
   j.id = s.Text(1);
   j.status = s.Text(2);
   j.target_selection = s.Text(3);
-  IOTJOBS_RETURN_IF_ERROR(codec::JobSpecFromJson(s.Text(4), &j));
   j.created_at = FromEpochMillis(s.Int(5));
   j.last_updated_at = FromEpochMillis(s.Int(6));
   if (s.OptText(7)) j.completed_at = FromEpochMillis(s.Int(7));
