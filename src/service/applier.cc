@@ -49,7 +49,11 @@ Status Applier::Apply(store::Txn& txn, const jobs::Decision& d) {
     IOTJOBS_RETURN_IF_ERROR(txn.DeleteExecution(r.job, r.thing, r.e.execution_number));
   }
   for (const auto& r : d.updates) IOTJOBS_RETURN_IF_ERROR(txn.UpdateExecution(r));
-  for (const auto& r : d.inserts) IOTJOBS_RETURN_IF_ERROR(txn.InsertExecution(r));
+  if (d.inserts.size() == 1) {
+    IOTJOBS_RETURN_IF_ERROR(txn.InsertExecution(d.inserts.front()));
+  } else if (!d.inserts.empty()) {
+    IOTJOBS_RETURN_IF_ERROR(txn.InsertExecutions(d.inserts));
+  }
   if (d.job && !d.purge_job) IOTJOBS_RETURN_IF_ERROR(txn.PutJobState(*d.job));
   if (d.counter_deltas != jobs::JobCounters{} || d.notified_delta != 0) {
     IOTJOBS_RETURN_IF_ERROR(txn.AddCounters(d.job_id, d.counter_deltas, d.notified_delta));

@@ -101,6 +101,16 @@ class Txn {
   virtual Result<bool> HasExecution(int64_t job, int64_t thing) = 0;
   // Inserts a new execution. AlreadyExists when (job, thing, number) exists.
   virtual Status InsertExecution(const jobs::ExecutionRecord& r) = 0;
+  // Inserts every row of `rows` (a rollout's release: thousands at once). AlreadyExists when a
+  // key exists; the rows inserted before it may remain, and the caller's transaction fails with
+  // it (Transact then leaves nothing behind). A backend may do this faster than one
+  // InsertExecution per row; this default is exactly that.
+  virtual Status InsertExecutions(const std::vector<jobs::ExecutionRecord>& rows) {
+    for (const auto& r : rows) {
+      if (Status st = InsertExecution(r); !st.ok()) return st;
+    }
+    return Status::Ok();
+  }
   // Rewrites an execution whole (matched by job, thing, number). NotFound when absent.
   virtual Status UpdateExecution(const jobs::ExecutionRecord& r) = 0;
   // NotFound when absent.

@@ -516,6 +516,52 @@ Status SqliteTxn::InsertExecution(const jobs::ExecutionRecord& r) {
   return Status::Ok();
 }
 
+namespace {
+
+// A row as a rollout creates it: QUEUED, number 1, version 1, the latest, nothing else set. Rows
+// of this shape that share the job and the instant go in with one statement.
+bool FreshRow(const jobs::ExecutionRecord& r, const jobs::ExecutionRecord& first) {
+  const jobs::JobExecution& e = r.e;
+  return r.job == first.job && r.latest && !r.retry_cause && e.execution_number == 1 &&
+         e.status == jobs::ExecutionStatus::kQueued && e.version_number == 1 &&
+         e.queued_at == first.e.queued_at && e.last_updated_at == e.queued_at && !e.started_at &&
+         e.retry_attempt == 0 && !e.force_canceled && !e.timeout_at && e.status_details.empty() &&
+         !e.in_progress_deadline && !e.step_deadline;
+}
+
+}  // namespace
+
+Status SqliteTxn::InsertExecutions(const std::vector<jobs::ExecutionRecord>& rows) {
+  IOTJOBS_RETURN_IF_ERROR(Writable("InsertExecutions"));
+  if (rows.size() < 2 ||
+      !std::all_of(rows.begin(), rows.end(),
+                   [&](const jobs::ExecutionRecord& r) { return FreshRow(r, rows.front()); })) {
+    return Txn::InsertExecutions(rows);
+  }
+  // The things as one JSON array: one statement for the batch, as the rollout's INSERT ... SELECT
+  // before issue 10, instead of a bound statement per row (2.3x the cost at 1,000,000).
+  std::string things = "[";
+  things.reserve(rows.size() * 8 + 2);
+  for (const auto& r : rows) {
+    if (things.size() > 1) things += ',';
+    things += std::to_string(r.thing);
+  }
+  things += ']';
+  IOTJOBS_PREPARE(i, db_,
+                  "INSERT INTO job_executions(job, thing, number, status, version, latest, "
+                  "queued_at_ms, updated_at_ms) SELECT ?1, value, 1, 0, 1, 1, ?2, ?2 "
+                  "FROM json_each(?3) WHERE true ON CONFLICT DO NOTHING");
+  IOTJOBS_RETURN_IF_ERROR(i.Bind(1, rows.front().job)
+                              .Bind(2, ToEpochMillis(rows.front().e.queued_at))
+                              .Bind(3, things)
+                              .Run());
+  if (db_.Changes() != static_cast<int>(rows.size())) {
+    return Status(Code::kAlreadyExists, "an execution of job " + std::to_string(rows.front().job) +
+                                            " in this batch already exists");
+  }
+  return Status::Ok();
+}
+
 Status SqliteTxn::UpdateExecution(const jobs::ExecutionRecord& r) {
   IOTJOBS_RETURN_IF_ERROR(Writable("UpdateExecution"));
   IOTJOBS_PREPARE(u, db_,

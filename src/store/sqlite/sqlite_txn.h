@@ -50,6 +50,7 @@ class SqliteTxn final : public Txn {
   Result<std::vector<jobs::ExecutionRecord>> ExecutionsOf(int64_t job, int64_t thing) override;
   Result<bool> HasExecution(int64_t job, int64_t thing) override;
   Status InsertExecution(const jobs::ExecutionRecord& r) override;
+  Status InsertExecutions(const std::vector<jobs::ExecutionRecord>& rows) override;
   Status UpdateExecution(const jobs::ExecutionRecord& r) override;
   Status DeleteExecution(int64_t job, int64_t thing, int64_t number) override;
   Result<std::vector<jobs::ExecutionRecord>> LatestOfJob(

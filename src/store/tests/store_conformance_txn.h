@@ -575,6 +575,47 @@ TEST_P(StoreTxnConformanceTest, JobsTargetingGroupOrAncestorsAndTargetsCover) {
 
 // --- Executions ---
 
+// A rollout's batch: fresh rows (the shape a backend may insert with one statement) and a batch
+// that is not all fresh (row by row) both land whole; a batch meeting an existing key fails and
+// its transaction leaves nothing.
+TEST_P(StoreTxnConformanceTest, ExecutionsAreInsertedInBatches) {
+  std::vector<std::string> names;
+  for (int i = 0; i < 40; ++i) {
+    names.push_back("t" + std::to_string(100 + i));
+    Thing(names.back());
+  }
+  const int64_t job = Job("j");
+  std::vector<jobs::ExecutionRecord> fresh, mixed;
+  for (int i = 0; i < 20; ++i) {
+    fresh.push_back(Rec(job, "j", ThingIdOf(names[i]), names[i], 1, ES::kQueued, 10));
+  }
+  for (int i = 20; i < 40; ++i) {
+    mixed.push_back(Rec(job, "j", ThingIdOf(names[i]), names[i], 1, ES::kQueued, 10));
+  }
+  mixed.back().e.status_details = {{"k", "v"}};  // not a fresh row: the batch goes row by row
+  mixed.front().e.execution_number = 2;
+  ASSERT_TRUE(store_->Transact([&](Txn& x) { return x.InsertExecutions(fresh); }).ok());
+  ASSERT_TRUE(store_->Transact([&](Txn& x) { return x.InsertExecutions(mixed); }).ok());
+  for (const auto& r : fresh) {
+    EXPECT_EQ(Get([&](Txn& x) { return x.Execution(job, r.thing, std::nullopt); }), r);
+  }
+  for (const auto& r : mixed) {
+    EXPECT_EQ(Get([&](Txn& x) { return x.Execution(job, r.thing, std::nullopt); }), r);
+  }
+  // Thing t100 already has execution 1: the whole batch is refused and undone.
+  Thing("late-1");
+  Thing("late-2");
+  std::vector<jobs::ExecutionRecord> clash = {
+      Rec(job, "j", ThingIdOf("late-1"), "late-1", 1, ES::kQueued, 20), fresh.front(),
+      Rec(job, "j", ThingIdOf("late-2"), "late-2", 1, ES::kQueued, 20)};
+  clash[1].e.queued_at = clash[1].e.last_updated_at = Ms(20);
+  Status st = store_->Transact([&](Txn& x) { return x.InsertExecutions(clash); });
+  EXPECT_EQ(st.code(), Code::kAlreadyExists) << st.ToString();
+  EXPECT_FALSE(Get([&](Txn& x) { return x.HasExecution(job, ThingIdOf("late-1")); }));
+  EXPECT_FALSE(Get([&](Txn& x) { return x.HasExecution(job, ThingIdOf("late-2")); }));
+  EXPECT_EQ(Get([&](Txn& x) { return x.Execution(job, fresh.front().thing, 1); }), fresh.front());
+}
+
 TEST_P(StoreTxnConformanceTest, ExecutionsAreInsertedReadUpdatedAndDeleted) {
   Thing("t");
   Thing("u");
