@@ -51,7 +51,7 @@ Result<RolloutRelease> DecideRolloutRelease(const JobRecord& job,
     r.e.version_number = 1;
     r.e.queued_at = now;
     r.e.last_updated_at = now;
-    RecordInsert(r, &j, &d);
+    RecordInsert(std::move(r), &j, &d);
     if (may_exist) created.insert(thing);
     ++out.created;
   };

@@ -1,6 +1,7 @@
 #include "jobs/rules.h"
 
 #include <algorithm>
+#include <utility>
 
 namespace iotjobs::jobs {
 namespace {
@@ -50,10 +51,10 @@ void RecordUpdate(const ExecutionRecord& before, const ExecutionRecord& after, J
   if (status_changed || before.latest != after.latest) NoteThing(after.thing, d);
 }
 
-void RecordInsert(const ExecutionRecord& r, JobRecord* job, Decision* d) {
-  d->inserts.push_back(r);
+void RecordInsert(ExecutionRecord r, JobRecord* job, Decision* d) {
   if (r.latest) Count(job, d, r.e.status, 1);
   NoteThing(r.thing, d);
+  d->inserts.push_back(std::move(r));
 }
 
 void RecordDelete(const ExecutionRecord& r, JobRecord* job, Decision* d) {

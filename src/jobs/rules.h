@@ -20,7 +20,7 @@ void RecordUpdate(const ExecutionRecord& before, const ExecutionRecord& after, J
                   Decision* d);
 
 // Records a new execution `r` in `d` (d->inserts; counted when r.latest; the thing changed).
-void RecordInsert(const ExecutionRecord& r, JobRecord* job, Decision* d);
+void RecordInsert(ExecutionRecord r, JobRecord* job, Decision* d);
 
 // Records the deletion of `r` (d->deletes; uncounted when r.latest; an ExecutionEvent kDeleted;
 // the thing changed).

@@ -2,6 +2,7 @@
 #include "service/applier.h"
 
 #include <algorithm>
+#include <functional>
 #include <unordered_set>
 
 #include "jobs/membership_rules.h"
@@ -81,8 +82,16 @@ Status Applier::Apply(store::Txn& txn, const jobs::Decision& d) {
   // Each thing once, in the order first named (jobs::Decision may repeat one). A decision about
   // one execution names one or two things: no set for those.
   const auto& things = d.changed_things;
+  // A rollout's release names its things once each, in ascending order: no set needed.
+  const bool distinct = std::adjacent_find(things.begin(), things.end(),
+                                           std::greater_equal<int64_t>()) == things.end();
   std::unordered_set<int64_t> noted;
+  if (!distinct && things.size() > 8) noted.reserve(things.size());
   for (size_t i = 0; i < things.size(); ++i) {
+    if (distinct) {
+      IOTJOBS_RETURN_IF_ERROR(txn.AppendThingChange(things[i]));
+      continue;
+    }
     const bool repeat = things.size() <= 8 ? std::find(things.begin(), things.begin() + i,
                                                        things[i]) != things.begin() + i
                                            : !noted.insert(things[i]).second;

@@ -259,11 +259,16 @@ TEST_F(JobsMqttTest, Finding5AQuietThingIsServedBetweenABusyThingsRequests) {
   StartMqtt(/*workers=*/1);
   for (int i = 0; i < 30; ++i) mqtt_->OnMessage("$aws/things/hot/jobs/get", "{}");
   mqtt_->OnMessage("$aws/things/cold/jobs/get", "{}");
+  // The worker may already have answered some of hot's requests (a loaded machine can pause this
+  // thread between the calls): cold's answer comes at most one in-flight request and one turn
+  // after those answered by now, where a FIFO served it after all 30.
+  const auto answered_before = static_cast<std::ptrdiff_t>(client_.Topics().size());
   ASSERT_TRUE(client_.WaitFor([&] { return client_.published_.size() >= 31; }));
   auto topics = client_.Topics();
   const auto cold = std::find(topics.begin(), topics.end(), "$aws/things/cold/jobs/get/accepted");
   ASSERT_NE(cold, topics.end());
-  EXPECT_LE(cold - topics.begin(), 2) << "the quiet thing waited behind the busy one";
+  EXPECT_LE(cold - topics.begin(), answered_before + 2)
+      << "the quiet thing waited behind the busy one";
 }
 
 }  // namespace
