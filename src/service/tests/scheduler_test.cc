@@ -1,12 +1,14 @@
-// Scheduler::Tick against a real SqliteStore in a temp dir, time driven by hand: rollout pacing
-// (maximumPerMinute, counted through the store), execution time-outs at their exact deadline,
-// schedulingConfig start and end. No sleeps: every Tick gets its `now` from a FakeClock.
+// Scheduler::Tick against a real SqliteStore in a temp dir and against a MemoryStore (every test on
+// both), time driven by hand: rollout pacing (maximumPerMinute, counted through the store),
+// execution time-outs at their exact deadline, schedulingConfig start and end. No sleeps: every
+// Tick gets its `now` from a FakeClock.
 #include "service/scheduler.h"
 
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <chrono>
+#include <map>
 #include <set>
 #include <string>
 #include <vector>
@@ -14,6 +16,7 @@
 #include "common/clock.h"
 #include "jobs/scheduling.h"
 #include "service/device_service.h"
+#include "store/memory/memory_store.h"
 #include "store/sqlite/sqlite_store.h"
 #include "store/tests/temp_dir.h"
 
@@ -26,24 +29,32 @@ using std::chrono::seconds;
 constexpr const char* kRegion = "us-east-1";
 constexpr const char* kAccount = "123456789012";
 
-class SchedulerTest : public ::testing::Test {
+// Every test runs on SqliteStore and on MemoryStore (the parameter: true for memory).
+class SchedulerTest : public ::testing::TestWithParam<bool> {
  protected:
   void SetUp() override { Open(dir_.File("iotjobs.db")); }
 
-  // (Re)opens the store at `path` with a new Scheduler over it: what a restart of iotjobsd does.
+  // (Re)opens the store at `path` with a new Applier and Scheduler over it: what a restart of
+  // iotjobsd does. A MemoryStore "reopened" is the same one (its rows are what survives).
   void Open(const std::string& path) {
     scheduler_.reset();
     applier_.reset();
-    store_.reset();
-    store::SqliteStore::Options o;
-    o.path = path;
-    o.synchronous_full = false;  // a temp file: durability is not under test here
-    auto s = store::SqliteStore::Open(o);
-    ASSERT_TRUE(s.ok()) << s.status().ToString();
-    store_ = std::move(s).value();
-    applier_ = std::make_unique<Applier>(store_.get());
-    scheduler_ =
-        std::make_unique<Scheduler>(SchedulerConfig{}, store_.get(), applier_.get(), &clock_);
+    if (GetParam()) {
+      auto& m = memory_[path];
+      if (!m) m = std::make_unique<store::MemoryStore>();
+      store_ = m.get();
+    } else {
+      sqlite_.reset();
+      store::SqliteStore::Options o;
+      o.path = path;
+      o.synchronous_full = false;  // a temp file: durability is not under test here
+      auto s = store::SqliteStore::Open(o);
+      ASSERT_TRUE(s.ok()) << s.status().ToString();
+      sqlite_ = std::move(s).value();
+      store_ = sqlite_.get();
+    }
+    applier_ = std::make_unique<Applier>(store_);
+    scheduler_ = std::make_unique<Scheduler>(SchedulerConfig{}, store_, applier_.get(), &clock_);
   }
 
   void Things(const std::string& prefix, int n, const std::optional<std::string>& group) {
@@ -155,14 +166,16 @@ class SchedulerTest : public ::testing::Test {
   const Instant t0_ = FromEpochMillis(1'800'000'000'000);
   FakeClock clock_{t0_};
   iotjobs::testing::TempDir dir_;
-  std::unique_ptr<store::SqliteStore> store_;
+  std::map<std::string, std::unique_ptr<store::MemoryStore>> memory_;
+  std::unique_ptr<store::SqliteStore> sqlite_;
+  store::Store* store_ = nullptr;
   std::unique_ptr<Applier> applier_;
   std::unique_ptr<Scheduler> scheduler_;
 };
 
 // maximumPerMinute 60 over 200 things, ticked every simulated second: exactly 60 per minute, and
 // no rolling minute of the executions' queuedAt holds more than 60.
-TEST_F(SchedulerTest, RolloutKeepsMaximumPerMinute) {
+TEST_P(SchedulerTest, RolloutKeepsMaximumPerMinute) {
   Things("t", 200, "fleet");
   jobs::Job j = MakeJob("rollout", {jobs::ThingGroupArn(kRegion, kAccount, "fleet")});
   jobs::RolloutConfig r;
@@ -207,7 +220,7 @@ TEST_F(SchedulerTest, RolloutKeepsMaximumPerMinute) {
 
 // The same job driven the way Start() drives it: each Tick at the instant the previous one asked
 // for (or idle_wait later when it asked for none). The wake-ups must sustain the rate exactly.
-TEST_F(SchedulerTest, WakingWhenTickAsksSustainsMaximumPerMinute) {
+TEST_P(SchedulerTest, WakingWhenTickAsksSustainsMaximumPerMinute) {
   Things("t", 200, "fleet");
   jobs::Job j = MakeJob("rollout", {jobs::ThingGroupArn(kRegion, kAccount, "fleet")});
   jobs::RolloutConfig r;
@@ -251,7 +264,7 @@ TEST_F(SchedulerTest, WakingWhenTickAsksSustainsMaximumPerMinute) {
 
 // exponentialRate raises the rate as things are notified (10, 20, 40, then maximumPerMinute 50);
 // the rolling-minute cap follows the current rate and never exceeds maximumPerMinute.
-TEST_F(SchedulerTest, ExponentialRateGrowsUpToMaximumPerMinute) {
+TEST_P(SchedulerTest, ExponentialRateGrowsUpToMaximumPerMinute) {
   Things("t", 300, "fleet");
   jobs::Job j = MakeJob("exp", {jobs::ThingGroupArn(kRegion, kAccount, "fleet")});
   jobs::RolloutConfig r;
@@ -282,7 +295,7 @@ TEST_F(SchedulerTest, ExponentialRateGrowsUpToMaximumPerMinute) {
 // burst leaves the rolling window and the cap lets more through. Two jobs: maximumPerMinute 600
 // (a burst of 11, then 10 a second, held back by the rolling-minute cap near each minute's end)
 // and an exponentialRate from 30 a minute doubling every 60 notified, up to maximumPerMinute 240.
-TEST_F(SchedulerTest, RestartInTheMiddleOfAPacedRolloutKeepsThePace) {
+TEST_P(SchedulerTest, RestartInTheMiddleOfAPacedRolloutKeepsThePace) {
   constexpr int kTicks = 5 * 60;  // one a second
   struct Run {
     std::vector<int64_t> fixed, exponential;  // notified after each tick
@@ -336,7 +349,7 @@ TEST_F(SchedulerTest, RestartInTheMiddleOfAPacedRolloutKeepsThePace) {
   }
 }
 
-TEST_F(SchedulerTest, TimeOutFiresExactlyAtTheDeadline) {
+TEST_P(SchedulerTest, TimeOutFiresExactlyAtTheDeadline) {
   Things("t", 1, std::nullopt);
   jobs::Job j = MakeJob("timeout", {jobs::ThingArn(kRegion, kAccount, "t0")});
   j.configs.timeout_config = jobs::TimeoutConfig{int64_t{5}};
@@ -369,7 +382,7 @@ TEST_F(SchedulerTest, TimeOutFiresExactlyAtTheDeadline) {
   EXPECT_EQ(after.status, jobs::kJobCompleted);
 }
 
-TEST_F(SchedulerTest, ScheduledJobWaitsForStartTime) {
+TEST_P(SchedulerTest, ScheduledJobWaitsForStartTime) {
   Things("t", 3, "fleet");
   const Instant start = t0_ + minutes(31);
   jobs::Job j = MakeJob("later", {jobs::ThingGroupArn(kRegion, kAccount, "fleet")});
@@ -401,7 +414,7 @@ TEST_F(SchedulerTest, ScheduledJobWaitsForStartTime) {
   }
 }
 
-TEST_F(SchedulerTest, EndBehaviorCancelCancelsAtEndTime) {
+TEST_P(SchedulerTest, EndBehaviorCancelCancelsAtEndTime) {
   Things("t", 5, "fleet");
   const Instant end = t0_ + minutes(40);
   jobs::Job j = MakeJob("ending", {jobs::ThingGroupArn(kRegion, kAccount, "fleet")});
@@ -447,7 +460,7 @@ TEST_F(SchedulerTest, EndBehaviorCancelCancelsAtEndTime) {
   EXPECT_TRUE(work->empty());
 }
 
-TEST_F(SchedulerTest, EndBehaviorStopRolloutStopsCreatingAndLetsTheJobComplete) {
+TEST_P(SchedulerTest, EndBehaviorStopRolloutStopsCreatingAndLetsTheJobComplete) {
   Things("t", 5, "fleet");
   const Instant end = t0_ + minutes(40);
   jobs::Job j = MakeJob("stopping", {jobs::ThingGroupArn(kRegion, kAccount, "fleet")});
@@ -474,7 +487,7 @@ TEST_F(SchedulerTest, EndBehaviorStopRolloutStopsCreatingAndLetsTheJobComplete) 
   EXPECT_EQ(GetJob("stopping").status, jobs::kJobCompleted);
 }
 
-TEST_F(SchedulerTest, CancelJobStopsTheRolloutAndCancelsInLaterTicks) {
+TEST_P(SchedulerTest, CancelJobStopsTheRolloutAndCancelsInLaterTicks) {
   Things("t", 50, "fleet");
   jobs::Job j = MakeJob("cancelled", {jobs::ThingGroupArn(kRegion, kAccount, "fleet")});
   jobs::RolloutConfig r;
@@ -505,7 +518,7 @@ TEST_F(SchedulerTest, CancelJobStopsTheRolloutAndCancelsInLaterTicks) {
 
 // A maintenance window every hour from :00 for 30 minutes (t0 is on a whole hour): the job rolls
 // out inside the windows and is SCHEDULED, creating nothing, between them.
-TEST_F(SchedulerTest, MaintenanceWindowsGateTheRollout) {
+TEST_P(SchedulerTest, MaintenanceWindowsGateTheRollout) {
   Things("t", 100, "fleet");
   jobs::Job j = MakeJob("windowed", {jobs::ThingGroupArn(kRegion, kAccount, "fleet")});
   jobs::RolloutConfig r;
@@ -531,10 +544,10 @@ TEST_F(SchedulerTest, MaintenanceWindowsGateTheRollout) {
 }
 
 // More due work than one batch: Tick loops over batches, so everything due is done in one tick.
-TEST_F(SchedulerTest, SmallBatchesStillFinishTheTick) {
+TEST_P(SchedulerTest, SmallBatchesStillFinishTheTick) {
   SchedulerConfig config;
   config.batch = 3;
-  scheduler_ = std::make_unique<Scheduler>(config, store_.get(), applier_.get(), &clock_);
+  scheduler_ = std::make_unique<Scheduler>(config, store_, applier_.get(), &clock_);
   Things("t", 10, "fleet");
   jobs::Job j = MakeJob("batched", {jobs::ThingGroupArn(kRegion, kAccount, "fleet")});
   j.configs.timeout_config = jobs::TimeoutConfig{int64_t{1}};
@@ -556,11 +569,11 @@ TEST_F(SchedulerTest, SmallBatchesStillFinishTheTick) {
 // A tick's work is bounded by rows, not time (issue 10, item 5): with tick_rows 5 and batches of
 // 2, a tick stops starting batches once 5 rows are written (so 6), and asks to run again at once.
 // Under the former 200 ms wall-clock budget the whole burst of 17 went in one tick.
-TEST_F(SchedulerTest, TickRowsBoundATicksWork) {
+TEST_P(SchedulerTest, TickRowsBoundATicksWork) {
   SchedulerConfig config;
   config.batch = 2;
   config.tick_rows = 5;
-  scheduler_ = std::make_unique<Scheduler>(config, store_.get(), applier_.get(), &clock_);
+  scheduler_ = std::make_unique<Scheduler>(config, store_, applier_.get(), &clock_);
   Things("t", 17, "fleet");
   jobs::Job j = MakeJob("bounded", {jobs::ThingGroupArn(kRegion, kAccount, "fleet")});
   j.configs.timeout_config = jobs::TimeoutConfig{int64_t{1}};
@@ -586,7 +599,7 @@ TEST_F(SchedulerTest, TickRowsBoundATicksWork) {
 // and the same simulated devices, each tick run at the instant the previous one asked for. Every
 // tick must create, cancel and time out the same executions and ask to wake at the same instant.
 // The row budget is small so that it binds (ticks at the same instant, batches split across them).
-TEST_F(SchedulerTest, SameInputsGiveTheSameTimeline) {
+TEST_P(SchedulerTest, SameInputsGiveTheSameTimeline) {
   struct TickRecord {
     int64_t at_ms = 0;
     std::optional<int64_t> next_ms;
@@ -598,7 +611,7 @@ TEST_F(SchedulerTest, SameInputsGiveTheSameTimeline) {
     SchedulerConfig config;
     config.batch = 50;
     config.tick_rows = 120;
-    scheduler_ = std::make_unique<Scheduler>(config, store_.get(), applier_.get(), &clock_);
+    scheduler_ = std::make_unique<Scheduler>(config, store_, applier_.get(), &clock_);
     clock_.Set(t0_);
     Things("t", 2000, "fleet");
     jobs::Job a = MakeJob("paced", {jobs::ThingGroupArn(kRegion, kAccount, "fleet")});
@@ -668,7 +681,7 @@ namespace {
 
 // An abort met by a device's update wakes the scheduler through DeviceService's hook, so the
 // job's QUEUED executions are canceled by the next tick rather than a poll later.
-TEST_F(SchedulerTest, AnAbortingUpdateCallsTheHookOnce) {
+TEST_P(SchedulerTest, AnAbortingUpdateCallsTheHookOnce) {
   Things("t", 6, "fleet");
   jobs::Job j = MakeJob("abort", {jobs::ThingGroupArn(kRegion, kAccount, "fleet")});
   j.configs.abort_config = jobs::AbortConfig{{{"FAILED", "CANCEL", 50.0, 2}}};
@@ -677,7 +690,7 @@ TEST_F(SchedulerTest, AnAbortingUpdateCallsTheHookOnce) {
   int hooked = 0;
   ServiceConfig config;
   config.account_id = kAccount;
-  DeviceService devices(config, store_.get(), applier_.get(), nullptr, &clock_, &clock_,
+  DeviceService devices(config, store_, applier_.get(), nullptr, &clock_, &clock_,
                         [&] { ++hooked; });
   UpdateRequest failed;
   failed.status = "FAILED";
@@ -692,6 +705,11 @@ TEST_F(SchedulerTest, AnAbortingUpdateCallsTheHookOnce) {
     canceled += e.status == jobs::ExecutionStatus::kCanceled;
   EXPECT_EQ(canceled, 4);
 }
+
+INSTANTIATE_TEST_SUITE_P(Backends, SchedulerTest, ::testing::Values(false, true),
+                         [](const ::testing::TestParamInfo<bool>& info) {
+                           return std::string(info.param ? "Memory" : "Sqlite");
+                         });
 
 }  // namespace
 }  // namespace iotjobs::service
