@@ -10,6 +10,7 @@
 #include "jobs/rollout.h"
 #include "store/sqlite/sqlite_internal.h"
 #include "store/sqlite/sqlite_store.h"
+#include "store/sqlite/sqlite_txn.h"
 
 namespace iotjobs::store {
 namespace {
@@ -354,21 +355,8 @@ Status SqliteStore::AckThingChanges(int64_t up_to, const std::vector<NotifiedSta
 
 Result<Store::EventConfigurations> SqliteStore::GetEventConfigurations(const std::string& region) {
   return Read<EventConfigurations>([&](SqliteDb& db) -> Result<EventConfigurations> {
-    IOTJOBS_PREPARE(s, db,
-                    "SELECT config, created_at_ms, updated_at_ms FROM event_configurations "
-                    "WHERE region = ?1");
-    s.Bind(1, region);
-    EventConfigurations out;
-    Status st;
-    if (s.Step(&st)) {
-      auto m = codec::StringMapFromJson(s.Text(0));
-      if (!m.ok()) return m.status();
-      for (const auto& [k, v] : *m) out.enabled[k] = v == "true";
-      out.created_at = FromEpochMillis(s.Int(1));
-      out.updated_at = FromEpochMillis(s.Int(2));
-    }
-    if (!st.ok()) return st;
-    return out;
+    // The rules' read (SqliteTxn::EventConfig), over a read connection.
+    return SqliteTxn(db, /*writable=*/false, options_.track_thing_changes).EventConfig(region);
   });
 }
 
